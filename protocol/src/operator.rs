@@ -1,0 +1,105 @@
+//! Operator API (`/api/v1`) in the shapes of the OmniSupport reference:
+//! JWT login, `{data, meta}` lists and `{detail, code}` errors.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `POST /api/v1/auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// Token pair returned by login and refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+}
+
+/// `{detail, code}` error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorError {
+    pub detail: String,
+    pub code: String,
+}
+
+/// Pagination block of list responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMeta {
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// `{data, meta}` list envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<ListMeta>,
+}
+
+/// `{data}` single-item envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item<T> {
+    pub data: T,
+}
+
+/// The visitor behind a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRef {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// Preview of a conversation's newest message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    pub content: String,
+    pub created_at: String,
+}
+
+/// A conversation as operators see it. `status` is `open`, `closed` or `pending`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: String,
+    pub customer: CustomerRef,
+    pub channel: String,
+    pub status: String,
+    pub last_message: Option<LastMessage>,
+    pub assigned_to: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub website_id: Option<String>,
+}
+
+/// A message as operators see it. `sender_type` is `customer`, `agent`, `bot` or `system`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatorMessage {
+    pub id: String,
+    pub conversation_id: String,
+    pub sender_type: String,
+    pub sender_id: Option<String>,
+    pub content: String,
+    #[serde(default)]
+    pub attachments: Vec<Value>,
+    #[serde(default)]
+    pub metadata: Value,
+    pub created_at: String,
+}
+
+/// `POST /api/v1/conversations/{id}/messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendOperatorMessage {
+    pub content: String,
+    #[serde(default)]
+    pub attachments: Vec<Value>,
+}

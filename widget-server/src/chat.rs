@@ -1,0 +1,69 @@
+//! Chat operations shared by the public API, `/ws` and the operator API:
+//! storing a message and announcing it, marking messages read, history.
+
+use natter_protocol::ws::ServerFrame;
+use natter_protocol::Sender;
+
+use crate::error::AppResult;
+use crate::hub::{message_event, EventKind, HubEvent};
+use crate::store::{Cursor, Message, NewMessage, Session, Store, StoreResult, Website};
+use crate::AppState;
+
+/// The name shown for a message's author.
+pub fn sender_name<'a>(
+    website: &'a Website,
+    session: &'a Session,
+    sender: Sender,
+    operator: Option<&'a str>,
+) -> &'a str {
+    match sender {
+        Sender::User => session.user_name.as_deref().unwrap_or("Visitor"),
+        Sender::Manager => operator.unwrap_or("Support"),
+        Sender::Bot => website.settings.title.as_deref().unwrap_or(&website.name),
+        Sender::System => "System",
+    }
+}
+
+/// Stores a message and, when it is new, sends `message.created` to the
+/// session's subscribers. Returns the message and whether it was new.
+pub async fn post_message(
+    state: &AppState,
+    session: &Session,
+    message: NewMessage<'_>,
+    sender_name: &str,
+) -> AppResult<(Message, bool)> {
+    let (stored, created) = state.store.insert_message(message).await?;
+    if created {
+        state.metrics.messages_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let frame = ServerFrame::MessageCreated(Box::new(message_event(session, &stored, sender_name)));
+        state.hub.publish(&session.id, HubEvent::new(EventKind::MessageCreated { seq: stored.seq }, &frame));
+    }
+    Ok((stored, created))
+}
+
+/// Marks the visitor's incoming messages up to `seq` read and sends
+/// `message.updated` for each one that changed.
+pub async fn mark_read(state: &AppState, website: &Website, session: &Session, up_to_seq: i64) -> AppResult<usize> {
+    let changed = state.store.mark_read(&session.id, up_to_seq).await?;
+    for m in &changed {
+        let name = sender_name(website, session, m.sender, None);
+        let frame = ServerFrame::MessageUpdated(Box::new(message_event(session, m, name)));
+        state.hub.publish(&session.id, HubEvent::new(EventKind::MessageUpdated, &frame));
+    }
+    Ok(changed.len())
+}
+
+/// Every message of a session, oldest first.
+pub async fn history(store: &dyn Store, session_id: &str) -> StoreResult<Vec<Message>> {
+    const PAGE: i64 = 500;
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.list_messages(session_id, Cursor::AfterSeq(after), PAGE).await?;
+        after = page.messages.last().map_or(after, |m| m.seq);
+        all.extend(page.messages);
+        if !page.has_more {
+            return Ok(all);
+        }
+    }
+}

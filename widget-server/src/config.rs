@@ -1,0 +1,147 @@
+//! Typed configuration from flags and environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The Natter chat server and its admin commands.
+#[derive(Debug, Parser)]
+#[command(name = "natter-server", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage websites (inboxes).
+    #[command(subcommand)]
+    Website(WebsiteCommand),
+    /// Manage operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebsiteCommand {
+    /// Create a website; prints its public token and API secret.
+    Create {
+        /// Display name, also the widget title.
+        #[arg(long)]
+        name: String,
+        /// Allowed origin for browser requests (repeatable); none means any.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Accept session requests without a session token (old clients).
+        #[arg(long)]
+        legacy_mode: bool,
+    },
+    /// List websites.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator account.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value = "agent", value_parser = ["admin", "agent"])]
+        role: String,
+        /// Display name; defaults to the part of the email before `@`.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Where the data lives; shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct DbConfig {
+    /// `sqlite://path/to/file.db` or `postgres://…`; defaults to a SQLite file in `--data-dir`.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory for the default SQLite database.
+    #[arg(long, env = "NATTER_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+}
+
+impl DbConfig {
+    /// The database URL to connect to.
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("natter.db").display()),
+        }
+    }
+}
+
+/// Settings of the running server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "NATTER_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// Directory of static pages (demo page, loader, console).
+    #[arg(long, env = "NATTER_STATIC_DIR", default_value = "www", global = true)]
+    pub static_dir: PathBuf,
+    /// Directory of the widget build (`wasm-pack` output), served at `/pkg`.
+    #[arg(long, env = "NATTER_PKG_DIR", default_value = "pkg", global = true)]
+    pub pkg_dir: PathBuf,
+    /// Seconds between `presence.update` keepalives on `/ws` (fractions allowed).
+    #[arg(long, env = "NATTER_KEEPALIVE_SECS", default_value_t = 20.0, global = true)]
+    pub keepalive_secs: f64,
+    /// Largest request body in bytes.
+    #[arg(long, env = "NATTER_MAX_BODY_BYTES", default_value_t = 64 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Longest message text in characters.
+    #[arg(long, env = "NATTER_MAX_MESSAGE_CHARS", default_value_t = 4000, global = true)]
+    pub max_message_chars: usize,
+    /// Public API requests per second allowed per client IP (burst is 4×).
+    #[arg(long, env = "NATTER_RATE_PER_IP", default_value_t = 20, global = true)]
+    pub rate_per_ip: u32,
+    /// Public API requests per second allowed per website (burst is 4×).
+    #[arg(long, env = "NATTER_RATE_PER_WEBSITE", default_value_t = 500, global = true)]
+    pub rate_per_website: u32,
+    /// Secret for signing operator tokens; generated and stored in the database when unset.
+    #[arg(long, env = "NATTER_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of operator access tokens in seconds.
+    #[arg(long, env = "NATTER_ACCESS_TOKEN_SECS", default_value_t = 1800, global = true)]
+    pub access_token_secs: i64,
+    /// Do not create the demo website and admin on an empty database.
+    #[arg(long, env = "NATTER_NO_DEMO", global = true)]
+    pub no_demo: bool,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "NATTER_LOG_JSON", global = true)]
+    pub log_json: bool,
+}
+
+impl ServeConfig {
+    /// Defaults suitable for tests: port 0, no demo data, generous rate limits.
+    pub fn for_tests(database_url: String) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db: DbConfig { database_url: Some(database_url), data_dir: PathBuf::from("data") },
+            static_dir: PathBuf::from("www"),
+            pkg_dir: PathBuf::from("pkg"),
+            keepalive_secs: 20.0,
+            max_body_bytes: 64 * 1024,
+            max_message_chars: 4000,
+            rate_per_ip: 10_000,
+            rate_per_website: 10_000,
+            jwt_secret: Some("test-secret-test-secret-test-secret".into()),
+            access_token_secs: 1800,
+            no_demo: true,
+            log_json: false,
+        }
+    }
+}

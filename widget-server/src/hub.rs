@@ -1,0 +1,202 @@
+//! In-process fan-out of realtime events: one broadcast channel per session,
+//! created when the first socket subscribes and dropped with the last one.
+//! Frames are serialised once per event, not once per subscriber.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::ws::Utf8Bytes;
+use natter_protocol::ws::{ConversationEvent, EventSender, MessageEvent, ServerFrame, TypingEvent, TypingUser};
+use natter_protocol::{ChatMessage, Sender};
+use tokio::sync::broadcast;
+
+use crate::store::{Message, Session};
+use crate::time::iso;
+
+/// Events a session channel holds before a slow subscriber lags (it then re-reads from the database).
+const CHANNEL_CAPACITY: usize = 64;
+
+/// What an event is, so a subscriber can filter without parsing the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    MessageCreated { seq: i64 },
+    MessageUpdated,
+    Conversation,
+    Typing { from_visitor: bool },
+}
+
+/// One event, with its frame already serialised.
+#[derive(Debug)]
+pub struct HubEvent {
+    pub kind: EventKind,
+    pub frame: Utf8Bytes,
+}
+
+impl HubEvent {
+    pub fn new(kind: EventKind, frame: &ServerFrame) -> Arc<Self> {
+        Arc::new(Self { kind, frame: Utf8Bytes::from(frame.to_json()) })
+    }
+}
+
+type Channels = HashMap<String, broadcast::Sender<Arc<HubEvent>>>;
+
+/// The registry of session channels.
+#[derive(Debug, Default)]
+pub struct Hub {
+    sessions: Mutex<Channels>,
+}
+
+impl Hub {
+    fn channels(&self) -> std::sync::MutexGuard<'_, Channels> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Subscribes to a session's events; the subscription ends when dropped.
+    pub fn subscribe(self: &Arc<Self>, session_id: &str) -> Subscription {
+        let rx = self
+            .channels()
+            .entry(session_id.to_owned())
+            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .subscribe();
+        Subscription { rx, hub: Arc::clone(self), session_id: session_id.to_owned() }
+    }
+
+    /// Sends an event to the session's subscribers, if any.
+    pub fn publish(&self, session_id: &str, event: Arc<HubEvent>) {
+        if let Some(tx) = self.channels().get(session_id) {
+            let _no_subscribers = tx.send(event);
+        }
+    }
+
+    /// Number of sessions with at least one subscriber.
+    pub fn active_sessions(&self) -> usize {
+        self.channels().len()
+    }
+}
+
+/// A live subscription to one session's events.
+#[must_use = "events are only received while the subscription is held"]
+pub struct Subscription {
+    pub rx: broadcast::Receiver<Arc<HubEvent>>,
+    hub: Arc<Hub>,
+    session_id: String,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut channels = self.hub.channels();
+        if let Some(tx) = channels.get(&self.session_id) {
+            // Our own receiver is still alive here, so "last one" means a count of 1.
+            if tx.receiver_count() <= 1 {
+                channels.remove(&self.session_id);
+            }
+        }
+    }
+}
+
+/// The native message as the public API returns it.
+pub fn chat_message(m: &Message) -> ChatMessage {
+    ChatMessage {
+        id: m.id.clone(),
+        seq: m.seq,
+        sender: m.sender,
+        message_text: m.body.clone(),
+        manager_id: m.manager_id.clone(),
+        echo_id: m.echo_id.clone(),
+        status: m.status,
+        created_at: iso(m.created_ms),
+    }
+}
+
+/// `message.created` / `message.updated` data for a message of `session`.
+pub fn message_event(session: &Session, m: &Message, sender_name: &str) -> MessageEvent {
+    let sender_id = match m.sender {
+        Sender::User => Some(session.id.clone()),
+        Sender::Manager => m.manager_id.clone(),
+        Sender::Bot | Sender::System => None,
+    };
+    MessageEvent {
+        account_id: 1,
+        id: m.id.clone(),
+        content: Some(m.body.clone()),
+        message_type: MessageEvent::message_type_for(m.sender).to_owned(),
+        content_type: "text".into(),
+        private: false,
+        content_attributes: serde_json::json!({}),
+        source_id: None,
+        external_source_ids: serde_json::json!({}),
+        inbox_id: session.website_id.clone(),
+        sender_id: sender_id.clone(),
+        status: m.status,
+        pinned: false,
+        conversation_id: session.id.clone(),
+        echo_id: m.echo_id.clone(),
+        dialog_id: session.id.clone(),
+        attachments: Vec::new(),
+        sender: EventSender { id: sender_id, name: sender_name.to_owned(), display_name: None },
+        created_at: m.created_ms.div_euclid(1000),
+        seq: m.seq,
+        sender_type: m.sender,
+        message: chat_message(m),
+    }
+}
+
+/// `conversation.*` data for a session.
+pub fn conversation_event(session: &Session) -> ConversationEvent {
+    ConversationEvent {
+        account_id: 1,
+        id: session.id.clone(),
+        inbox_id: session.website_id.clone(),
+        status: session.status,
+        assignee_id: session.manager_id.clone(),
+        channel: "WebWidget".into(),
+        can_reply: true,
+        created_at: session.created_ms.div_euclid(1000),
+        timestamp: session.updated_ms.div_euclid(1000),
+    }
+}
+
+/// A typing event for `session`, from the visitor or an operator.
+pub fn typing_event(session: &Session, on: bool, user: TypingUser) -> Arc<HubEvent> {
+    let data = TypingEvent { conversation_id: session.id.clone(), is_private: false, user };
+    let from_visitor = data.user.kind == "contact";
+    let frame = if on { ServerFrame::TypingOn(data) } else { ServerFrame::TypingOff(data) };
+    HubEvent::new(EventKind::Typing { from_visitor }, &frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> Arc<HubEvent> {
+        HubEvent::new(EventKind::MessageUpdated, &ServerFrame::PresenceUpdate(Default::default()))
+    }
+
+    #[tokio::test]
+    async fn subscribers_of_a_session_receive_its_events_only() {
+        let hub = Arc::new(Hub::default());
+        let mut a = hub.subscribe("a");
+        let mut b = hub.subscribe("b");
+        hub.publish("a", frame());
+        assert_eq!(a.rx.recv().await.expect("event").kind, EventKind::MessageUpdated);
+        assert!(b.rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn the_channel_is_dropped_with_its_last_subscriber() {
+        let hub = Arc::new(Hub::default());
+        let first = hub.subscribe("s");
+        let second = hub.subscribe("s");
+        drop(first);
+        assert_eq!(hub.active_sessions(), 1);
+        drop(second);
+        assert_eq!(hub.active_sessions(), 0);
+    }
+
+    #[test]
+    fn publishing_without_subscribers_is_a_no_op() {
+        let hub = Hub::default();
+        hub.publish("nobody", frame());
+        assert_eq!(hub.active_sessions(), 0);
+    }
+}

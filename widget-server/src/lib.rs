@@ -1,0 +1,166 @@
+//! Natter's server: the public widget API, the realtime `/ws`, the operator
+//! API and the static front end, over SQLite or PostgreSQL.
+
+pub mod bot;
+pub mod chat;
+pub mod cli;
+pub mod config;
+mod cors;
+pub mod domain;
+pub mod error;
+mod extract;
+pub mod hub;
+pub mod metrics;
+mod operator;
+mod ops;
+mod public;
+pub mod ratelimit;
+pub mod store;
+pub mod time;
+mod web;
+mod ws;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServeConfig;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::operator::JwtKeys;
+use crate::ratelimit::RateLimiter;
+use crate::store::{SqlStore, Store, StoreResult, Website};
+
+/// Runtime settings taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub keepalive: Duration,
+    pub max_body_bytes: usize,
+    pub max_message_chars: usize,
+    pub access_token_secs: i64,
+    pub static_dir: PathBuf,
+    pub pkg_dir: PathBuf,
+}
+
+/// Websites by public token, loaded on first use.
+#[derive(Debug, Default)]
+pub struct WebsiteCache {
+    by_token: RwLock<HashMap<String, Arc<Website>>>,
+}
+
+impl WebsiteCache {
+    pub async fn get(&self, store: &dyn Store, token: &str) -> StoreResult<Option<Arc<Website>>> {
+        if let Some(w) = self.by_token.read().await.get(token) {
+            return Ok(Some(Arc::clone(w)));
+        }
+        let Some(website) = store.website_by_token(token).await? else {
+            return Ok(None);
+        };
+        let website = Arc::new(website);
+        self.by_token.write().await.insert(token.to_owned(), Arc::clone(&website));
+        Ok(Some(website))
+    }
+}
+
+/// Everything a handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    pub settings: Arc<Settings>,
+    pub limiter: Arc<RateLimiter>,
+    pub websites: Arc<WebsiteCache>,
+    pub jwt: Arc<JwtKeys>,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Connects to the database, runs migrations and prepares shared state.
+    pub async fn new(config: &ServeConfig) -> anyhow::Result<Self> {
+        let url = config.db.url();
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let file = PathBuf::from(path.split('?').next().unwrap_or(path));
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await?);
+        let secret = match &config.jwt_secret {
+            Some(s) => s.clone(),
+            None => store.kv_set_once("jwt_secret", &domain::random_token()).await?,
+        };
+        Ok(Self {
+            store,
+            hub: Arc::new(Hub::default()),
+            metrics: Arc::new(Metrics::default()),
+            settings: Arc::new(Settings {
+                keepalive: Duration::from_secs_f64(config.keepalive_secs.max(0.05)),
+                max_body_bytes: config.max_body_bytes,
+                max_message_chars: config.max_message_chars,
+                access_token_secs: config.access_token_secs,
+                static_dir: config.static_dir.clone(),
+                pkg_dir: config.pkg_dir.clone(),
+            }),
+            limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),
+            websites: Arc::new(WebsiteCache::default()),
+            jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
+            shutdown: CancellationToken::new(),
+        })
+    }
+}
+
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let res = next.run(req).await;
+    state.metrics.observe_request(started.elapsed());
+    res
+}
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(public::router(state.clone()))
+        .merge(operator::router())
+        .merge(ws::router())
+        .merge(ops::router())
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
+    Router::new()
+        .merge(api)
+        .merge(web::router(&state.settings))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+            |req: &Request| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
+        ))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish and
+/// closes every socket with 1001.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = state.shutdown.clone();
+    let router = app(state);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            token.cancel();
+        })
+        .await
+}

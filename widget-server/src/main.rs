@@ -1,0 +1,70 @@
+//! `natter-server`: parses the command line, then serves or runs an admin command.
+
+use clap::Parser;
+use natter_server::config::{Cli, Command, OperatorCommand, WebsiteCommand};
+use natter_server::store::Store;
+use natter_server::{cli, AppState};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Cli::parse();
+    init_tracing(args.serve.log_json);
+    let state = AppState::new(&args.serve).await?;
+    let store: &dyn Store = state.store.as_ref();
+    match args.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            if !args.serve.no_demo {
+                if let Some(banner) = cli::bootstrap_demo(store).await? {
+                    println!("{banner}");
+                }
+            }
+            let listener = TcpListener::bind(args.serve.addr).await?;
+            tracing::info!(addr = %listener.local_addr()?, database = store.kind(), "listening");
+            println!("  Natter is running on http://{}/", listener.local_addr()?);
+            natter_server::serve(listener, state, shutdown_signal()).await?;
+        }
+        Command::Website(WebsiteCommand::Create { name, origins, legacy_mode }) => {
+            let w = cli::create_website(store, &name, origins, legacy_mode).await?;
+            println!("{}", serde_json::json!({ "websiteToken": w.token, "apiSecret": w.api_secret, "id": w.id }));
+        }
+        Command::Website(WebsiteCommand::List) => {
+            let list: Vec<_> = store.list_websites().await?.iter().map(cli::website_json).collect();
+            println!("{}", serde_json::Value::Array(list));
+        }
+        Command::Operator(OperatorCommand::Create { email, password, role, name }) => {
+            let op = cli::create_operator(store, &email, &password, &role, name.as_deref()).await?;
+            println!("{}", serde_json::json!({ "id": op.id, "email": op.email, "role": op.role }));
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,294 @@
+//! The public widget API under `/api/public/chat`: sessions, messages,
+//! polling, the legacy `notify` and the widget config.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use natter_protocol::{
+    ChatSession, CreateSessionRequest, Envelope, MessageData, MessagesData, MessagesQuery, NotifyData, NotifyRequest,
+    SendMessageRequest, Sender, SessionData, SessionStatus, WidgetConfig,
+};
+
+use crate::bot;
+use crate::chat::{history, post_message, sender_name};
+use crate::domain::{random_token, ClientKey, Email, MessageText, PersonName, Phone};
+use crate::error::{AppError, AppResult};
+use crate::extract::{JsonBody, QueryParams, SessionAuth, WebsiteAuth};
+use crate::hub::chat_message;
+use crate::store::{Cursor, NewMessage, Session, Website};
+use crate::time::{iso, now_ms, parse_iso};
+use crate::AppState;
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 100;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/public/chat/sessions", post(create_session))
+        .route("/api/public/chat/sessions/{session_id}/messages", post(send_message).get(list_messages))
+        .route("/api/public/chat/notify", post(notify))
+        .route("/api/public/chat/config", get(config))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::cors::public_cors))
+        .layer(middleware::from_fn_with_state(state, limit_ip))
+}
+
+async fn limit_ip(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match state.limiter.check_ip(addr.ip()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// The session as the API shows it.
+pub fn chat_session(s: &Session) -> ChatSession {
+    ChatSession {
+        id: s.id.clone(),
+        user_name: s.user_name.clone(),
+        user_phone: s.user_phone.clone(),
+        user_email: s.user_email.clone(),
+        status: s.status,
+        manager_id: s.manager_id.clone(),
+        user_session_id: Some(s.user_session_id.clone()),
+        created_at: iso(s.created_ms),
+        updated_at: Some(iso(s.updated_ms)),
+    }
+}
+
+/// Contact fields of a request, parsed.
+struct Contact {
+    name: Option<PersonName>,
+    phone: Option<Phone>,
+    email: Option<Email>,
+}
+
+impl Contact {
+    fn parse(name: Option<&str>, phone: Option<&str>, email: Option<&str>) -> AppResult<Self> {
+        fn present(v: Option<&str>) -> Option<&str> {
+            v.filter(|v| !v.trim().is_empty())
+        }
+        Ok(Self {
+            name: present(name).map(PersonName::parse).transpose()?,
+            phone: present(phone).map(Phone::parse).transpose()?,
+            email: present(email).map(Email::parse).transpose()?,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.name.is_none() && self.phone.is_none() && self.email.is_none()
+    }
+
+    /// Stores the fields that changed and runs the contact bot reply.
+    async fn apply(&self, state: &AppState, website: &Website, session: Session) -> AppResult<Session> {
+        let changed = self.name.as_ref().is_some_and(|n| session.user_name.as_deref() != Some(n.as_str()))
+            || self.phone.as_ref().is_some_and(|p| session.user_phone.as_deref() != Some(p.as_str()))
+            || self.email.as_ref().is_some_and(|e| session.user_email.as_deref() != Some(e.as_str()));
+        if !changed {
+            return Ok(session);
+        }
+        let session = state
+            .store
+            .update_contact(
+                &session.id,
+                self.name.as_ref().map(PersonName::as_str),
+                self.phone.as_ref().map(Phone::as_str),
+                self.email.as_ref().map(Email::as_str),
+            )
+            .await?;
+        bot::after_contact(state, website, &session).await?;
+        Ok(session)
+    }
+}
+
+/// Stores a visitor message and, when it is new, runs the bot replies.
+async fn visitor_message(
+    state: &AppState,
+    website: &Website,
+    session: &Session,
+    text: &MessageText,
+    echo_id: Option<&ClientKey>,
+) -> AppResult<(crate::store::Message, bool)> {
+    let new = NewMessage {
+        session_id: &session.id,
+        sender: Sender::User,
+        body: text.as_str(),
+        manager_id: None,
+        echo_id: echo_id.map(ClientKey::as_str),
+    };
+    let (message, created) =
+        post_message(state, session, new, sender_name(website, session, Sender::User, None)).await?;
+    if created {
+        bot::after_visitor_message(state, website, session).await?;
+    }
+    Ok((message, created))
+}
+
+/// Finds the session of `user_session_id` or creates it (with its greeting).
+async fn open_session(state: &AppState, website: &Website, user_session_id: &str) -> AppResult<(Session, bool)> {
+    if let Some(s) = state.store.session_by_user_session_id(&website.id, user_session_id).await? {
+        return Ok((s, false));
+    }
+    let now = now_ms();
+    let fresh = Session {
+        id: uuid::Uuid::new_v4().to_string(),
+        website_id: website.id.clone(),
+        user_session_id: user_session_id.to_owned(),
+        token: random_token(),
+        user_name: None,
+        user_phone: None,
+        user_email: None,
+        status: SessionStatus::Active,
+        manager_id: None,
+        last_seq: 0,
+        bot_state: 0,
+        away_sent_ms: None,
+        created_ms: now,
+        updated_ms: now,
+    };
+    let (session, created) = state.store.create_or_get_session(&fresh).await?;
+    if created {
+        tracing::info!(session = %session.id, website = %website.id, "session created");
+        bot::on_session_created(state, website, &session).await?;
+    }
+    Ok((session, created))
+}
+
+async fn create_session(
+    State(state): State<AppState>,
+    WebsiteAuth(website): WebsiteAuth,
+    JsonBody(req): JsonBody<CreateSessionRequest>,
+) -> AppResult<(StatusCode, Json<Envelope<SessionData>>)> {
+    let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
+    let user_session_id = match req.user_session_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(id) => ClientKey::parse("userSessionId", id)?,
+        None => ClientKey::parse("userSessionId", &random_token())?,
+    };
+    let first =
+        req.first_message.as_deref().map(|t| MessageText::parse(t, state.settings.max_message_chars)).transpose()?;
+    let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echoId", e)).transpose()?;
+
+    let (mut session, created) = open_session(&state, &website, user_session_id.as_str()).await?;
+    if !contact.is_empty() {
+        session = contact.apply(&state, &website, session).await?;
+    }
+    if let Some(text) = &first {
+        visitor_message(&state, &website, &session, text, echo.as_ref()).await?;
+    }
+    let messages = history(state.store.as_ref(), &session.id).await?;
+    let data = SessionData {
+        session_id: session.id.clone(),
+        session: chat_session(&session),
+        messages: messages.iter().map(chat_message).collect(),
+        token: Some(session.token.clone()),
+    };
+    Ok((created_or_ok(created), Json(Envelope::ok(data))))
+}
+
+async fn send_message(
+    State(state): State<AppState>,
+    SessionAuth { website, session }: SessionAuth,
+    JsonBody(req): JsonBody<SendMessageRequest>,
+) -> AppResult<(StatusCode, Json<Envelope<MessageData>>)> {
+    let text = MessageText::parse(&req.message, state.settings.max_message_chars)?;
+    let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echoId", e)).transpose()?;
+    let (message, created) = visitor_message(&state, &website, &session, &text, echo.as_ref()).await?;
+    Ok((created_or_ok(created), Json(Envelope::ok(MessageData { message: chat_message(&message) }))))
+}
+
+/// Reads `after`/`before` as a seq number or a message id of this session.
+async fn seq_of(state: &AppState, session: &Session, field: &str, value: &str) -> AppResult<i64> {
+    if let Ok(seq) = value.parse::<i64>() {
+        return Ok(seq);
+    }
+    state
+        .store
+        .message_by_id(&session.id, value)
+        .await?
+        .map(|m| m.seq)
+        .ok_or_else(|| AppError::Validation("unknown_cursor", format!("`{field}` names no message of this session")))
+}
+
+async fn list_messages(
+    State(state): State<AppState>,
+    SessionAuth { session, .. }: SessionAuth,
+    QueryParams(q): QueryParams<MessagesQuery>,
+) -> AppResult<Json<Envelope<MessagesData>>> {
+    let limit = match q.limit {
+        Some(0) => return Err(AppError::Validation("invalid_limit", "limit must be at least 1".into())),
+        Some(n) => n.min(MAX_LIMIT),
+        None => DEFAULT_LIMIT,
+    };
+    let cursor = match (q.after.as_deref(), q.since.as_deref(), q.before.as_deref()) {
+        (None, None, None) => Cursor::Latest,
+        (Some(after), None, None) => Cursor::AfterSeq(seq_of(&state, &session, "after", after).await?),
+        (None, Some(since), None) => Cursor::AfterTime(
+            parse_iso(since)
+                .ok_or_else(|| AppError::Validation("invalid_since", "`since` must be an ISO 8601 timestamp".into()))?,
+        ),
+        (None, None, Some(before)) => Cursor::BeforeSeq(seq_of(&state, &session, "before", before).await?),
+        _ => return Err(AppError::BadRequest("conflicting_cursors", "use only one of since, after and before".into())),
+    };
+    let page = state.store.list_messages(&session.id, cursor, i64::from(limit)).await?;
+    Ok(Json(Envelope::ok(MessagesData {
+        messages: page.messages.iter().map(chat_message).collect(),
+        has_more: page.has_more,
+    })))
+}
+
+async fn notify(
+    State(state): State<AppState>,
+    WebsiteAuth(website): WebsiteAuth,
+    JsonBody(req): JsonBody<NotifyRequest>,
+) -> AppResult<(StatusCode, Json<Envelope<NotifyData>>)> {
+    let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), None)?;
+    let text = MessageText::parse(&req.message, state.settings.max_message_chars)?;
+    // Without a userSessionId the same phone number keeps landing in one session.
+    let user_session_id = match (req.user_session_id.as_deref(), &contact.phone) {
+        (Some(id), _) => ClientKey::parse("userSessionId", id)?,
+        (None, Some(phone)) => {
+            let digits: String = phone.as_str().chars().filter(char::is_ascii_digit).collect();
+            ClientKey::parse("userSessionId", &format!("notify-{digits}"))?
+        }
+        (None, None) => ClientKey::parse("userSessionId", &random_token())?,
+    };
+    let (session, _) = open_session(&state, &website, user_session_id.as_str()).await?;
+    let session = contact.apply(&state, &website, session).await?;
+    let (message, created) = visitor_message(&state, &website, &session, &text, None).await?;
+    let data = NotifyData { session_id: session.id.clone(), message: chat_message(&message) };
+    Ok((created_or_ok(created), Json(Envelope::ok(data))))
+}
+
+async fn config(State(state): State<AppState>, WebsiteAuth(website): WebsiteAuth) -> Json<Envelope<WidgetConfig>> {
+    let s = &website.settings;
+    Json(Envelope::ok(WidgetConfig {
+        name: website.name.clone(),
+        title: s.title.clone().unwrap_or_else(|| website.name.clone()),
+        color: s.color.clone(),
+        greeting: s.greeting.clone(),
+        locale: s.locale.clone(),
+        position: s.position.clone(),
+        contact_form: s.contact_form.clone(),
+        away_message: s.away_message.clone(),
+        business_hours: s.business_hours.clone(),
+        online: bot::website_online(&website),
+        max_message_length: state.settings.max_message_chars,
+        legacy_mode: website.legacy_mode,
+    }))
+}

@@ -1,0 +1,235 @@
+//! Storage behind the `Store` trait: the records it deals in and the one SQL
+//! implementation, which runs on SQLite and PostgreSQL alike.
+
+mod sql;
+
+use async_trait::async_trait;
+use natter_protocol::{MessageStatus, Sender, SessionStatus};
+use serde::{Deserialize, Serialize};
+
+pub use sql::SqlStore;
+
+/// Storage failures. Callers answer them with a generic 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Widget settings a site owner controls; stored as JSON on the website.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WebsiteSettings {
+    pub title: Option<String>,
+    pub color: String,
+    pub greeting: String,
+    pub locale: String,
+    pub position: String,
+    /// `off`, `after-first-message` or `before-chat`.
+    pub contact_form: String,
+    pub contact_request: String,
+    pub connecting_message: String,
+    pub away_message: String,
+    pub business_hours: Option<natter_protocol::BusinessHours>,
+}
+
+impl Default for WebsiteSettings {
+    fn default() -> Self {
+        Self {
+            title: None,
+            color: "#2563eb".into(),
+            greeting: "Hi there! How can we help you today?".into(),
+            locale: "en".into(),
+            position: "right".into(),
+            contact_form: "after-first-message".into(),
+            contact_request: "Thank you for your message! To continue, please leave your name and phone number.".into(),
+            connecting_message: "Thank you for your contact details! A manager is joining the chat…".into(),
+            away_message: "We are away right now. Leave your message and we will answer as soon as we are back.".into(),
+            business_hours: None,
+        }
+    }
+}
+
+/// A website (inbox).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Website {
+    pub id: String,
+    pub name: String,
+    pub token: String,
+    pub api_secret: String,
+    /// Allowed browser origins; empty means any.
+    pub origins: Vec<String>,
+    pub settings: WebsiteSettings,
+    pub legacy_mode: bool,
+    pub created_ms: i64,
+}
+
+impl Website {
+    /// Whether a browser on `origin` may call the API for this website.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.origins.is_empty() || self.origins.iter().any(|o| o == "*" || o.trim_end_matches('/') == origin)
+    }
+}
+
+/// Bot replies already given in a session (bit flags).
+pub mod bot_flags {
+    pub const GREETED: i64 = 1;
+    pub const CONTACT_ASKED: i64 = 2;
+    pub const CONNECTING_SENT: i64 = 4;
+}
+
+/// A chat session (conversation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub website_id: String,
+    pub user_session_id: String,
+    pub token: String,
+    pub user_name: Option<String>,
+    pub user_phone: Option<String>,
+    pub user_email: Option<String>,
+    pub status: SessionStatus,
+    pub manager_id: Option<String>,
+    pub last_seq: i64,
+    pub bot_state: i64,
+    pub away_sent_ms: Option<i64>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub session_id: String,
+    pub seq: i64,
+    pub sender: Sender,
+    pub body: String,
+    pub manager_id: Option<String>,
+    pub echo_id: Option<String>,
+    pub status: MessageStatus,
+    pub created_ms: i64,
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub session_id: &'a str,
+    pub sender: Sender,
+    pub body: &'a str,
+    pub manager_id: Option<&'a str>,
+    pub echo_id: Option<&'a str>,
+}
+
+/// Where a page of messages starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The newest messages.
+    Latest,
+    /// Messages with a higher seq, oldest first.
+    AfterSeq(i64),
+    /// Messages created strictly after this instant, oldest first.
+    AfterTime(i64),
+    /// Messages with a lower seq, the newest of them.
+    BeforeSeq(i64),
+    /// Messages created strictly before this instant, the newest of them.
+    BeforeTime(i64),
+}
+
+/// A page of messages in ascending seq order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+/// An operator account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operator {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_ms: i64,
+}
+
+/// A session with what the operator inbox shows about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRow {
+    pub session: Session,
+    pub last_body: Option<String>,
+    pub last_ms: Option<i64>,
+}
+
+/// Filters of the operator conversation list.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub statuses: Vec<SessionStatus>,
+    pub assigned_to: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// Everything the server keeps.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Which database this is, for logs and metrics.
+    fn kind(&self) -> &'static str;
+
+    async fn create_website(&self, website: &Website) -> StoreResult<()>;
+    async fn website_by_token(&self, token: &str) -> StoreResult<Option<Website>>;
+    async fn website_by_id(&self, id: &str) -> StoreResult<Option<Website>>;
+    async fn list_websites(&self) -> StoreResult<Vec<Website>>;
+
+    /// Inserts the session unless one with its `(website_id, user_session_id)` exists;
+    /// returns the stored one and whether it was created.
+    async fn create_or_get_session(&self, session: &Session) -> StoreResult<(Session, bool)>;
+    async fn session_by_id(&self, id: &str) -> StoreResult<Option<Session>>;
+    async fn session_by_user_session_id(&self, website_id: &str, user_session_id: &str)
+        -> StoreResult<Option<Session>>;
+    async fn session_by_token(&self, token: &str) -> StoreResult<Option<Session>>;
+    /// Sets the given contact fields (others unchanged) and returns the session.
+    async fn update_contact(
+        &self,
+        session_id: &str,
+        name: Option<&str>,
+        phone: Option<&str>,
+        email: Option<&str>,
+    ) -> StoreResult<Session>;
+    /// Adds `flags` to the session's bot state; returns the flags that were newly set.
+    async fn set_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<i64>;
+    async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()>;
+
+    /// Stores a message with the next seq and a `created_ms` strictly above the
+    /// session's previous one. With an `echo_id` already stored, returns that
+    /// message and `false`.
+    async fn insert_message(&self, message: NewMessage<'_>) -> StoreResult<(Message, bool)>;
+    async fn list_messages(&self, session_id: &str, cursor: Cursor, limit: i64) -> StoreResult<MessagePage>;
+    async fn message_by_id(&self, session_id: &str, id: &str) -> StoreResult<Option<Message>>;
+    /// Marks non-visitor messages up to `seq` read; returns those that changed.
+    async fn mark_read(&self, session_id: &str, up_to_seq: i64) -> StoreResult<Vec<Message>>;
+
+    async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
+
+    async fn create_operator(&self, operator: &Operator) -> StoreResult<bool>;
+    async fn operator_by_email(&self, email: &str) -> StoreResult<Option<Operator>>;
+    async fn operator_by_id(&self, id: &str) -> StoreResult<Option<Operator>>;
+    async fn count_operators(&self) -> StoreResult<i64>;
+
+    async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()>;
+    /// Marks an unused, unexpired refresh token used and returns its operator.
+    async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<String>>;
+
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets `key` unless it exists; returns the stored value.
+    async fn kv_set_once(&self, key: &str, value: &str) -> StoreResult<String>;
+}

@@ -1,0 +1,519 @@
+//! `SqlStore`: the `Store` on SQLite (a file in WAL mode, one writer
+//! connection, several readers) or PostgreSQL. The SQL is portable, so each
+//! query is written once and run through whichever pool is configured.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use natter_protocol::{MessageStatus, Sender, SessionStatus};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::{
+    ConversationFilter, ConversationRow, Cursor, Message, MessagePage, NewMessage, Operator, Session, Store,
+    StoreError, StoreResult, Website,
+};
+use crate::time::now_ms;
+
+enum Pools {
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the read or write pool of whichever database is configured.
+macro_rules! on {
+    ($self:ident . $which:ident, $pool:ident => $body:expr) => {
+        match &$self.pools {
+            Pools::Sqlite { $which: $pool, .. } => $body,
+            Pools::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// The SQL store.
+pub struct SqlStore {
+    pools: Pools,
+}
+
+const SESSION_COLS: &str = "id, website_id, user_session_id, token, user_name, user_phone, user_email, status, \
+    manager_id, last_seq, bot_state, away_sent_ms, created_ms, updated_ms";
+const MESSAGE_COLS: &str = "id, session_id, seq, sender, body, manager_id, echo_id, status, created_ms";
+const WEBSITE_COLS: &str = "id, name, token, api_secret, origins, settings, legacy_mode, created_ms";
+const OPERATOR_COLS: &str = "id, email, name, password_hash, role, created_ms";
+
+#[derive(sqlx::FromRow)]
+struct WebsiteRow {
+    id: String,
+    name: String,
+    token: String,
+    api_secret: String,
+    origins: String,
+    settings: String,
+    legacy_mode: bool,
+    created_ms: i64,
+}
+
+impl TryFrom<WebsiteRow> for Website {
+    type Error = StoreError;
+    fn try_from(r: WebsiteRow) -> StoreResult<Self> {
+        Ok(Self {
+            origins: serde_json::from_str(&r.origins).map_err(|e| StoreError::Corrupt(format!("origins: {e}")))?,
+            settings: serde_json::from_str(&r.settings).map_err(|e| StoreError::Corrupt(format!("settings: {e}")))?,
+            id: r.id,
+            name: r.name,
+            token: r.token,
+            api_secret: r.api_secret,
+            legacy_mode: r.legacy_mode,
+            created_ms: r.created_ms,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: String,
+    website_id: String,
+    user_session_id: String,
+    token: String,
+    user_name: Option<String>,
+    user_phone: Option<String>,
+    user_email: Option<String>,
+    status: String,
+    manager_id: Option<String>,
+    last_seq: i64,
+    bot_state: i64,
+    away_sent_ms: Option<i64>,
+    created_ms: i64,
+    updated_ms: i64,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> StoreResult<Self> {
+        Ok(Self {
+            status: SessionStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status {}", r.status)))?,
+            id: r.id,
+            website_id: r.website_id,
+            user_session_id: r.user_session_id,
+            token: r.token,
+            user_name: r.user_name,
+            user_phone: r.user_phone,
+            user_email: r.user_email,
+            manager_id: r.manager_id,
+            last_seq: r.last_seq,
+            bot_state: r.bot_state,
+            away_sent_ms: r.away_sent_ms,
+            created_ms: r.created_ms,
+            updated_ms: r.updated_ms,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: String,
+    session_id: String,
+    seq: i64,
+    sender: String,
+    body: String,
+    manager_id: Option<String>,
+    echo_id: Option<String>,
+    status: String,
+    created_ms: i64,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+    fn try_from(r: MessageRow) -> StoreResult<Self> {
+        Ok(Self {
+            sender: Sender::parse(&r.sender).ok_or_else(|| StoreError::Corrupt(format!("sender {}", r.sender)))?,
+            status: MessageStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status {}", r.status)))?,
+            id: r.id,
+            session_id: r.session_id,
+            seq: r.seq,
+            body: r.body,
+            manager_id: r.manager_id,
+            echo_id: r.echo_id,
+            created_ms: r.created_ms,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OperatorRow {
+    id: String,
+    email: String,
+    name: String,
+    password_hash: String,
+    role: String,
+    created_ms: i64,
+}
+
+impl From<OperatorRow> for Operator {
+    fn from(r: OperatorRow) -> Self {
+        Self {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            password_hash: r.password_hash,
+            role: r.role,
+            created_ms: r.created_ms,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ConversationSqlRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    last_body: Option<String>,
+    last_ms: Option<i64>,
+}
+
+fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> StoreResult<Vec<T>> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and runs the migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pools = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool =
+                PgPoolOptions::new().max_connections(32).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Pools::Postgres(pool)
+        } else {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+            sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+            let read_opts = SqliteConnectOptions::from_str(url)?.read_only(true).busy_timeout(Duration::from_secs(10));
+            let read = SqlitePoolOptions::new().max_connections(8).connect_with(read_opts).await?;
+            Pools::Sqlite { write, read }
+        };
+        Ok(Self { pools })
+    }
+
+    async fn session_where(&self, clause: &str, a: &str, b: Option<&str>) -> StoreResult<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE {clause}");
+        let row: Option<SessionRow> = on!(self.read, pool => {
+            let q = sqlx::query_as(&sql).bind(a);
+            let q = match b { Some(b) => q.bind(b), None => q };
+            q.fetch_optional(pool).await?
+        });
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn website_where(&self, clause: &str, arg: &str) -> StoreResult<Option<Website>> {
+        let sql = format!("SELECT {WEBSITE_COLS} FROM websites WHERE {clause}");
+        let row: Option<WebsiteRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(arg).fetch_optional(pool).await?);
+        row.map(Website::try_from).transpose()
+    }
+
+    async fn operator_where(&self, clause: &str, arg: &str) -> StoreResult<Option<Operator>> {
+        let sql = format!("SELECT {OPERATOR_COLS} FROM operators WHERE {clause}");
+        let row: Option<OperatorRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(arg).fetch_optional(pool).await?);
+        Ok(row.map(Operator::from))
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        match self.pools {
+            Pools::Sqlite { .. } => "sqlite",
+            Pools::Postgres(_) => "postgres",
+        }
+    }
+
+    async fn create_website(&self, w: &Website) -> StoreResult<()> {
+        let origins = serde_json::to_string(&w.origins).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let settings = serde_json::to_string(&w.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sql = format!("INSERT INTO websites ({WEBSITE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        on!(self.write, pool => sqlx::query(&sql)
+            .bind(&w.id).bind(&w.name).bind(&w.token).bind(&w.api_secret)
+            .bind(&origins).bind(&settings).bind(w.legacy_mode).bind(w.created_ms)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn website_by_token(&self, token: &str) -> StoreResult<Option<Website>> {
+        self.website_where("token = $1", token).await
+    }
+
+    async fn website_by_id(&self, id: &str) -> StoreResult<Option<Website>> {
+        self.website_where("id = $1", id).await
+    }
+
+    async fn list_websites(&self) -> StoreResult<Vec<Website>> {
+        let sql = format!("SELECT {WEBSITE_COLS} FROM websites ORDER BY created_ms, id");
+        let rows: Vec<WebsiteRow> = on!(self.read, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        convert(rows)
+    }
+
+    async fn create_or_get_session(&self, s: &Session) -> StoreResult<(Session, bool)> {
+        let sql = format!(
+            "INSERT INTO sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (website_id, user_session_id) DO NOTHING"
+        );
+        let inserted = on!(self.write, pool => sqlx::query(&sql)
+            .bind(&s.id).bind(&s.website_id).bind(&s.user_session_id).bind(&s.token)
+            .bind(&s.user_name).bind(&s.user_phone).bind(&s.user_email).bind(s.status.as_str())
+            .bind(&s.manager_id).bind(s.last_seq).bind(s.bot_state).bind(s.away_sent_ms)
+            .bind(s.created_ms).bind(s.updated_ms)
+            .execute(pool).await?.rows_affected());
+        let stored = on!(self.write, pool => {
+            let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE website_id = $1 AND user_session_id = $2");
+            let row: SessionRow = sqlx::query_as(&sql).bind(&s.website_id).bind(&s.user_session_id).fetch_one(pool).await?;
+            Session::try_from(row)?
+        });
+        Ok((stored, inserted == 1))
+    }
+
+    async fn session_by_id(&self, id: &str) -> StoreResult<Option<Session>> {
+        self.session_where("id = $1", id, None).await
+    }
+
+    async fn session_by_user_session_id(&self, website_id: &str, usid: &str) -> StoreResult<Option<Session>> {
+        self.session_where("website_id = $1 AND user_session_id = $2", website_id, Some(usid)).await
+    }
+
+    async fn session_by_token(&self, token: &str) -> StoreResult<Option<Session>> {
+        self.session_where("token = $1", token, None).await
+    }
+
+    async fn update_contact(
+        &self,
+        session_id: &str,
+        name: Option<&str>,
+        phone: Option<&str>,
+        email: Option<&str>,
+    ) -> StoreResult<Session> {
+        let sql = format!(
+            "UPDATE sessions SET user_name = COALESCE($2, user_name), user_phone = COALESCE($3, user_phone), \
+             user_email = COALESCE($4, user_email), updated_ms = $5 WHERE id = $1 RETURNING {SESSION_COLS}"
+        );
+        let row: SessionRow = on!(self.write, pool => sqlx::query_as(&sql)
+            .bind(session_id).bind(name).bind(phone).bind(email).bind(now_ms())
+            .fetch_one(pool).await?);
+        Session::try_from(row)
+    }
+
+    async fn set_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<i64> {
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            let before: i64 = sqlx::query_scalar("SELECT bot_state FROM sessions WHERE id = $1")
+                .bind(session_id).fetch_one(&mut *tx).await?;
+            let added = flags & !before;
+            if added != 0 {
+                sqlx::query("UPDATE sessions SET bot_state = $2 WHERE id = $1")
+                    .bind(session_id).bind(before | flags).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(added)
+        })
+    }
+
+    async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE sessions SET away_sent_ms = $2 WHERE id = $1")
+            .bind(session_id).bind(at_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn insert_message(&self, m: NewMessage<'_>) -> StoreResult<(Message, bool)> {
+        let now = now_ms();
+        let id = uuid::Uuid::new_v4().to_string();
+        let select_echo = format!("SELECT {MESSAGE_COLS} FROM messages WHERE session_id = $1 AND echo_id = $2");
+        let insert = format!(
+            "INSERT INTO messages ({MESSAGE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8) \
+             ON CONFLICT DO NOTHING RETURNING {MESSAGE_COLS}"
+        );
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            // Taking the session row first serialises writers of one session, so the
+            // echo check below sees every committed message and seq has no holes.
+            let (seq, created): (i64, i64) = sqlx::query_as(
+                "UPDATE sessions SET last_seq = last_seq + 1, \
+                 last_created_ms = CASE WHEN $2 > last_created_ms THEN $2 ELSE last_created_ms + 1 END, \
+                 updated_ms = $2 WHERE id = $1 RETURNING last_seq, last_created_ms",
+            )
+            .bind(m.session_id).bind(now).fetch_one(&mut *tx).await?;
+            if let Some(echo) = m.echo_id {
+                let existing: Option<MessageRow> =
+                    sqlx::query_as(&select_echo).bind(m.session_id).bind(echo).fetch_optional(&mut *tx).await?;
+                if let Some(row) = existing {
+                    tx.rollback().await?;
+                    return Ok((Message::try_from(row)?, false));
+                }
+            }
+            let row: Option<MessageRow> = sqlx::query_as(&insert)
+                .bind(&id).bind(m.session_id).bind(seq).bind(m.sender.as_str()).bind(m.body)
+                .bind(m.manager_id).bind(m.echo_id).bind(created)
+                .fetch_optional(&mut *tx).await?;
+            match row {
+                Some(row) => {
+                    tx.commit().await?;
+                    Ok((Message::try_from(row)?, true))
+                }
+                None => Err(StoreError::Corrupt(format!("message {id} conflicted after the session lock"))),
+            }
+        })
+    }
+
+    async fn list_messages(&self, session_id: &str, cursor: Cursor, limit: i64) -> StoreResult<MessagePage> {
+        let (clause, order, arg) = match cursor {
+            Cursor::Latest => ("", "DESC", None),
+            Cursor::AfterSeq(seq) => ("AND seq > $2", "ASC", Some(seq)),
+            Cursor::AfterTime(ms) => ("AND created_ms > $2", "ASC", Some(ms)),
+            Cursor::BeforeSeq(seq) => ("AND seq < $2", "DESC", Some(seq)),
+            Cursor::BeforeTime(ms) => ("AND created_ms < $2", "DESC", Some(ms)),
+        };
+        let limit_param = if arg.is_some() { "$3" } else { "$2" };
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE session_id = $1 {clause} ORDER BY seq {order} LIMIT {limit_param}"
+        );
+        let rows: Vec<MessageRow> = on!(self.read, pool => {
+            let q = sqlx::query_as(&sql).bind(session_id);
+            let q = match arg { Some(a) => q.bind(a), None => q };
+            q.bind(limit + 1).fetch_all(pool).await?
+        });
+        let mut messages: Vec<Message> = convert(rows)?;
+        let has_more = messages.len() as i64 > limit;
+        messages.truncate(usize::try_from(limit).unwrap_or(0));
+        if order == "DESC" {
+            messages.reverse();
+        }
+        Ok(MessagePage { messages, has_more })
+    }
+
+    async fn message_by_id(&self, session_id: &str, id: &str) -> StoreResult<Option<Message>> {
+        let sql = format!("SELECT {MESSAGE_COLS} FROM messages WHERE session_id = $1 AND id = $2");
+        let row: Option<MessageRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(session_id).bind(id).fetch_optional(pool).await?);
+        row.map(Message::try_from).transpose()
+    }
+
+    async fn mark_read(&self, session_id: &str, up_to_seq: i64) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "UPDATE messages SET status = 'read' WHERE session_id = $1 AND seq <= $2 AND sender <> 'user' \
+             AND status <> 'read' RETURNING {MESSAGE_COLS}"
+        );
+        let rows: Vec<MessageRow> =
+            on!(self.write, pool => sqlx::query_as(&sql).bind(session_id).bind(up_to_seq).fetch_all(pool).await?);
+        let mut messages: Vec<Message> = convert(rows)?;
+        messages.sort_by_key(|m| m.seq);
+        Ok(messages)
+    }
+
+    async fn list_conversations(&self, f: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)> {
+        let mut clauses = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        if !f.statuses.is_empty() {
+            let marks: Vec<String> = f
+                .statuses
+                .iter()
+                .map(|s| {
+                    args.push(s.as_str().to_owned());
+                    format!("${}", args.len())
+                })
+                .collect();
+            clauses.push(format!("status IN ({})", marks.join(", ")));
+        }
+        if let Some(op) = &f.assigned_to {
+            args.push(op.clone());
+            clauses.push(format!("manager_id = ${}", args.len()));
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let count_sql = format!("SELECT COUNT(*) FROM sessions {filter}");
+        let page_sql = format!(
+            "SELECT {SESSION_COLS}, \
+             (SELECT body FROM messages m WHERE m.session_id = sessions.id ORDER BY seq DESC LIMIT 1) AS last_body, \
+             (SELECT created_ms FROM messages m WHERE m.session_id = sessions.id ORDER BY seq DESC LIMIT 1) AS last_ms \
+             FROM sessions {filter} ORDER BY updated_ms DESC, id LIMIT ${} OFFSET ${}",
+            args.len() + 1,
+            args.len() + 2
+        );
+        let (total, rows): (i64, Vec<ConversationSqlRow>) = on!(self.read, pool => {
+            let mut count = sqlx::query_scalar(&count_sql);
+            let mut page = sqlx::query_as(&page_sql);
+            for a in &args {
+                count = count.bind(a);
+                page = page.bind(a);
+            }
+            (count.fetch_one(pool).await?, page.bind(f.limit).bind(f.offset).fetch_all(pool).await?)
+        });
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                Ok(ConversationRow {
+                    session: Session::try_from(r.session)?,
+                    last_body: r.last_body,
+                    last_ms: r.last_ms,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((rows, total))
+    }
+
+    async fn create_operator(&self, o: &Operator) -> StoreResult<bool> {
+        let sql =
+            format!("INSERT INTO operators ({OPERATOR_COLS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING");
+        let n = on!(self.write, pool => sqlx::query(&sql)
+            .bind(&o.id).bind(&o.email).bind(&o.name).bind(&o.password_hash).bind(&o.role).bind(o.created_ms)
+            .execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn operator_by_email(&self, email: &str) -> StoreResult<Option<Operator>> {
+        self.operator_where("email = $1", email).await
+    }
+
+    async fn operator_by_id(&self, id: &str) -> StoreResult<Option<Operator>> {
+        self.operator_where("id = $1", id).await
+    }
+
+    async fn count_operators(&self) -> StoreResult<i64> {
+        Ok(on!(self.read, pool => sqlx::query_scalar("SELECT COUNT(*) FROM operators").fetch_one(pool).await?))
+    }
+
+    async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("INSERT INTO refresh_tokens (token_hash, operator_id, expires_ms) VALUES ($1, $2, $3)")
+            .bind(token_hash).bind(operator_id).bind(expires_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<String>> {
+        Ok(on!(self.write, pool => sqlx::query_scalar(
+            "UPDATE refresh_tokens SET used = TRUE WHERE token_hash = $1 AND used = FALSE AND expires_ms > $2 RETURNING operator_id",
+        )
+        .bind(token_hash).bind(now_ms).fetch_optional(pool).await?))
+    }
+
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(
+            on!(self.read, pool => sqlx::query_scalar("SELECT value FROM kv WHERE key = $1").bind(key).fetch_optional(pool).await?),
+        )
+    }
+
+    async fn kv_set_once(&self, key: &str, value: &str) -> StoreResult<String> {
+        on!(self.write, pool => {
+            sqlx::query("INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(key).bind(value).execute(pool).await?;
+            Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = $1").bind(key).fetch_one(pool).await?)
+        })
+    }
+}

@@ -1,0 +1,237 @@
+//! The widget's realtime socket `/ws`: subscribe with the session token,
+//! `presence.update` keepalive, live events, typing and `seen`, and resume
+//! from `last_seq` with no gap and no duplicate.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use futures_util::StreamExt;
+use natter_protocol::ws::{
+    ClientFrame, ErrorEvent, ServerFrame, SubscribeData, TypingUser, CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT,
+    CLOSE_UNAUTHORIZED,
+};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
+
+use crate::chat::{mark_read, sender_name};
+use crate::hub::{message_event, typing_event, EventKind, Subscription};
+use crate::store::{Cursor, Session, Website};
+use crate::AppState;
+
+/// Socket buffers are kept small: most sockets are idle and frames are short.
+const READ_BUFFER: usize = 4 * 1024;
+const MAX_WRITE_BUFFER: usize = 256 * 1024;
+const MAX_MESSAGE: usize = 16 * 1024;
+/// Messages replayed per database read during resume.
+const REPLAY_PAGE: i64 = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            state.metrics.sockets_open.fetch_add(1, Relaxed);
+            let _ = run(socket, &state).await;
+            state.metrics.sockets_open.fetch_sub(1, Relaxed);
+        })
+}
+
+type WsResult = Result<(), axum::Error>;
+
+async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
+    socket.send(WsMessage::Text(frame.to_json().into())).await
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> WsResult {
+    socket.send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await
+}
+
+async fn refuse(socket: &mut WebSocket, code: &str, message: &str) -> WsResult {
+    let frame = ServerFrame::Error(ErrorEvent { code: code.into(), message: message.into() });
+    send(socket, &frame).await?;
+    close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await
+}
+
+/// Waits for the `subscribe` frame (answering keepalives is not expected yet).
+async fn await_subscribe(socket: &mut WebSocket, wait: Duration) -> Option<Result<SubscribeData, String>> {
+    let deadline = tokio::time::sleep(wait);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return Some(Err("no subscribe frame arrived in time".into())),
+            msg = socket.next() => match msg? {
+                Ok(WsMessage::Text(text)) => return Some(match ClientFrame::parse(&text) {
+                    Ok(ClientFrame::Subscribe(data)) => Ok(data),
+                    Ok(_) => Err("subscribe first".into()),
+                    Err(e) => Err(e.to_string()),
+                }),
+                Ok(WsMessage::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            },
+        }
+    }
+}
+
+async fn run(mut socket: WebSocket, state: &AppState) -> WsResult {
+    let keepalive = state.settings.keepalive;
+    let Some(subscribe) = await_subscribe(&mut socket, keepalive * 2).await else {
+        return Ok(());
+    };
+    let data = match subscribe {
+        Ok(data) => data,
+        Err(why) => return refuse(&mut socket, "bad_subscribe", &why).await,
+    };
+    let session = match state.store.session_by_token(&data.pubsub_token).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return refuse(&mut socket, "invalid_token", "pubsub_token names no session").await,
+        Err(e) => {
+            tracing::error!(error = %e, "subscribe lookup failed");
+            return close(&mut socket, 1011, "server error").await;
+        }
+    };
+    let website = match state.store.website_by_id(&session.website_id).await {
+        Ok(Some(w)) => w,
+        _ => return close(&mut socket, 1011, "server error").await,
+    };
+    // Subscribe before reading history, so nothing stored in between is missed.
+    let subscription = state.hub.subscribe(&session.id);
+    send(&mut socket, &ServerFrame::ConfirmSubscription("confirmed".into())).await?;
+    let mut conn = Connection { state, website, session, sent_seq: data.last_seq };
+    if conn.sent_seq.is_some() {
+        conn.replay(&mut socket).await?;
+    }
+    conn.live(socket, subscription, keepalive).await
+}
+
+struct Connection<'a> {
+    state: &'a AppState,
+    website: Website,
+    session: Session,
+    /// Highest message seq this socket has sent; live events at or below it are
+    /// duplicates. `None` while the client has not resumed, so nothing is filtered.
+    sent_seq: Option<i64>,
+}
+
+impl Connection<'_> {
+    /// Sends every stored message after `sent_seq`.
+    async fn replay(&mut self, socket: &mut WebSocket) -> WsResult {
+        loop {
+            let after = self.sent_seq.unwrap_or(0);
+            let page =
+                match self.state.store.list_messages(&self.session.id, Cursor::AfterSeq(after), REPLAY_PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::error!(error = %e, "replay failed");
+                        return close(socket, 1011, "server error").await;
+                    }
+                };
+            for m in &page.messages {
+                let name = sender_name(&self.website, &self.session, m.sender, None);
+                send(socket, &ServerFrame::MessageCreated(Box::new(message_event(&self.session, m, name)))).await?;
+                self.sent_seq = Some(m.seq);
+            }
+            if !page.has_more {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn live(mut self, mut socket: WebSocket, mut sub: Subscription, keepalive: Duration) -> WsResult {
+        let mut ticker = interval_at(Instant::now() + keepalive, keepalive);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_heard = Instant::now();
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
+                _ = ticker.tick() => {
+                    if last_heard.elapsed() > keepalive * 2 {
+                        return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
+                    }
+                    send(&mut socket, &ServerFrame::PresenceUpdate(Default::default())).await?;
+                }
+                event = sub.rx.recv() => match event {
+                    Ok(event) => match event.kind {
+                        EventKind::MessageCreated { seq } if self.sent_seq.is_some_and(|sent| seq <= sent) => {}
+                        EventKind::Typing { from_visitor: true } => {}
+                        kind => {
+                            if let (EventKind::MessageCreated { seq }, Some(sent)) = (kind, self.sent_seq.as_mut()) {
+                                *sent = seq;
+                            }
+                            socket.send(WsMessage::Text(event.frame.clone())).await?;
+                        }
+                    },
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(session = %self.session.id, missed, "subscriber lagged; re-reading from the database");
+                        if self.sent_seq.is_none() {
+                            self.sent_seq = Some(self.session_seq_floor().await);
+                        }
+                        self.replay(&mut socket).await?;
+                    }
+                    Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
+                },
+                msg = socket.next() => match msg {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        last_heard = Instant::now();
+                        if let Err(reason) = self.on_frame(&text).await {
+                            send(&mut socket, &ServerFrame::Error(ErrorEvent { code: "bad_frame".into(), message: reason })).await?;
+                        }
+                    }
+                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
+                    Some(Ok(_)) => last_heard = Instant::now(),
+                },
+            }
+        }
+    }
+
+    /// Where to resume after lagging when the client gave no `last_seq`: the
+    /// session's seq when it subscribed is not known, so replay the recent page.
+    async fn session_seq_floor(&self) -> i64 {
+        match self.state.store.session_by_id(&self.session.id).await {
+            Ok(Some(s)) => (s.last_seq - REPLAY_PAGE).max(0),
+            _ => 0,
+        }
+    }
+
+    async fn on_frame(&mut self, text: &str) -> Result<(), String> {
+        let frame = ClientFrame::parse(text).map_err(|e| e.to_string())?;
+        match frame {
+            ClientFrame::UpdatePresence | ClientFrame::Subscribe(_) => Ok(()),
+            ClientFrame::TypingOn | ClientFrame::TypingOff => {
+                let name = self.session.user_name.clone().unwrap_or_else(|| "Visitor".into());
+                let user = TypingUser { id: Some(self.session.id.clone()), name, kind: "contact".into() };
+                let event = typing_event(&self.session, matches!(frame, ClientFrame::TypingOn), user);
+                self.state.hub.publish(&self.session.id, event);
+                Ok(())
+            }
+            ClientFrame::Seen(seen) => {
+                let seq = match (seen.seq, seen.message_id) {
+                    (Some(seq), _) => seq,
+                    (None, Some(id)) => match self.state.store.message_by_id(&self.session.id, &id).await {
+                        Ok(Some(m)) => m.seq,
+                        Ok(None) => return Err(format!("no message {id} in this session")),
+                        Err(e) => return Err(internal(&e)),
+                    },
+                    (None, None) => i64::MAX,
+                };
+                mark_read(self.state, &self.website, &self.session, seq).await.map(drop).map_err(|e| internal(&e))
+            }
+        }
+    }
+}
+
+fn internal(e: &dyn std::fmt::Display) -> String {
+    tracing::error!(error = %e, "socket request failed");
+    "server error".to_owned()
+}
