@@ -1,7 +1,11 @@
 //! The front end: static pages from `www/` (demo page at `/`, console at
 //! `/console`) and the widget build from `pkg/`, compressed, with cache headers.
+//! The demo page gets the demo website's token in place of its placeholder.
 
-use axum::http::{header, HeaderValue};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -20,8 +24,27 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .fallback_service(ServeDir::new(&settings.pkg_dir))
         .layer(cache("public, max-age=3600, must-revalidate"));
     let pages = Router::new()
+        .route("/", get(demo_page))
+        .route("/index.html", get(demo_page))
         .route_service("/console", ServeFile::new(www.join("console.html")))
         .fallback_service(ServeDir::new(www).append_index_html_on_directories(true))
         .layer(cache("public, max-age=300, must-revalidate"));
     Router::new().nest("/pkg", pkg).merge(pages).layer(CompressionLayer::new())
+}
+
+/// Placeholder in `www/index.html` for the demo website's token.
+const DEMO_TOKEN_PLACEHOLDER: &str = "__NATTER_DEMO_TOKEN__";
+
+async fn demo_page(State(state): State<AppState>) -> Response {
+    let page = match tokio::fs::read_to_string(state.settings.static_dir.join("index.html")).await {
+        Ok(page) => page,
+        Err(_) => return (StatusCode::NOT_FOUND, "no demo page in the static directory").into_response(),
+    };
+    let token = match state.store.kv_get("demo_website_token").await {
+        Ok(token) => token.unwrap_or_default(),
+        Err(e) => return crate::error::AppError::from(e).into_response(),
+    };
+    let mut res = Html(page.replace(DEMO_TOKEN_PLACEHOLDER, &token)).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
 }

@@ -104,13 +104,15 @@ async fn run(mut socket: WebSocket, state: &AppState) -> WsResult {
         Ok(Some(w)) => w,
         _ => return close(&mut socket, 1011, "server error").await,
     };
-    // Subscribe before reading history, so nothing stored in between is missed.
+    // Subscribe before reading the session again, so nothing stored in between is missed.
     let subscription = state.hub.subscribe(&session.id);
+    let current = match state.store.session_by_id(&session.id).await {
+        Ok(Some(s)) => s,
+        _ => return close(&mut socket, 1011, "server error").await,
+    };
     send(&mut socket, &ServerFrame::ConfirmSubscription("confirmed".into())).await?;
-    let mut conn = Connection { state, website, session, sent_seq: data.last_seq };
-    if conn.sent_seq.is_some() {
-        conn.replay(&mut socket).await?;
-    }
+    let mut conn = Connection { state, website, sent_seq: data.last_seq.unwrap_or(current.last_seq), session: current };
+    conn.replay(&mut socket).await?;
     conn.live(socket, subscription, keepalive).await
 }
 
@@ -118,16 +120,39 @@ struct Connection<'a> {
     state: &'a AppState,
     website: Website,
     session: Session,
-    /// Highest message seq this socket has sent; live events at or below it are
-    /// duplicates. `None` while the client has not resumed, so nothing is filtered.
-    sent_seq: Option<i64>,
+    /// Highest message seq the client has: from `last_seq`, or the session's
+    /// seq at subscription. Messages go out in seq order from here.
+    sent_seq: i64,
+}
+
+/// What to do with a live `message.created` given the last seq sent.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    /// Already sent (by the replay, or the client had it).
+    Duplicate,
+    /// The next one: forward it.
+    Next,
+    /// Messages in between were published later than this one (requests
+    /// finish out of order); read them from the database, where they are
+    /// already committed because seq is allocated under the session's row lock.
+    Gap,
+}
+
+fn delivery(sent_seq: i64, seq: i64) -> Delivery {
+    if seq <= sent_seq {
+        Delivery::Duplicate
+    } else if seq == sent_seq + 1 {
+        Delivery::Next
+    } else {
+        Delivery::Gap
+    }
 }
 
 impl Connection<'_> {
     /// Sends every stored message after `sent_seq`.
     async fn replay(&mut self, socket: &mut WebSocket) -> WsResult {
         loop {
-            let after = self.sent_seq.unwrap_or(0);
+            let after = self.sent_seq;
             let page =
                 match self.state.store.list_messages(&self.session.id, Cursor::AfterSeq(after), REPLAY_PAGE).await {
                     Ok(page) => page,
@@ -139,7 +164,7 @@ impl Connection<'_> {
             for m in &page.messages {
                 let name = sender_name(&self.website, &self.session, m.sender, None);
                 send(socket, &ServerFrame::MessageCreated(Box::new(message_event(&self.session, m, name)))).await?;
-                self.sent_seq = Some(m.seq);
+                self.sent_seq = m.seq;
             }
             if !page.has_more {
                 return Ok(());
@@ -163,20 +188,19 @@ impl Connection<'_> {
                 }
                 event = sub.rx.recv() => match event {
                     Ok(event) => match event.kind {
-                        EventKind::MessageCreated { seq } if self.sent_seq.is_some_and(|sent| seq <= sent) => {}
-                        EventKind::Typing { from_visitor: true } => {}
-                        kind => {
-                            if let (EventKind::MessageCreated { seq }, Some(sent)) = (kind, self.sent_seq.as_mut()) {
-                                *sent = seq;
+                        EventKind::MessageCreated { seq } => match delivery(self.sent_seq, seq) {
+                            Delivery::Duplicate => {}
+                            Delivery::Next => {
+                                socket.send(WsMessage::Text(event.frame.clone())).await?;
+                                self.sent_seq = seq;
                             }
-                            socket.send(WsMessage::Text(event.frame.clone())).await?;
-                        }
+                            Delivery::Gap => self.replay(&mut socket).await?,
+                        },
+                        EventKind::Typing { from_visitor: true } => {}
+                        _ => socket.send(WsMessage::Text(event.frame.clone())).await?,
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(session = %self.session.id, missed, "subscriber lagged; re-reading from the database");
-                        if self.sent_seq.is_none() {
-                            self.sent_seq = Some(self.session_seq_floor().await);
-                        }
                         self.replay(&mut socket).await?;
                     }
                     Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
@@ -192,15 +216,6 @@ impl Connection<'_> {
                     Some(Ok(_)) => last_heard = Instant::now(),
                 },
             }
-        }
-    }
-
-    /// Where to resume after lagging when the client gave no `last_seq`: the
-    /// session's seq when it subscribed is not known, so replay the recent page.
-    async fn session_seq_floor(&self) -> i64 {
-        match self.state.store.session_by_id(&self.session.id).await {
-            Ok(Some(s)) => (s.last_seq - REPLAY_PAGE).max(0),
-            _ => 0,
         }
     }
 
@@ -234,4 +249,26 @@ impl Connection<'_> {
 fn internal(e: &dyn std::fmt::Display) -> String {
     tracing::error!(error = %e, "socket request failed");
     "server error".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seq_already_sent_is_a_duplicate() {
+        assert_eq!(delivery(7, 7), Delivery::Duplicate);
+        assert_eq!(delivery(7, 3), Delivery::Duplicate);
+    }
+
+    #[test]
+    fn the_next_seq_is_forwarded() {
+        assert_eq!(delivery(7, 8), Delivery::Next);
+        assert_eq!(delivery(0, 1), Delivery::Next);
+    }
+
+    #[test]
+    fn a_jump_past_the_next_seq_is_a_gap_to_fill() {
+        assert_eq!(delivery(7, 9), Delivery::Gap);
+    }
 }

@@ -1,0 +1,9 @@
+//! The server through its real interfaces (HTTP and WebSocket on a real
+//! port), each test run against SQLite and against PostgreSQL.
+
+mod operator;
+mod ops;
+mod postgres;
+mod public_api;
+mod realtime;
+mod support;

@@ -1,0 +1,87 @@
+//! Health, readiness, metrics, the OpenAPI document and static files.
+
+use reqwest::StatusCode;
+
+use crate::support::{Db, TestApp};
+
+async fn health_and_readiness_answer(db: Db) {
+    let app = TestApp::spawn(db).await;
+    assert_eq!(app.get_raw("/healthz", &[]).await.status, StatusCode::OK);
+    assert_eq!(app.get_raw("/readyz", &[]).await.status, StatusCode::OK);
+}
+
+async fn metrics_count_sockets_and_stored_messages(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("metrics-1").await;
+    let _ws = app.subscribed(&s, None).await;
+    app.send_ok(&s, "count me").await;
+    let text = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} missing in {text}"))
+    };
+    assert_eq!(value("natter_websockets_open "), 1.0);
+    // Greeting, the visitor's message and the contact request.
+    assert_eq!(value("natter_messages_stored_total "), 3.0);
+    assert!(value("natter_http_request_duration_seconds_count ") >= 2.0);
+}
+
+async fn openapi_describes_the_public_and_operator_endpoints(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let doc = app.get_raw("/api/openapi.json", &[]).await.body;
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/public/chat/sessions",
+        "/api/public/chat/sessions/{sessionId}/messages",
+        "/api/public/chat/notify",
+        "/api/public/chat/config",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/conversations",
+        "/api/v1/conversations/{id}/messages",
+    ] {
+        assert!(paths.contains_key(path), "{path} is not described");
+    }
+}
+
+async fn the_demo_page_carries_the_demo_website_token(db: Db) {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("index.html"), "<script data-website-token=\"__NATTER_DEMO_TOKEN__\"></script>")
+        .expect("page");
+    let www = dir.path().to_path_buf();
+    let app = TestApp::spawn_with(db, move |c| c.static_dir = www).await;
+    app.state.store.kv_set_once("demo_website_token", &app.website.token).await.expect("kv");
+    let page = app.http.get(app.url("/")).send().await.expect("page");
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let html = page.text().await.expect("html");
+    assert_eq!(html, format!("<script data-website-token=\"{}\"></script>", app.website.token));
+}
+
+async fn static_files_are_served_compressed_with_the_right_types(db: Db) {
+    let dir = tempfile::tempdir().expect("dir");
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg");
+    std::fs::write(pkg.join("natter_widget_bg.wasm"), [0u8, 97, 115, 109, 1, 0, 0, 0].repeat(200)).expect("wasm");
+    let app = TestApp::spawn_with(db, move |c| c.pkg_dir = pkg).await;
+    let res = app
+        .http
+        .get(app.url("/pkg/natter_widget_bg.wasm"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("wasm");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/wasm");
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert!(res.headers()["cache-control"].to_str().expect("ascii").contains("max-age"));
+    assert_eq!(app.get_raw("/pkg/missing.js", &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+crate::on_both_databases!(
+    the_demo_page_carries_the_demo_website_token,
+    static_files_are_served_compressed_with_the_right_types,
+    health_and_readiness_answer,
+    metrics_count_sockets_and_stored_messages,
+    openapi_describes_the_public_and_operator_endpoints,
+);
