@@ -1,4 +1,4 @@
-//! Admin commands (`website create|list`, `operator create`) and the demo
+//! Admin commands (`website create|list|update`, `operator create`) and the demo
 //! data created on an empty database. Commands print JSON on stdout.
 
 use serde_json::json;
@@ -8,6 +8,17 @@ use crate::operator::hash_password;
 use crate::store::{Operator, Store, Website, WebsiteSettings};
 use crate::time::now_ms;
 
+fn parse_origins(origins: Vec<String>) -> anyhow::Result<Vec<String>> {
+    origins
+        .into_iter()
+        .map(|origin| {
+            let ok = origin == "*" || origin.starts_with("http://") || origin.starts_with("https://");
+            anyhow::ensure!(ok, "origin `{origin}` must start with http:// or https:// (or be *)");
+            Ok(origin.trim_end_matches('/').to_owned())
+        })
+        .collect()
+}
+
 /// Creates a website with fresh token and secret.
 pub async fn create_website(
     store: &dyn Store,
@@ -15,21 +26,49 @@ pub async fn create_website(
     origins: Vec<String>,
     legacy_mode: bool,
 ) -> anyhow::Result<Website> {
-    for origin in &origins {
-        let ok = origin == "*" || origin.starts_with("http://") || origin.starts_with("https://");
-        anyhow::ensure!(ok, "origin `{origin}` must start with http:// or https:// (or be *)");
-    }
+    let origins = parse_origins(origins)?;
     let website = Website {
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_owned(),
         token: random_token(),
         api_secret: random_token(),
-        origins: origins.into_iter().map(|o| o.trim_end_matches('/').to_owned()).collect(),
+        origins,
         settings: WebsiteSettings { title: Some(name.to_owned()), ..WebsiteSettings::default() },
         legacy_mode,
         created_ms: now_ms(),
     };
     store.create_website(&website).await?;
+    Ok(website)
+}
+
+/// Merges `settings` (JSON) into a website's settings; replaces its origins
+/// when some are given; sets legacy mode when asked.
+pub async fn update_website(
+    store: &dyn Store,
+    token: &str,
+    settings: Option<&str>,
+    origins: Vec<String>,
+    legacy_mode: Option<bool>,
+) -> anyhow::Result<Website> {
+    let mut website =
+        store.website_by_token(token).await?.ok_or_else(|| anyhow::anyhow!("no website has that token"))?;
+    if let Some(patch) = settings {
+        let patch: serde_json::Value =
+            serde_json::from_str(patch).map_err(|e| anyhow::anyhow!("--settings is not JSON: {e}"))?;
+        let serde_json::Value::Object(patch) = patch else { anyhow::bail!("--settings must be a JSON object") };
+        let mut merged = serde_json::to_value(&website.settings)?;
+        if let serde_json::Value::Object(fields) = &mut merged {
+            fields.extend(patch);
+        }
+        website.settings = serde_json::from_value(merged).map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+    }
+    if !origins.is_empty() {
+        website.origins = parse_origins(origins)?;
+    }
+    if let Some(legacy) = legacy_mode {
+        website.legacy_mode = legacy;
+    }
+    store.update_website(&website).await?;
     Ok(website)
 }
 
@@ -66,6 +105,7 @@ pub fn website_json(w: &Website) -> serde_json::Value {
         "apiSecret": w.api_secret,
         "origins": w.origins,
         "legacyMode": w.legacy_mode,
+        "settings": w.settings,
     })
 }
 

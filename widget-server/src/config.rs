@@ -43,6 +43,22 @@ pub enum WebsiteCommand {
     },
     /// List websites.
     List,
+    /// Change a website's settings, origins or legacy mode.
+    Update {
+        /// The website's public token.
+        #[arg(long)]
+        token: String,
+        /// Settings to merge, as JSON, e.g. '{"greeting": "Hi!", "businessHours": {"utcOffsetMinutes": 120,
+        /// "days": [1,2,3,4,5], "open": "09:00", "close": "18:00"}}'.
+        #[arg(long)]
+        settings: Option<String>,
+        /// Replace the allowed origins (repeatable); `*` allows any.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Turn legacy mode on or off.
+        #[arg(long)]
+        legacy_mode: Option<bool>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

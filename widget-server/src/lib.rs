@@ -53,22 +53,29 @@ pub struct Settings {
     pub pkg_dir: PathBuf,
 }
 
-/// Websites by public token, loaded on first use.
+/// How long a cached website is trusted before it is read again, so changes
+/// made with `natter-server website update` reach a running server.
+const WEBSITE_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Websites by public token, loaded on first use and refreshed after a while.
 #[derive(Debug, Default)]
 pub struct WebsiteCache {
-    by_token: RwLock<HashMap<String, Arc<Website>>>,
+    by_token: RwLock<HashMap<String, (Instant, Arc<Website>)>>,
 }
 
 impl WebsiteCache {
     pub async fn get(&self, store: &dyn Store, token: &str) -> StoreResult<Option<Arc<Website>>> {
-        if let Some(w) = self.by_token.read().await.get(token) {
-            return Ok(Some(Arc::clone(w)));
+        if let Some((at, w)) = self.by_token.read().await.get(token) {
+            if at.elapsed() < WEBSITE_CACHE_TTL {
+                return Ok(Some(Arc::clone(w)));
+            }
         }
         let Some(website) = store.website_by_token(token).await? else {
+            self.by_token.write().await.remove(token);
             return Ok(None);
         };
         let website = Arc::new(website);
-        self.by_token.write().await.insert(token.to_owned(), Arc::clone(&website));
+        self.by_token.write().await.insert(token.to_owned(), (Instant::now(), Arc::clone(&website)));
         Ok(Some(website))
     }
 }

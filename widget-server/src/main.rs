@@ -28,6 +28,10 @@ async fn main() -> anyhow::Result<()> {
             let w = cli::create_website(store, &name, origins, legacy_mode).await?;
             println!("{}", serde_json::json!({ "websiteToken": w.token, "apiSecret": w.api_secret, "id": w.id }));
         }
+        Command::Website(WebsiteCommand::Update { token, settings, origins, legacy_mode }) => {
+            let w = cli::update_website(store, &token, settings.as_deref(), origins, legacy_mode).await?;
+            println!("{}", cli::website_json(&w));
+        }
         Command::Website(WebsiteCommand::List) => {
             let list: Vec<_> = store.list_websites().await?.iter().map(cli::website_json).collect();
             println!("{}", serde_json::Value::Array(list));

@@ -189,6 +189,8 @@ pub trait Store: Send + Sync + 'static {
     async fn website_by_token(&self, token: &str) -> StoreResult<Option<Website>>;
     async fn website_by_id(&self, id: &str) -> StoreResult<Option<Website>>;
     async fn list_websites(&self) -> StoreResult<Vec<Website>>;
+    /// Saves a website's name, origins, settings and legacy mode.
+    async fn update_website(&self, website: &Website) -> StoreResult<()>;
 
     /// Inserts the session unless one with its `(website_id, user_session_id)` exists;
     /// returns the stored one and whether it was created.

@@ -251,6 +251,15 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn update_website(&self, w: &Website) -> StoreResult<()> {
+        let origins = serde_json::to_string(&w.origins).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let settings = serde_json::to_string(&w.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        on!(self.write, pool => sqlx::query("UPDATE websites SET name = $2, origins = $3, settings = $4, legacy_mode = $5 WHERE id = $1")
+            .bind(&w.id).bind(&w.name).bind(&origins).bind(&settings).bind(w.legacy_mode)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
     async fn website_by_token(&self, token: &str) -> StoreResult<Option<Website>> {
         self.website_where("token = $1", token).await
     }

@@ -87,6 +87,36 @@ async fn bot_replies_follow_the_visitor_in_order(db: Db) {
     assert_eq!(app.list_ok(&s, "after=0").await.messages.len(), expected.len());
 }
 
+async fn outside_business_hours_the_bot_says_it_is_away_once(db: Db) {
+    let app = TestApp::spawn(db).await;
+    // A website that is never open.
+    let hours = r#"{"businessHours": {"utcOffsetMinutes": 0, "days": [], "open": "09:00", "close": "18:00"}, "contactForm": "off"}"#;
+    let away =
+        natter_server::cli::update_website(app.state.store.as_ref(), &app.website.token, Some(hours), vec![], None)
+            .await
+            .expect("update")
+            .settings
+            .away_message;
+    let s = app.session("away-1").await;
+    app.send_ok(&s, "anyone?").await;
+    app.send_ok(&s, "hello?").await;
+    let got: Vec<(Sender, String)> =
+        app.list_ok(&s, "after=0").await.messages.into_iter().map(|m| (m.sender, m.message_text)).collect();
+    let greeting = app.website.settings.greeting.clone();
+    assert_eq!(
+        got,
+        vec![
+            (Sender::Bot, greeting),
+            (Sender::User, "anyone?".to_owned()),
+            (Sender::Bot, away),
+            (Sender::User, "hello?".to_owned()),
+        ]
+    );
+    let config: WidgetConfig =
+        app.get_raw("/api/public/chat/config", &[("x-api-key", &app.website.token)]).await.data();
+    assert!(!config.online);
+}
+
 async fn a_repeated_echo_id_returns_the_stored_message_and_stores_nothing(db: Db) {
     let app = TestApp::spawn(db).await;
     let s = app.session("echo-1").await;
@@ -346,6 +376,7 @@ crate::on_both_databases!(
     first_message_is_stored_with_the_new_session,
     contact_details_update_the_session_through_the_same_call,
     bot_replies_follow_the_visitor_in_order,
+    outside_business_hours_the_bot_says_it_is_away_once,
     a_repeated_echo_id_returns_the_stored_message_and_stores_nothing,
     twenty_concurrent_retries_of_one_echo_id_store_one_row,
     polling_with_since_sees_every_message_even_within_one_millisecond,
