@@ -3,12 +3,13 @@
 //! Frames are serialised once per event, not once per subscriber.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
 use natter_protocol::ws::{ConversationEvent, EventSender, MessageEvent, ServerFrame, TypingEvent, TypingUser};
 use natter_protocol::{ChatMessage, Sender};
-use tokio::sync::broadcast;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
 
 use crate::store::{Message, Session};
 use crate::time::iso;
@@ -17,7 +18,7 @@ use crate::time::iso;
 const CHANNEL_CAPACITY: usize = 64;
 
 /// What an event is, so a subscriber can filter without parsing the frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
     MessageCreated { seq: i64 },
     MessageUpdated,
@@ -25,17 +26,26 @@ pub enum EventKind {
     Typing { from_visitor: bool },
 }
 
-/// One event, with its frame already serialised.
+/// One event, with its frame already serialised. A `message.created` relayed
+/// from another instance has no frame: subscribers read the message from the
+/// database instead.
 #[derive(Debug)]
 pub struct HubEvent {
     pub kind: EventKind,
-    pub frame: Utf8Bytes,
+    pub frame: Option<Utf8Bytes>,
 }
 
 impl HubEvent {
     pub fn new(kind: EventKind, frame: &ServerFrame) -> Arc<Self> {
-        Arc::new(Self { kind, frame: Utf8Bytes::from(frame.to_json()) })
+        Arc::new(Self { kind, frame: Some(Utf8Bytes::from(frame.to_json())) })
     }
+}
+
+/// An event on its way to other server instances.
+#[derive(Debug)]
+pub struct Relayed {
+    pub session_id: String,
+    pub event: Arc<HubEvent>,
 }
 
 type Channels = HashMap<String, broadcast::Sender<Arc<HubEvent>>>;
@@ -44,6 +54,7 @@ type Channels = HashMap<String, broadcast::Sender<Arc<HubEvent>>>;
 #[derive(Debug, Default)]
 pub struct Hub {
     sessions: Mutex<Channels>,
+    relay: OnceLock<mpsc::Sender<Relayed>>,
 }
 
 impl Hub {
@@ -61,8 +72,24 @@ impl Hub {
         Subscription { rx, hub: Arc::clone(self), session_id: session_id.to_owned() }
     }
 
-    /// Sends an event to the session's subscribers, if any.
+    /// Sends events on to other instances as well as to local subscribers.
+    pub fn set_relay(&self, relay: mpsc::Sender<Relayed>) {
+        let _already_set = self.relay.set(relay);
+    }
+
+    /// Sends an event to the session's subscribers here and on other instances.
     pub fn publish(&self, session_id: &str, event: Arc<HubEvent>) {
+        if let Some(relay) = self.relay.get() {
+            let relayed = Relayed { session_id: session_id.to_owned(), event: Arc::clone(&event) };
+            if relay.try_send(relayed).is_err() {
+                tracing::warn!(session = session_id, "relay queue full; other instances catch up on the next message");
+            }
+        }
+        self.publish_local(session_id, event);
+    }
+
+    /// Sends an event to this instance's subscribers of the session, if any.
+    pub fn publish_local(&self, session_id: &str, event: Arc<HubEvent>) {
         if let Some(tx) = self.channels().get(session_id) {
             let _no_subscribers = tx.send(event);
         }

@@ -9,6 +9,7 @@ mod cors;
 pub mod domain;
 pub mod error;
 mod extract;
+mod fanout;
 pub mod hub;
 pub mod metrics;
 mod operator;
@@ -109,9 +110,14 @@ impl AppState {
             Some(s) => s.clone(),
             None => store.kv_set_once("jwt_secret", &domain::random_token()).await?,
         };
+        let hub = Arc::new(Hub::default());
+        let shutdown = CancellationToken::new();
+        if store.kind() == "postgres" {
+            fanout::start(&url, Arc::clone(&hub), shutdown.clone()).await?;
+        }
         Ok(Self {
             store,
-            hub: Arc::new(Hub::default()),
+            hub,
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(Settings {
                 keepalive: Duration::from_secs_f64(config.keepalive_secs.max(0.05)),
@@ -124,7 +130,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),
             websites: Arc::new(WebsiteCache::default()),
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
-            shutdown: CancellationToken::new(),
+            shutdown,
         })
     }
 }

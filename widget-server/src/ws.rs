@@ -190,14 +190,20 @@ impl Connection<'_> {
                     Ok(event) => match event.kind {
                         EventKind::MessageCreated { seq } => match delivery(self.sent_seq, seq) {
                             Delivery::Duplicate => {}
-                            Delivery::Next => {
-                                socket.send(WsMessage::Text(event.frame.clone())).await?;
+                            Delivery::Next if event.frame.is_some() => {
+                                if let Some(frame) = &event.frame {
+                                    socket.send(WsMessage::Text(frame.clone())).await?;
+                                }
                                 self.sent_seq = seq;
                             }
-                            Delivery::Gap => self.replay(&mut socket).await?,
+                            Delivery::Next | Delivery::Gap => self.replay(&mut socket).await?,
                         },
                         EventKind::Typing { from_visitor: true } => {}
-                        _ => socket.send(WsMessage::Text(event.frame.clone())).await?,
+                        _ => {
+                            if let Some(frame) = &event.frame {
+                                socket.send(WsMessage::Text(frame.clone())).await?;
+                            }
+                        }
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(session = %self.session.id, missed, "subscriber lagged; re-reading from the database");

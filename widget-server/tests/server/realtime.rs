@@ -173,3 +173,33 @@ crate::on_both_databases!(
     unknown_frames_get_an_error_event_and_the_socket_stays_open,
     shutdown_closes_sockets_with_1001,
 );
+
+/// Two instances on one PostgreSQL database see each other's events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_postgres_deliver_each_others_messages_in_order() {
+    let a = TestApp::spawn(Db::Postgres).await;
+    let b = a.spawn_peer().await;
+    let s = a.session("two-instances").await;
+    let mut on_a = a.subscribed(&s, None).await;
+    let mut on_b = b.subscribed(&s, None).await;
+    let tokens = b.login().await;
+    for i in 0..5 {
+        let reply = b.operator_reply(&tokens.access_token, &s.session_id, &format!("from b {i}")).await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(on_a.created().await.message_text);
+    }
+    assert_eq!(got, (0..5).map(|i| format!("from b {i}")).collect::<Vec<_>>());
+    let sent = a.send_ok(&s, "visitor on a").await;
+    let mut seen_on_b = Vec::new();
+    loop {
+        let m = on_b.created().await;
+        seen_on_b.push(m.seq);
+        if m.id == sent.id {
+            break;
+        }
+    }
+    assert_eq!(seen_on_b, ((seen_on_b[0])..=sent.seq).collect::<Vec<_>>(), "in order, without gaps");
+}

@@ -34,6 +34,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub database_url: String,
     pub http: reqwest::Client,
     pub website: Website,
     pub state: AppState,
@@ -79,13 +80,34 @@ impl TestApp {
         cli::create_operator(state.store.as_ref(), OPERATOR_EMAIL, OPERATOR_PASSWORD, "agent", Some("Ann"))
             .await
             .expect("operator");
+        Self::start(config, state, website, dir).await
+    }
+
+    async fn start(config: ServeConfig, state: AppState, website: Website, dir: tempfile::TempDir) -> Self {
         let listener = tokio::net::TcpListener::bind(config.addr).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(natter_server::serve(listener, state.clone(), async move {
             let _ = stopped.await;
         }));
-        Self { addr, http: reqwest::Client::new(), website, state, stop: Some(stop), server: Some(server), _dir: dir }
+        let database_url = config.db.url();
+        Self {
+            addr,
+            database_url,
+            http: reqwest::Client::new(),
+            website,
+            state,
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// A second server instance on the same database.
+    pub async fn spawn_peer(&self) -> Self {
+        let config = ServeConfig::for_tests(self.database_url.clone());
+        let state = AppState::new(&config).await.expect("peer state");
+        Self::start(config, state, self.website.clone(), tempfile::tempdir().expect("dir")).await
     }
 
     pub fn url(&self, path: &str) -> String {
