@@ -2,10 +2,10 @@
 //! storing a message and announcing it, marking messages read, history.
 
 use natter_protocol::ws::ServerFrame;
-use natter_protocol::Sender;
+use natter_protocol::{Sender, SessionStatus};
 
-use crate::error::AppResult;
-use crate::hub::{message_event, EventKind, HubEvent};
+use crate::error::{AppError, AppResult};
+use crate::hub::{conversation_event, message_event, EventKind, HubEvent};
 use crate::store::{Cursor, Message, NewMessage, Session, Store, StoreResult, Website};
 use crate::AppState;
 
@@ -51,6 +51,18 @@ pub async fn mark_read(state: &AppState, website: &Website, session: &Session, u
         state.hub.publish(&session.id, HubEvent::new(EventKind::MessageUpdated, &frame));
     }
     Ok(changed.len())
+}
+
+/// Sets a session's status and sends `conversation.status_changed`.
+pub async fn change_status(state: &AppState, session: &Session, status: SessionStatus) -> AppResult<Session> {
+    let updated = state
+        .store
+        .set_session_status(&session.id, status)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no conversation {}", session.id)))?;
+    let frame = ServerFrame::ConversationStatusChanged(conversation_event(&updated));
+    state.hub.publish(&updated.id, HubEvent::new(EventKind::Conversation, &frame));
+    Ok(updated)
 }
 
 /// Every message of a session, oldest first.

@@ -91,6 +91,7 @@ pub async fn create_operator(
         password_hash: hash_password(password)?,
         role: role.to_owned(),
         created_ms: now_ms(),
+        token_version: 0,
     };
     anyhow::ensure!(store.create_operator(&operator).await?, "an operator with email {} exists", operator.email);
     Ok(operator)

@@ -134,6 +134,10 @@ async fn visitor_message(
     };
     let (message, created) =
         post_message(state, session, new, sender_name(website, session, Sender::User, None)).await?;
+    if created && session.status != SessionStatus::Active {
+        // A visitor writing into a closed conversation reopens it.
+        crate::chat::change_status(state, session, SessionStatus::Active).await?;
+    }
     if created {
         bot::after_visitor_message(state, website, session).await?;
     }

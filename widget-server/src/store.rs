@@ -158,6 +158,8 @@ pub struct Operator {
     pub password_hash: String,
     pub role: String,
     pub created_ms: i64,
+    /// Access tokens carry this; raising it revokes them all.
+    pub token_version: i64,
 }
 
 /// A session with what the operator inbox shows about it.
@@ -207,6 +209,10 @@ pub trait Store: Send + Sync + 'static {
         phone: Option<&str>,
         email: Option<&str>,
     ) -> StoreResult<Session>;
+    /// Sets the status; `None` when there is no such session.
+    async fn set_session_status(&self, session_id: &str, status: SessionStatus) -> StoreResult<Option<Session>>;
+    /// Sets (or clears) the assigned operator; `None` when there is no such session.
+    async fn assign_session(&self, session_id: &str, manager_id: Option<&str>) -> StoreResult<Option<Session>>;
     /// Adds `flags` to the session's bot state; returns the flags that were newly set.
     async fn set_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<i64>;
     async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()>;
@@ -226,6 +232,10 @@ pub trait Store: Send + Sync + 'static {
     async fn operator_by_email(&self, email: &str) -> StoreResult<Option<Operator>>;
     async fn operator_by_id(&self, id: &str) -> StoreResult<Option<Operator>>;
     async fn count_operators(&self) -> StoreResult<i64>;
+    async fn list_operators(&self) -> StoreResult<Vec<Operator>>;
+    async fn set_operator_role(&self, id: &str, role: &str) -> StoreResult<Option<Operator>>;
+    /// Invalidates every access and refresh token of the operator.
+    async fn revoke_operator_tokens(&self, id: &str) -> StoreResult<()>;
 
     async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()>;
     /// Marks an unused, unexpired refresh token used and returns its operator.

@@ -40,7 +40,7 @@ const SESSION_COLS: &str = "id, website_id, user_session_id, token, user_name, u
     manager_id, last_seq, bot_state, away_sent_ms, created_ms, updated_ms";
 const MESSAGE_COLS: &str = "id, session_id, seq, sender, body, manager_id, echo_id, status, created_ms";
 const WEBSITE_COLS: &str = "id, name, token, api_secret, origins, settings, legacy_mode, created_ms";
-const OPERATOR_COLS: &str = "id, email, name, password_hash, role, created_ms";
+const OPERATOR_COLS: &str = "id, email, name, password_hash, role, created_ms, token_version";
 
 #[derive(sqlx::FromRow)]
 struct WebsiteRow {
@@ -150,6 +150,7 @@ struct OperatorRow {
     password_hash: String,
     role: String,
     created_ms: i64,
+    token_version: i64,
 }
 
 impl From<OperatorRow> for Operator {
@@ -161,6 +162,7 @@ impl From<OperatorRow> for Operator {
             password_hash: r.password_hash,
             role: r.role,
             created_ms: r.created_ms,
+            token_version: r.token_version,
         }
     }
 }
@@ -322,6 +324,21 @@ impl Store for SqlStore {
         Session::try_from(row)
     }
 
+    async fn set_session_status(&self, session_id: &str, status: SessionStatus) -> StoreResult<Option<Session>> {
+        let sql = format!("UPDATE sessions SET status = $2, updated_ms = $3 WHERE id = $1 RETURNING {SESSION_COLS}");
+        let row: Option<SessionRow> = on!(self.write, pool => sqlx::query_as(&sql)
+            .bind(session_id).bind(status.as_str()).bind(now_ms()).fetch_optional(pool).await?);
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn assign_session(&self, session_id: &str, manager_id: Option<&str>) -> StoreResult<Option<Session>> {
+        let sql =
+            format!("UPDATE sessions SET manager_id = $2, updated_ms = $3 WHERE id = $1 RETURNING {SESSION_COLS}");
+        let row: Option<SessionRow> = on!(self.write, pool => sqlx::query_as(&sql)
+            .bind(session_id).bind(manager_id).bind(now_ms()).fetch_optional(pool).await?);
+        row.map(Session::try_from).transpose()
+    }
+
     async fn set_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<i64> {
         on!(self.write, pool => {
             let mut tx = pool.begin().await?;
@@ -479,10 +496,11 @@ impl Store for SqlStore {
     }
 
     async fn create_operator(&self, o: &Operator) -> StoreResult<bool> {
-        let sql =
-            format!("INSERT INTO operators ({OPERATOR_COLS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING");
+        let sql = format!(
+            "INSERT INTO operators ({OPERATOR_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+        );
         let n = on!(self.write, pool => sqlx::query(&sql)
-            .bind(&o.id).bind(&o.email).bind(&o.name).bind(&o.password_hash).bind(&o.role).bind(o.created_ms)
+            .bind(&o.id).bind(&o.email).bind(&o.name).bind(&o.password_hash).bind(&o.role).bind(o.created_ms).bind(o.token_version)
             .execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
@@ -497,6 +515,29 @@ impl Store for SqlStore {
 
     async fn count_operators(&self) -> StoreResult<i64> {
         Ok(on!(self.read, pool => sqlx::query_scalar("SELECT COUNT(*) FROM operators").fetch_one(pool).await?))
+    }
+
+    async fn list_operators(&self) -> StoreResult<Vec<Operator>> {
+        let sql = format!("SELECT {OPERATOR_COLS} FROM operators ORDER BY created_ms, id");
+        let rows: Vec<OperatorRow> = on!(self.read, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(Operator::from).collect())
+    }
+
+    async fn set_operator_role(&self, id: &str, role: &str) -> StoreResult<Option<Operator>> {
+        let sql = format!("UPDATE operators SET role = $2 WHERE id = $1 RETURNING {OPERATOR_COLS}");
+        let row: Option<OperatorRow> =
+            on!(self.write, pool => sqlx::query_as(&sql).bind(id).bind(role).fetch_optional(pool).await?);
+        Ok(row.map(Operator::from))
+    }
+
+    async fn revoke_operator_tokens(&self, id: &str) -> StoreResult<()> {
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE operators SET token_version = token_version + 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE refresh_tokens SET used = TRUE WHERE operator_id = $1").bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()> {

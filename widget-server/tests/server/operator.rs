@@ -4,7 +4,46 @@ use natter_protocol::operator::{Conversation, Item, List, OperatorMessage, Token
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Db, TestApp, OPERATOR_EMAIL};
+use natter_protocol::ws::ServerFrame;
+use natter_protocol::SessionStatus;
+
+use crate::support::{Db, TestApp, WsEvent, OPERATOR_EMAIL};
+
+impl TestApp {
+    /// An admin's access token (the default test operator is an agent).
+    async fn admin_token(&self) -> String {
+        natter_server::cli::create_operator(
+            self.state.store.as_ref(),
+            "boss@example.com",
+            "admin password",
+            "admin",
+            None,
+        )
+        .await
+        .expect("admin");
+        let body = json!({ "email": "boss@example.com", "password": "admin password" });
+        let reply = self.post_raw("/api/v1/auth/login", &[], body.to_string()).await;
+        reply.body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    async fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> crate::support::Reply {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        crate::support::Reply { status, body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), headers }
+    }
+}
 
 async fn login_returns_a_bearer_token_pair_and_wrong_passwords_are_401(db: Db) {
     let app = TestApp::spawn(db).await;
@@ -106,7 +145,130 @@ async fn operator_messages_are_listed_with_sender_types(db: Db) {
     assert_eq!(missing.body["code"], "NOT_FOUND");
 }
 
+async fn logout_revokes_the_access_and_refresh_tokens(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let tokens = app.login().await;
+    let auth = format!("Bearer {}", tokens.access_token);
+    assert_eq!(app.get_raw("/api/v1/conversations", &[("authorization", &auth)]).await.status, StatusCode::OK);
+    let out = app.authed(reqwest::Method::POST, "/api/v1/auth/logout", &tokens.access_token, None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get_raw("/api/v1/conversations", &[("authorization", &auth)]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let refresh =
+        app.post_raw("/api/v1/auth/refresh", &[], json!({ "refresh_token": tokens.refresh_token }).to_string()).await;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login().await.token_type, "bearer", "logging in again works");
+}
+
+async fn closing_reaches_the_widget_and_a_visitor_message_reopens(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("close-1").await;
+    let mut ws = app.subscribed(&s, None).await;
+    let token = app.login().await.access_token;
+    let closed =
+        app.authed(reqwest::Method::POST, &format!("/api/v1/conversations/{}/close", s.session_id), &token, None).await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+    assert_eq!(closed.body["data"]["status"], "closed");
+    let status_on_socket = |ev: WsEvent| match ev {
+        WsEvent::Frame(ServerFrame::ConversationStatusChanged(c)) => c.status,
+        other => panic!("expected conversation.status_changed, got {other:?}"),
+    };
+    assert_eq!(status_on_socket(ws.event().await), SessionStatus::Closed);
+    let list = app.authed(reqwest::Method::GET, "/api/v1/conversations?status=closed", &token, None).await;
+    assert_eq!(list.body["meta"]["total"], 1);
+    app.send_ok(&s, "one more thing").await;
+    let mut reopened = None;
+    while reopened.is_none() {
+        match ws.event().await {
+            WsEvent::Frame(ServerFrame::ConversationStatusChanged(c)) => reopened = Some(c.status),
+            WsEvent::Frame(_) => {}
+            WsEvent::Closed(code) => panic!("closed {code:?}"),
+        }
+    }
+    assert_eq!(reopened, Some(SessionStatus::Active));
+    let again =
+        app.authed(reqwest::Method::POST, &format!("/api/v1/conversations/{}/close", s.session_id), &token, None).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let reopen = app
+        .authed(reqwest::Method::POST, &format!("/api/v1/conversations/{}/reopen", s.session_id), &token, None)
+        .await;
+    assert_eq!(reopen.body["data"]["status"], "pending", "open but nobody assigned yet");
+    let missing = app.authed(reqwest::Method::POST, "/api/v1/conversations/nope/close", &token, None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+async fn assigning_sets_the_operator_and_filters_by_it(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("assign-1").await;
+    app.session("assign-2").await;
+    let tokens = app.login().await;
+    let me = app.state.store.operator_by_email(OPERATOR_EMAIL).await.expect("db").expect("operator");
+    let path = format!("/api/v1/conversations/{}/assign", s.session_id);
+    let assigned =
+        app.authed(reqwest::Method::POST, &path, &tokens.access_token, Some(json!({ "user_id": me.id }))).await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
+    assert_eq!(assigned.body["data"]["assigned_to"], me.id.as_str());
+    assert_eq!(assigned.body["data"]["status"], "open");
+    let mine = app
+        .authed(
+            reqwest::Method::GET,
+            &format!("/api/v1/conversations?assigned_to={}", me.id),
+            &tokens.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(mine.body["meta"]["total"], 1);
+    assert_eq!(mine.body["data"][0]["id"], s.session_id.as_str());
+    let unknown =
+        app.authed(reqwest::Method::POST, &path, &tokens.access_token, Some(json!({ "user_id": "ghost" }))).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let cleared =
+        app.authed(reqwest::Method::POST, &path, &tokens.access_token, Some(json!({ "user_id": null }))).await;
+    assert!(cleared.body["data"]["assigned_to"].is_null());
+}
+
+async fn the_team_is_managed_by_admins_only(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let agent = app.login().await.access_token;
+    let refused = app.authed(reqwest::Method::GET, "/api/v1/team", &agent, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["code"], "FORBIDDEN");
+    let admin = app.admin_token().await;
+    let team = app.authed(reqwest::Method::GET, "/api/v1/team", &admin, None).await;
+    assert_eq!(team.body["meta"]["total"], 2);
+    let invite = json!({ "email": "new@example.com", "name": "Newcomer" });
+    let invited = app.authed(reqwest::Method::POST, "/api/v1/team/invite", &admin, Some(invite.clone())).await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    assert_eq!(invited.body["data"]["role"], "agent");
+    let password = invited.body["data"]["temporary_password"].as_str().expect("password").to_owned();
+    let login = app
+        .post_raw("/api/v1/auth/login", &[], json!({ "email": "new@example.com", "password": password }).to_string())
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "the invited agent can log in");
+    let duplicate = app.authed(reqwest::Method::POST, "/api/v1/team/invite", &admin, Some(invite)).await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    let id = invited.body["data"]["id"].as_str().expect("id").to_owned();
+    let bad = app
+        .authed(reqwest::Method::PUT, &format!("/api/v1/team/{id}/role"), &admin, Some(json!({ "role_id": "owner" })))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let promoted = app
+        .authed(reqwest::Method::PUT, &format!("/api/v1/team/{id}/role"), &admin, Some(json!({ "role_id": "admin" })))
+        .await;
+    assert_eq!(promoted.body["data"]["role"], "admin");
+    let by_agent = app
+        .authed(reqwest::Method::PUT, &format!("/api/v1/team/{id}/role"), &agent, Some(json!({ "role_id": "agent" })))
+        .await;
+    assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
+}
+
 crate::on_both_databases!(
+    logout_revokes_the_access_and_refresh_tokens,
+    closing_reaches_the_widget_and_a_visitor_message_reopens,
+    assigning_sets_the_operator_and_filters_by_it,
+    the_team_is_managed_by_admins_only,
     login_returns_a_bearer_token_pair_and_wrong_passwords_are_401,
     a_refresh_token_works_once,
     the_inbox_lists_conversations_with_their_last_message,

@@ -40,6 +40,11 @@ async fn openapi_describes_the_public_and_operator_endpoints(db: Db) {
         "/api/v1/auth/refresh",
         "/api/v1/conversations",
         "/api/v1/conversations/{id}/messages",
+        "/api/v1/conversations/{id}/close",
+        "/api/v1/conversations/{id}/assign",
+        "/api/v1/auth/logout",
+        "/api/v1/team",
+        "/api/v1/team/invite",
     ] {
         assert!(paths.contains_key(path), "{path} is not described");
     }

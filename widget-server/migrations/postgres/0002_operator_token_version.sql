@@ -1,0 +1,1 @@
+ALTER TABLE operators ADD COLUMN token_version BIGINT NOT NULL DEFAULT 0;

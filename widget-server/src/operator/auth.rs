@@ -1,0 +1,176 @@
+//! Operator authentication: argon2 passwords, JWT access tokens carrying the
+//! operator's token version (logout raises it), single-use refresh tokens.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::Json;
+use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
+use natter_protocol::operator::{LoginRequest, TokenResponse};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::random_token;
+use crate::error::{AppError, OpError, OpResult};
+use crate::extract::JsonBody;
+use crate::store::Operator;
+use crate::time::now_ms;
+use crate::AppState;
+
+/// Refresh tokens live this long.
+const REFRESH_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Keys for signing operator access tokens.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: String,
+    ver: i64,
+    exp: i64,
+    iat: i64,
+}
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A real hash of a random password, so unknown emails cost a full verification.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
+}
+
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The operator behind a valid `Authorization: Bearer` access token.
+pub struct AuthOperator(pub Operator);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthOperator
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = OpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, OpError> {
+        let state = AppState::from_ref(state);
+        let unauthorized = |why: &str| OpError(AppError::Unauthorized("not_authenticated", why.to_owned()));
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or_else(|| unauthorized("send Authorization: Bearer <access_token>"))?;
+        let claims = decode::<Claims>(token.trim(), &state.jwt.decoding, &Validation::default())
+            .map_err(|_| unauthorized("the access token is invalid or expired"))?
+            .claims;
+        let operator = state
+            .store
+            .operator_by_id(&claims.sub)
+            .await?
+            .filter(|op| op.token_version == claims.ver)
+            .ok_or_else(|| unauthorized("the access token was revoked"))?;
+        Ok(Self(operator))
+    }
+}
+
+/// An authenticated operator with the `admin` role; agents get 403.
+pub struct AdminOperator(pub Operator);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminOperator
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = OpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, OpError> {
+        let AuthOperator(op) = AuthOperator::from_request_parts(parts, state).await?;
+        if op.role != "admin" {
+            return Err(OpError(AppError::Forbidden("forbidden", "only admins may do this".into())));
+        }
+        Ok(Self(op))
+    }
+}
+
+async fn issue_tokens(state: &AppState, operator: &Operator) -> OpResult<TokenResponse> {
+    let now = now_ms() / 1000;
+    let expires_in = state.settings.access_token_secs;
+    let claims = Claims {
+        sub: operator.id.clone(),
+        role: operator.role.clone(),
+        ver: operator.token_version,
+        iat: now,
+        exp: now + expires_in,
+    };
+    let access_token = encode(&Header::default(), &claims, &state.jwt.encoding)
+        .map_err(|e| AppError::Internal(format!("signing failed: {e}")))?;
+    let refresh_token = random_token();
+    state.store.store_refresh_token(&token_hash(&refresh_token), &operator.id, now_ms() + REFRESH_TTL_MS).await?;
+    Ok(TokenResponse { access_token, refresh_token, token_type: "bearer".into(), expires_in })
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    body: Result<JsonBody<LoginRequest>, AppError>,
+) -> OpResult<Json<TokenResponse>> {
+    let JsonBody(req) = body?;
+    let operator = state.store.operator_by_email(req.email.trim()).await?;
+    let hash: &str = match &operator {
+        Some(o) => &o.password_hash,
+        None => dummy_hash(),
+    };
+    let valid = verify_password(&req.password, hash);
+    match operator {
+        Some(op) if valid => Ok(Json(issue_tokens(&state, &op).await?)),
+        _ => Err(AppError::Unauthorized("invalid_credentials", "wrong email or password".into()).into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    body: Result<JsonBody<RefreshRequest>, AppError>,
+) -> OpResult<Json<TokenResponse>> {
+    let JsonBody(req) = body?;
+    let refused = || {
+        OpError(AppError::Unauthorized("invalid_refresh_token", "the refresh token is invalid, used or expired".into()))
+    };
+    let operator_id =
+        state.store.use_refresh_token(&token_hash(&req.refresh_token), now_ms()).await?.ok_or_else(refused)?;
+    let operator = state.store.operator_by_id(&operator_id).await?.ok_or_else(refused)?;
+    Ok(Json(issue_tokens(&state, &operator).await?))
+}
+
+/// Revokes every access and refresh token of the operator.
+pub async fn logout(State(state): State<AppState>, AuthOperator(op): AuthOperator) -> OpResult<StatusCode> {
+    state.store.revoke_operator_tokens(&op.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

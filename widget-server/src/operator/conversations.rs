@@ -1,0 +1,227 @@
+//! The operator inbox: list and read conversations, reply, close, reopen and
+//! assign. Status changes reach the visitor's widget live.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use natter_protocol::operator::{
+    Conversation, CustomerRef, Item, LastMessage, List, ListMeta, OperatorMessage, SendOperatorMessage,
+};
+use natter_protocol::{Sender, SessionStatus};
+use serde::Deserialize;
+
+use super::auth::AuthOperator;
+use crate::chat::{change_status, post_message};
+use crate::domain::MessageText;
+use crate::error::{AppError, OpError, OpResult};
+use crate::extract::{JsonBody, QueryParams};
+use crate::hub::{conversation_event, EventKind, HubEvent};
+use crate::store::{ConversationFilter, ConversationRow, Cursor, Message, NewMessage, Session};
+use crate::time::{iso, parse_iso};
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct ConversationQuery {
+    status: Option<String>,
+    assigned_to: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+fn conversation(row: &ConversationRow) -> Conversation {
+    let s = &row.session;
+    let status = match s.status {
+        SessionStatus::Active if s.manager_id.is_none() => "pending",
+        SessionStatus::Active => "open",
+        SessionStatus::Closed | SessionStatus::Archived => "closed",
+    };
+    Conversation {
+        id: s.id.clone(),
+        customer: CustomerRef {
+            id: s.id.clone(),
+            name: s.user_name.clone(),
+            email: s.user_email.clone(),
+            phone: s.user_phone.clone(),
+        },
+        channel: "widget".into(),
+        status: status.into(),
+        last_message: match (&row.last_body, row.last_ms) {
+            (Some(content), Some(ms)) => Some(LastMessage { content: content.clone(), created_at: iso(ms) }),
+            _ => None,
+        },
+        assigned_to: s.manager_id.clone(),
+        created_at: iso(s.created_ms),
+        updated_at: iso(s.updated_ms),
+        website_id: Some(s.website_id.clone()),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _: AuthOperator,
+    q: Result<QueryParams<ConversationQuery>, AppError>,
+) -> OpResult<Json<List<Conversation>>> {
+    let QueryParams(q) = q?;
+    let invalid = |what: &str| OpError(AppError::Validation("validation_error", what.to_owned()));
+    let page = q.page.unwrap_or(1);
+    let per_page = q.per_page.unwrap_or(20);
+    if page < 1 {
+        return Err(invalid("page must be at least 1"));
+    }
+    if !(1..=100).contains(&per_page) {
+        return Err(invalid("per_page must be between 1 and 100"));
+    }
+    let statuses = match q.status.as_deref() {
+        None | Some("") => vec![],
+        Some("open" | "pending") => vec![SessionStatus::Active],
+        Some("closed") => vec![SessionStatus::Closed, SessionStatus::Archived],
+        Some(_) => return Err(invalid("status must be open, pending or closed")),
+    };
+    let filter =
+        ConversationFilter { statuses, assigned_to: q.assigned_to, offset: (page - 1) * per_page, limit: per_page };
+    let (rows, total) = state.store.list_conversations(&filter).await?;
+    let mut data: Vec<Conversation> = rows.iter().map(conversation).collect();
+    if q.status.as_deref() == Some("pending") {
+        data.retain(|c| c.status == "pending");
+    }
+    Ok(Json(List { data, meta: Some(ListMeta { total, page, per_page }) }))
+}
+
+async fn load_session(state: &AppState, id: &str) -> OpResult<Session> {
+    state.store.session_by_id(id).await?.ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    _: AuthOperator,
+    Path(id): Path<String>,
+) -> OpResult<Json<Item<Conversation>>> {
+    get_one_row(&state, &id).await
+}
+
+fn operator_message(m: &Message) -> OperatorMessage {
+    let sender_type = match m.sender {
+        Sender::User => "customer",
+        Sender::Manager => "agent",
+        Sender::Bot => "bot",
+        Sender::System => "system",
+    };
+    OperatorMessage {
+        id: m.id.clone(),
+        conversation_id: m.session_id.clone(),
+        sender_type: sender_type.into(),
+        sender_id: if m.sender == Sender::User { Some(m.session_id.clone()) } else { m.manager_id.clone() },
+        content: m.body.clone(),
+        attachments: vec![],
+        metadata: serde_json::json!({ "seq": m.seq, "status": m.status, "echo_id": m.echo_id }),
+        created_at: iso(m.created_ms),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MessagesQuery {
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    _: AuthOperator,
+    Path(id): Path<String>,
+    q: Result<QueryParams<MessagesQuery>, AppError>,
+) -> OpResult<Json<List<OperatorMessage>>> {
+    let QueryParams(q) = q?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(OpError(AppError::Validation("validation_error", "limit must be between 1 and 100".into())));
+    }
+    load_session(&state, &id).await?;
+    let messages = match q.before.as_deref() {
+        None => state.store.list_messages(&id, Cursor::Latest, limit).await?.messages,
+        Some(before) => {
+            let ms = parse_iso(before).ok_or_else(|| {
+                OpError(AppError::Validation("validation_error", "before must be an ISO 8601 datetime".into()))
+            })?;
+            state.store.list_messages(&id, Cursor::BeforeTime(ms), limit).await?.messages
+        }
+    };
+    Ok(Json(List { data: messages.iter().map(operator_message).collect(), meta: None }))
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    AuthOperator(op): AuthOperator,
+    Path(id): Path<String>,
+    body: Result<JsonBody<SendOperatorMessage>, AppError>,
+) -> OpResult<(StatusCode, Json<Item<OperatorMessage>>)> {
+    let JsonBody(req) = body?;
+    let text = MessageText::parse(&req.content, state.settings.max_message_chars)?;
+    let session = load_session(&state, &id).await?;
+    let new = NewMessage {
+        session_id: &id,
+        sender: Sender::Manager,
+        body: text.as_str(),
+        manager_id: Some(&op.id),
+        echo_id: None,
+    };
+    let (message, _) = post_message(&state, &session, new, &op.name).await?;
+    Ok((StatusCode::CREATED, Json(Item { data: operator_message(&message) })))
+}
+
+async fn set_status(state: &AppState, id: &str, status: SessionStatus) -> OpResult<Json<Item<Conversation>>> {
+    let session = load_session(state, id).await?;
+    change_status(state, &session, status).await?;
+    get_one_row(state, id).await
+}
+
+async fn get_one_row(state: &AppState, id: &str) -> OpResult<Json<Item<Conversation>>> {
+    let session = load_session(state, id).await?;
+    let page = state.store.list_messages(id, Cursor::Latest, 1).await?;
+    let last = page.messages.last();
+    let row = ConversationRow { last_body: last.map(|m| m.body.clone()), last_ms: last.map(|m| m.created_ms), session };
+    Ok(Json(Item { data: conversation(&row) }))
+}
+
+pub async fn close(
+    State(state): State<AppState>,
+    _: AuthOperator,
+    Path(id): Path<String>,
+) -> OpResult<Json<Item<Conversation>>> {
+    set_status(&state, &id, SessionStatus::Closed).await
+}
+
+pub async fn reopen(
+    State(state): State<AppState>,
+    _: AuthOperator,
+    Path(id): Path<String>,
+) -> OpResult<Json<Item<Conversation>>> {
+    set_status(&state, &id, SessionStatus::Active).await
+}
+
+#[derive(Deserialize)]
+pub struct AssignRequest {
+    /// The operator to assign; `null` unassigns.
+    user_id: Option<String>,
+}
+
+pub async fn assign(
+    State(state): State<AppState>,
+    _: AuthOperator,
+    Path(id): Path<String>,
+    body: Result<JsonBody<AssignRequest>, AppError>,
+) -> OpResult<Json<Item<Conversation>>> {
+    let JsonBody(req) = body?;
+    if let Some(user) = &req.user_id {
+        if state.store.operator_by_id(user).await?.is_none() {
+            return Err(OpError(AppError::Validation("validation_error", format!("no operator {user}"))));
+        }
+    }
+    let session = state
+        .store
+        .assign_session(&id, req.user_id.as_deref())
+        .await?
+        .ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))?;
+    let frame = natter_protocol::ws::ServerFrame::ConversationStatusChanged(conversation_event(&session));
+    state.hub.publish(&session.id, HubEvent::new(EventKind::Conversation, &frame));
+    get_one_row(&state, &id).await
+}

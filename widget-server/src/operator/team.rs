@@ -1,0 +1,108 @@
+//! The team (admin only): list operators, invite an agent, change a role.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use natter_protocol::operator::{Item, List, ListMeta};
+use serde::{Deserialize, Serialize};
+
+use super::auth::AdminOperator;
+use crate::cli::create_operator;
+use crate::domain::{random_token, Email};
+use crate::error::{AppError, OpError, OpResult};
+use crate::extract::JsonBody;
+use crate::store::Operator;
+use crate::time::iso;
+use crate::AppState;
+
+/// An operator as the team list shows it.
+#[derive(Serialize)]
+pub struct Member {
+    id: String,
+    email: String,
+    name: String,
+    role: String,
+    created_at: String,
+    /// Only in the invite response: the new agent's first password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temporary_password: Option<String>,
+}
+
+fn member(op: &Operator) -> Member {
+    Member {
+        id: op.id.clone(),
+        email: op.email.clone(),
+        name: op.name.clone(),
+        role: op.role.clone(),
+        created_at: iso(op.created_ms),
+        temporary_password: None,
+    }
+}
+
+fn role(role: &str) -> OpResult<&str> {
+    match role {
+        "admin" | "agent" => Ok(role),
+        _ => Err(OpError(AppError::Validation("validation_error", "role_id must be admin or agent".into()))),
+    }
+}
+
+pub async fn list(State(state): State<AppState>, _: AdminOperator) -> OpResult<Json<List<Member>>> {
+    let data: Vec<Member> = state.store.list_operators().await?.iter().map(member).collect();
+    let total = i64::try_from(data.len()).unwrap_or(i64::MAX);
+    Ok(Json(List { data, meta: Some(ListMeta { total, page: 1, per_page: total.max(1) }) }))
+}
+
+#[derive(Deserialize)]
+pub struct InviteRequest {
+    email: String,
+    #[serde(default)]
+    role_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    _: AdminOperator,
+    body: Result<JsonBody<InviteRequest>, AppError>,
+) -> OpResult<(StatusCode, Json<Item<Member>>)> {
+    let JsonBody(req) = body?;
+    let email = Email::parse(&req.email)?;
+    let role = role(req.role_id.as_deref().unwrap_or("agent"))?;
+    if state.store.operator_by_email(email.as_str()).await?.is_some() {
+        return Err(OpError(AppError::Conflict(format!("{} is already on the team", email.as_str()))));
+    }
+    let password = random_token();
+    let op = create_operator(state.store.as_ref(), email.as_str(), &password, role, req.name.as_deref())
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut data = member(&op);
+    data.temporary_password = Some(password);
+    Ok((StatusCode::CREATED, Json(Item { data })))
+}
+
+#[derive(Deserialize)]
+pub struct RoleRequest {
+    role_id: String,
+}
+
+pub async fn set_role(
+    State(state): State<AppState>,
+    AdminOperator(me): AdminOperator,
+    Path(user_id): Path<String>,
+    body: Result<JsonBody<RoleRequest>, AppError>,
+) -> OpResult<Json<Item<Member>>> {
+    let JsonBody(req) = body?;
+    let role = role(&req.role_id)?;
+    if user_id == me.id && role != "admin" {
+        return Err(OpError(AppError::Validation("validation_error", "admins cannot demote themselves".into())));
+    }
+    let op = state
+        .store
+        .set_operator_role(&user_id, role)
+        .await?
+        .ok_or_else(|| OpError(AppError::NotFound(format!("no operator {user_id}"))))?;
+    // Tokens carry the role: make the operator log in again.
+    state.store.revoke_operator_tokens(&op.id).await?;
+    Ok(Json(Item { data: member(&op) }))
+}
