@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/conversations/{id}/close", post(conversations::close))
         .route("/api/v1/conversations/{id}/reopen", post(conversations::reopen))
         .route("/api/v1/conversations/{id}/assign", post(conversations::assign))
+        .route("/api/v1/conversations/{id}/typing", post(conversations::typing))
         .route("/api/v1/team", get(team::list))
         .route("/api/v1/team/invite", post(team::invite))
         .route("/api/v1/team/{user_id}/role", put(team::set_role))

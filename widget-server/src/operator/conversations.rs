@@ -225,3 +225,28 @@ pub async fn assign(
     state.hub.publish(&session.id, HubEvent::new(EventKind::Conversation, &frame));
     get_one_row(&state, &id).await
 }
+
+#[derive(Deserialize)]
+pub struct TypingRequest {
+    /// `true` while the operator types, `false` when they stop.
+    #[serde(default = "typing_default")]
+    on: bool,
+}
+
+fn typing_default() -> bool {
+    true
+}
+
+/// Shows (or hides) the operator's typing indicator in the visitor's widget.
+pub async fn typing(
+    State(state): State<AppState>,
+    AuthOperator(op): AuthOperator,
+    Path(id): Path<String>,
+    body: Result<JsonBody<TypingRequest>, AppError>,
+) -> OpResult<StatusCode> {
+    let JsonBody(req) = body?;
+    let session = load_session(&state, &id).await?;
+    let user = natter_protocol::ws::TypingUser { id: Some(op.id.clone()), name: op.name.clone(), kind: "agent".into() };
+    state.hub.publish(&session.id, crate::hub::typing_event(&session, req.on, user));
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -264,7 +264,26 @@ async fn the_team_is_managed_by_admins_only(db: Db) {
     assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
 }
 
+async fn operator_typing_shows_in_the_widget(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("typing-1").await;
+    let mut ws = app.subscribed(&s, None).await;
+    let token = app.login().await.access_token;
+    let path = format!("/api/v1/conversations/{}/typing", s.session_id);
+    for on in [true, false] {
+        let reply = app.authed(reqwest::Method::POST, &path, &token, Some(json!({ "on": on }))).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        match (on, ws.event().await) {
+            (true, WsEvent::Frame(ServerFrame::TypingOn(t))) | (false, WsEvent::Frame(ServerFrame::TypingOff(t))) => {
+                assert_eq!((t.user.kind.as_str(), t.user.name.as_str()), ("agent", "Ann"));
+            }
+            (_, other) => panic!("expected typing {on}, got {other:?}"),
+        }
+    }
+}
+
 crate::on_both_databases!(
+    operator_typing_shows_in_the_widget,
     logout_revokes_the_access_and_refresh_tokens,
     closing_reaches_the_widget_and_a_visitor_message_reopens,
     assigning_sets_the_operator_and_filters_by_it,
