@@ -41,10 +41,16 @@ pub async fn post_message(
     Ok((stored, created))
 }
 
-/// Marks the visitor's incoming messages up to `seq` read and sends
-/// `message.updated` for each one that changed.
-pub async fn mark_read(state: &AppState, website: &Website, session: &Session, up_to_seq: i64) -> AppResult<usize> {
-    let changed = state.store.mark_read(&session.id, up_to_seq).await?;
+/// Marks messages up to `seq` read (those to the visitor when `by_visitor`,
+/// else the visitor's own) and sends `message.updated` for each that changed.
+pub async fn mark_read(
+    state: &AppState,
+    website: &Website,
+    session: &Session,
+    up_to_seq: i64,
+    by_visitor: bool,
+) -> AppResult<usize> {
+    let changed = state.store.mark_read(&session.id, up_to_seq, by_visitor).await?;
     for m in &changed {
         let name = sender_name(website, session, m.sender, None);
         let frame = ServerFrame::MessageUpdated(Box::new(message_event(session, m, name)));

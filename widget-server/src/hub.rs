@@ -22,6 +22,7 @@ const CHANNEL_CAPACITY: usize = 64;
 pub enum EventKind {
     MessageCreated { seq: i64 },
     MessageUpdated,
+    ConversationCreated,
     Conversation,
     Typing { from_visitor: bool },
 }
@@ -50,11 +51,24 @@ pub struct Relayed {
 
 type Channels = HashMap<String, broadcast::Sender<Arc<HubEvent>>>;
 
-/// The registry of session channels.
-#[derive(Debug, Default)]
+/// Events of every session, for operator streams, with their session id.
+pub type Firehose = broadcast::Receiver<(Arc<str>, Arc<HubEvent>)>;
+
+/// Events the firehose holds before a slow operator stream lags.
+const FIREHOSE_CAPACITY: usize = 1024;
+
+/// The registry of session channels, plus one channel carrying every event.
+#[derive(Debug)]
 pub struct Hub {
     sessions: Mutex<Channels>,
+    all: broadcast::Sender<(Arc<str>, Arc<HubEvent>)>,
     relay: OnceLock<mpsc::Sender<Relayed>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self { sessions: Mutex::default(), all: broadcast::channel(FIREHOSE_CAPACITY).0, relay: OnceLock::new() }
+    }
 }
 
 impl Hub {
@@ -90,9 +104,17 @@ impl Hub {
 
     /// Sends an event to this instance's subscribers of the session, if any.
     pub fn publish_local(&self, session_id: &str, event: Arc<HubEvent>) {
+        if self.all.receiver_count() > 0 {
+            let _no_operators = self.all.send((Arc::from(session_id), Arc::clone(&event)));
+        }
         if let Some(tx) = self.channels().get(session_id) {
             let _no_subscribers = tx.send(event);
         }
+    }
+
+    /// Every event of every session from now on (operator streams).
+    pub fn firehose(&self) -> Firehose {
+        self.all.subscribe()
     }
 
     /// Number of sessions with at least one subscriber.
@@ -218,6 +240,16 @@ mod tests {
         assert_eq!(hub.active_sessions(), 1);
         drop(second);
         assert_eq!(hub.active_sessions(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_firehose_carries_every_sessions_events() {
+        let hub = Arc::new(Hub::default());
+        let mut all = hub.firehose();
+        hub.publish("a", frame());
+        hub.publish("b", frame());
+        let sessions = [all.recv().await.expect("a").0, all.recv().await.expect("b").0];
+        assert_eq!(sessions.map(|s| s.to_string()), ["a", "b"]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod ratelimit;
 pub mod store;
 pub mod time;
 mod web;
-mod ws;
+pub(crate) mod ws;
 
 use std::collections::HashMap;
 use std::future::Future;

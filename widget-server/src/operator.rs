@@ -3,6 +3,7 @@
 
 mod auth;
 mod conversations;
+pub(crate) mod stream;
 mod team;
 
 use axum::routing::{get, post, put};

@@ -169,6 +169,8 @@ async fn open_session(state: &AppState, website: &Website, user_session_id: &str
     let (session, created) = state.store.create_or_get_session(&fresh).await?;
     if created {
         tracing::info!(session = %session.id, website = %website.id, "session created");
+        let frame = natter_protocol::ws::ServerFrame::ConversationCreated(crate::hub::conversation_event(&session));
+        state.hub.publish(&session.id, crate::hub::HubEvent::new(crate::hub::EventKind::ConversationCreated, &frame));
         bot::on_session_created(state, website, &session).await?;
     }
     Ok((session, created))

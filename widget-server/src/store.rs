@@ -223,8 +223,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_message(&self, message: NewMessage<'_>) -> StoreResult<(Message, bool)>;
     async fn list_messages(&self, session_id: &str, cursor: Cursor, limit: i64) -> StoreResult<MessagePage>;
     async fn message_by_id(&self, session_id: &str, id: &str) -> StoreResult<Option<Message>>;
-    /// Marks non-visitor messages up to `seq` read; returns those that changed.
-    async fn mark_read(&self, session_id: &str, up_to_seq: i64) -> StoreResult<Vec<Message>>;
+    /// Marks messages up to `seq` read, those to the visitor when `by_visitor`,
+    /// else those from the visitor; returns those that changed.
+    async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>>;
 
     async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
 

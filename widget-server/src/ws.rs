@@ -31,7 +31,7 @@ const MAX_MESSAGE: usize = 16 * 1024;
 const REPLAY_PAGE: i64 = 200;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(upgrade))
+    Router::new().route("/ws", get(upgrade)).route("/api/v1/ws", get(upgrade))
 }
 
 async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
@@ -47,13 +47,13 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
         })
 }
 
-type WsResult = Result<(), axum::Error>;
+pub type WsResult = Result<(), axum::Error>;
 
-async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
+pub async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
     socket.send(WsMessage::Text(frame.to_json().into())).await
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> WsResult {
+pub async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> WsResult {
     socket.send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await
 }
 
@@ -63,19 +63,15 @@ async fn refuse(socket: &mut WebSocket, code: &str, message: &str) -> WsResult {
     close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await
 }
 
-/// Waits for the `subscribe` frame (answering keepalives is not expected yet).
-async fn await_subscribe(socket: &mut WebSocket, wait: Duration) -> Option<Result<SubscribeData, String>> {
+/// Waits for the first text frame; `Err` when none arrives in time.
+async fn first_frame(socket: &mut WebSocket, wait: Duration) -> Option<Result<Utf8Bytes, String>> {
     let deadline = tokio::time::sleep(wait);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             _ = &mut deadline => return Some(Err("no subscribe frame arrived in time".into())),
             msg = socket.next() => match msg? {
-                Ok(WsMessage::Text(text)) => return Some(match ClientFrame::parse(&text) {
-                    Ok(ClientFrame::Subscribe(data)) => Ok(data),
-                    Ok(_) => Err("subscribe first".into()),
-                    Err(e) => Err(e.to_string()),
-                }),
+                Ok(WsMessage::Text(text)) => return Some(Ok(text)),
                 Ok(WsMessage::Close(_)) | Err(_) => return None,
                 Ok(_) => {}
             },
@@ -83,12 +79,26 @@ async fn await_subscribe(socket: &mut WebSocket, wait: Duration) -> Option<Resul
     }
 }
 
+fn subscribe_data(text: &str) -> Result<SubscribeData, String> {
+    match ClientFrame::parse(text) {
+        Ok(ClientFrame::Subscribe(data)) => Ok(data),
+        Ok(_) => Err("subscribe first".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 async fn run(mut socket: WebSocket, state: &AppState) -> WsResult {
     let keepalive = state.settings.keepalive;
-    let Some(subscribe) = await_subscribe(&mut socket, keepalive * 2).await else {
+    let Some(first) = first_frame(&mut socket, keepalive * 2).await else {
         return Ok(());
     };
-    let data = match subscribe {
+    // Operators speak the `{"type": …}` protocol on the same path.
+    if let Ok(text) = &first {
+        if crate::operator::stream::is_operator_frame(text) {
+            return crate::operator::stream::run(socket, state, text).await;
+        }
+    }
+    let data = match first.and_then(|text| subscribe_data(&text)) {
         Ok(data) => data,
         Err(why) => return refuse(&mut socket, "bad_subscribe", &why).await,
     };
@@ -246,7 +256,7 @@ impl Connection<'_> {
                     },
                     (None, None) => i64::MAX,
                 };
-                mark_read(self.state, &self.website, &self.session, seq).await.map(drop).map_err(|e| internal(&e))
+                mark_read(self.state, &self.website, &self.session, seq, true).await.map(drop).map_err(|e| internal(&e))
             }
         }
     }

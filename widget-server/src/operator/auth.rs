@@ -83,19 +83,25 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .ok_or_else(|| unauthorized("send Authorization: Bearer <access_token>"))?;
-        let claims = decode::<Claims>(token.trim(), &state.jwt.decoding, &Validation::default())
-            .map_err(|_| unauthorized("the access token is invalid or expired"))?
-            .claims;
-        let operator = state
-            .store
-            .operator_by_id(&claims.sub)
-            .await?
-            .filter(|op| op.token_version == claims.ver)
-            .ok_or_else(|| unauthorized("the access token was revoked"))?;
-        Ok(Self(operator))
+        Ok(Self(operator_from_token(&state, token).await?))
     }
+}
+
+/// The operator an access token (with or without `Bearer `) belongs to.
+pub async fn operator_from_token(state: &AppState, token: &str) -> OpResult<Operator> {
+    let unauthorized = |why: &str| OpError(AppError::Unauthorized("not_authenticated", why.to_owned()));
+    let token = token.trim();
+    let token = token.strip_prefix("Bearer ").or_else(|| token.strip_prefix("bearer ")).unwrap_or(token);
+    let claims = decode::<Claims>(token.trim(), &state.jwt.decoding, &Validation::default())
+        .map_err(|_| unauthorized("the access token is invalid or expired"))?
+        .claims;
+    state
+        .store
+        .operator_by_id(&claims.sub)
+        .await?
+        .filter(|op| op.token_version == claims.ver)
+        .ok_or_else(|| unauthorized("the access token was revoked"))
 }
 
 /// An authenticated operator with the `admin` role; agents get 403.

@@ -28,7 +28,7 @@ pub struct ConversationQuery {
     per_page: Option<i64>,
 }
 
-fn conversation(row: &ConversationRow) -> Conversation {
+pub(super) fn conversation(row: &ConversationRow) -> Conversation {
     let s = &row.session;
     let status = match s.status {
         SessionStatus::Active if s.manager_id.is_none() => "pending",
@@ -99,7 +99,7 @@ pub async fn get_one(
     get_one_row(&state, &id).await
 }
 
-fn operator_message(m: &Message) -> OperatorMessage {
+pub(super) fn operator_message(m: &Message) -> OperatorMessage {
     let sender_type = match m.sender {
         Sender::User => "customer",
         Sender::Manager => "agent",
@@ -176,10 +176,15 @@ async fn set_status(state: &AppState, id: &str, status: SessionStatus) -> OpResu
 
 async fn get_one_row(state: &AppState, id: &str) -> OpResult<Json<Item<Conversation>>> {
     let session = load_session(state, id).await?;
-    let page = state.store.list_messages(id, Cursor::Latest, 1).await?;
+    Ok(Json(Item { data: conversation_of(state, session).await? }))
+}
+
+/// The inbox view of a session, with its newest message.
+pub(super) async fn conversation_of(state: &AppState, session: Session) -> crate::store::StoreResult<Conversation> {
+    let page = state.store.list_messages(&session.id, Cursor::Latest, 1).await?;
     let last = page.messages.last();
     let row = ConversationRow { last_body: last.map(|m| m.body.clone()), last_ms: last.map(|m| m.created_ms), session };
-    Ok(Json(Item { data: conversation(&row) }))
+    Ok(conversation(&row))
 }
 
 pub async fn close(

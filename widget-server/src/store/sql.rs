@@ -433,9 +433,10 @@ impl Store for SqlStore {
         row.map(Message::try_from).transpose()
     }
 
-    async fn mark_read(&self, session_id: &str, up_to_seq: i64) -> StoreResult<Vec<Message>> {
+    async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>> {
+        let whose = if by_visitor { "sender <> 'user'" } else { "sender = 'user'" };
         let sql = format!(
-            "UPDATE messages SET status = 'read' WHERE session_id = $1 AND seq <= $2 AND sender <> 'user' \
+            "UPDATE messages SET status = 'read' WHERE session_id = $1 AND seq <= $2 AND {whose} \
              AND status <> 'read' RETURNING {MESSAGE_COLS}"
         );
         let rows: Vec<MessageRow> =

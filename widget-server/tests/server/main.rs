@@ -3,6 +3,7 @@
 
 mod cli;
 mod operator;
+mod operator_stream;
 mod ops;
 mod postgres;
 mod public_api;

@@ -1,0 +1,219 @@
+//! The operator WebSocket, in the OmniSupport shape: the first frame is
+//! `{"type": "auth", "token": "Bearer …"}`, then `subscribe` to
+//! `conversations` and/or `messages`. Events: `conversation.created`,
+//! `conversation.updated`, `message.new`, `message.updated`, `typing.start`,
+//! `typing.stop`. The client may send `typing`, `read` and `ping`.
+//! Events come from the hub's firehose (so other instances' events arrive
+//! too) and are read back from the database in the operator's shapes.
+
+use std::collections::HashSet;
+
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+use futures_util::StreamExt;
+use natter_protocol::ws::{ServerFrame, TypingUser, CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT, CLOSE_UNAUTHORIZED};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
+
+use super::auth::operator_from_token;
+use super::conversations::{conversation_of, operator_message};
+use crate::chat::mark_read;
+use crate::hub::{typing_event, EventKind, HubEvent};
+use crate::store::{Cursor, Message, Operator, Session};
+use crate::ws::{close, WsResult};
+use crate::AppState;
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientFrame {
+    Auth {
+        token: String,
+    },
+    Subscribe {
+        channels: Vec<String>,
+    },
+    Typing {
+        conversation_id: String,
+        #[serde(default = "yes")]
+        on: bool,
+    },
+    Read {
+        conversation_id: String,
+        #[serde(default)]
+        message_id: Option<String>,
+    },
+    Ping,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Whether a first frame is in the operator protocol (`type`, not `event`).
+pub fn is_operator_frame(text: &str) -> bool {
+    serde_json::from_str::<Value>(text).is_ok_and(|v| v.get("type").is_some() && v.get("event").is_none())
+}
+
+async fn send(socket: &mut WebSocket, value: Value) -> WsResult {
+    socket.send(WsMessage::Text(value.to_string().into())).await
+}
+
+async fn error(socket: &mut WebSocket, message: &str) -> WsResult {
+    send(socket, json!({ "type": "error", "message": message })).await
+}
+
+pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResult {
+    let operator = match serde_json::from_str::<ClientFrame>(first) {
+        Ok(ClientFrame::Auth { token }) => match operator_from_token(state, &token).await {
+            Ok(op) => op,
+            Err(_) => {
+                error(&mut socket, "the token is invalid, expired or revoked").await?;
+                return close(&mut socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
+            }
+        },
+        _ => {
+            error(&mut socket, "send {\"type\": \"auth\", \"token\": …} first").await?;
+            return close(&mut socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
+        }
+    };
+    let me = json!({ "id": operator.id, "name": operator.name, "role": operator.role });
+    send(&mut socket, json!({ "type": "auth.ok", "operator": me })).await?;
+    Stream { state, operator, channels: HashSet::new() }.live(socket).await
+}
+
+struct Stream<'a> {
+    state: &'a AppState,
+    operator: Operator,
+    channels: HashSet<String>,
+}
+
+impl Stream<'_> {
+    async fn live(mut self, mut socket: WebSocket) -> WsResult {
+        let keepalive = self.state.settings.keepalive;
+        let mut ticker = interval_at(Instant::now() + keepalive, keepalive);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_heard = Instant::now();
+        let mut firehose = self.state.hub.firehose();
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
+                _ = ticker.tick() => {
+                    if last_heard.elapsed() > keepalive * 2 {
+                        return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
+                    }
+                    socket.send(WsMessage::Ping(Default::default())).await?;
+                }
+                event = firehose.recv() => match event {
+                    Ok((session_id, event)) => {
+                        if let Some(frame) = self.render(&session_id, &event).await {
+                            send(&mut socket, frame).await?;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => send(&mut socket, json!({ "type": "resync" })).await?,
+                    Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
+                },
+                msg = socket.next() => match msg {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        last_heard = Instant::now();
+                        if let Some(reply) = self.on_frame(&text).await {
+                            send(&mut socket, reply).await?;
+                        }
+                    }
+                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
+                    Some(Ok(_)) => last_heard = Instant::now(),
+                },
+            }
+        }
+    }
+
+    async fn session(&self, id: &str) -> Option<Session> {
+        self.state.store.session_by_id(id).await.ok().flatten()
+    }
+
+    async fn message_at(&self, session_id: &str, seq: i64) -> Option<Message> {
+        let page = self.state.store.list_messages(session_id, Cursor::AfterSeq(seq - 1), 1).await.ok()?;
+        page.messages.into_iter().next().filter(|m| m.seq == seq)
+    }
+
+    /// The operator frame for a hub event, if this stream wants it.
+    async fn render(&self, session_id: &str, event: &HubEvent) -> Option<Value> {
+        let wants = |channel: &str| self.channels.contains(channel);
+        let parsed = || event.frame.as_ref().and_then(|f| serde_json::from_str::<ServerFrame>(f).ok());
+        match event.kind {
+            EventKind::MessageCreated { seq } if wants("messages") => {
+                let m = self.message_at(session_id, seq).await?;
+                Some(json!({ "type": "message.new", "conversation_id": session_id, "message": operator_message(&m) }))
+            }
+            EventKind::MessageUpdated if wants("messages") => match parsed()? {
+                ServerFrame::MessageUpdated(m) => {
+                    let m = self.message_at(session_id, m.seq).await?;
+                    Some(
+                        json!({ "type": "message.updated", "conversation_id": session_id, "message": operator_message(&m) }),
+                    )
+                }
+                _ => None,
+            },
+            EventKind::ConversationCreated | EventKind::Conversation if wants("conversations") => {
+                let kind = if event.kind == EventKind::ConversationCreated {
+                    "conversation.created"
+                } else {
+                    "conversation.updated"
+                };
+                let conversation = conversation_of(self.state, self.session(session_id).await?).await.ok()?;
+                Some(json!({ "type": kind, "conversation": conversation }))
+            }
+            EventKind::Typing { from_visitor: true } if wants("conversations") || wants("messages") => {
+                let (kind, data) = match parsed()? {
+                    ServerFrame::TypingOn(t) => ("typing.start", t),
+                    ServerFrame::TypingOff(t) => ("typing.stop", t),
+                    _ => return None,
+                };
+                Some(
+                    json!({ "type": kind, "conversation_id": session_id, "user": { "id": data.user.id, "name": data.user.name } }),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    async fn on_frame(&mut self, text: &str) -> Option<Value> {
+        let frame = match serde_json::from_str::<ClientFrame>(text) {
+            Ok(frame) => frame,
+            Err(e) => return Some(json!({ "type": "error", "message": format!("bad frame: {e}") })),
+        };
+        match frame {
+            ClientFrame::Ping => Some(json!({ "type": "pong" })),
+            ClientFrame::Auth { .. } => None,
+            ClientFrame::Subscribe { channels } => {
+                self.channels.extend(channels.into_iter().filter(|c| c == "conversations" || c == "messages"));
+                let mut list: Vec<&String> = self.channels.iter().collect();
+                list.sort();
+                Some(json!({ "type": "subscribed", "channels": list }))
+            }
+            ClientFrame::Typing { conversation_id, on } => {
+                let session = self.session(&conversation_id).await?;
+                let user = TypingUser {
+                    id: Some(self.operator.id.clone()),
+                    name: self.operator.name.clone(),
+                    kind: "agent".into(),
+                };
+                self.state.hub.publish(&session.id, typing_event(&session, on, user));
+                None
+            }
+            ClientFrame::Read { conversation_id, message_id } => {
+                let session = self.session(&conversation_id).await?;
+                let seq = match message_id {
+                    Some(id) => self.state.store.message_by_id(&session.id, &id).await.ok().flatten()?.seq,
+                    None => i64::MAX,
+                };
+                let website = self.state.store.website_by_id(&session.website_id).await.ok().flatten()?;
+                mark_read(self.state, &website, &session, seq, false).await.err().map(|e| {
+                    tracing::error!(error = %e, "read receipt failed");
+                    json!({ "type": "error", "message": "server error" })
+                })
+            }
+        }
+    }
+}
