@@ -35,6 +35,18 @@ pub async fn post_message(
     let (stored, created) = state.store.insert_message(message).await?;
     if created {
         state.metrics.messages_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let event = match stored.sender {
+            Sender::User => Some("message.received"),
+            Sender::Manager => Some("message.sent"),
+            Sender::Bot | Sender::System => None,
+        };
+        if let Some(event) = event {
+            let message = serde_json::json!({
+                "id": stored.id, "content": stored.body, "sender": stored.sender,
+                "sender_id": stored.manager_id, "created_at": crate::time::iso(stored.created_ms),
+            });
+            state.webhooks.emit(event, serde_json::json!({ "conversation_id": session.id, "message": message }));
+        }
         let frame = ServerFrame::MessageCreated(Box::new(message_event(session, &stored, sender_name)));
         state.hub.publish(&session.id, HubEvent::new(EventKind::MessageCreated { seq: stored.seq }, &frame));
     }
@@ -68,6 +80,11 @@ pub async fn change_status(state: &AppState, session: &Session, status: SessionS
         .ok_or_else(|| AppError::NotFound(format!("no conversation {}", session.id)))?;
     let frame = ServerFrame::ConversationStatusChanged(conversation_event(&updated));
     state.hub.publish(&updated.id, HubEvent::new(EventKind::Conversation, &frame));
+    if status != SessionStatus::Active && session.status == SessionStatus::Active {
+        state
+            .webhooks
+            .emit("conversation.closed", serde_json::json!({ "conversation_id": updated.id, "status": status }));
+    }
     Ok(updated)
 }
 

@@ -133,6 +133,9 @@ pub struct ServeConfig {
     /// Lifetime of operator access tokens in seconds.
     #[arg(long, env = "NATTER_ACCESS_TOKEN_SECS", default_value_t = 1800, global = true)]
     pub access_token_secs: i64,
+    /// First wait before retrying a failed webhook delivery, in milliseconds (then 4× each time).
+    #[arg(long, env = "NATTER_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000, global = true)]
+    pub webhook_retry_base_ms: u64,
     /// Do not create the demo website and admin on an empty database.
     #[arg(long, env = "NATTER_NO_DEMO", global = true)]
     pub no_demo: bool,
@@ -156,6 +159,7 @@ impl ServeConfig {
             rate_per_website: 10_000,
             jwt_secret: Some("test-secret-test-secret-test-secret".into()),
             access_token_secs: 1800,
+            webhook_retry_base_ms: 50,
             no_demo: true,
             log_json: false,
         }

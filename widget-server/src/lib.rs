@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod store;
 pub mod time;
 mod web;
+pub mod webhooks;
 pub(crate) mod ws;
 
 use std::collections::HashMap;
@@ -91,6 +92,7 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub websites: Arc<WebsiteCache>,
     pub jwt: Arc<JwtKeys>,
+    pub webhooks: Arc<webhooks::Webhooks>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
 }
@@ -110,6 +112,10 @@ impl AppState {
             Some(s) => s.clone(),
             None => store.kv_set_once("jwt_secret", &domain::random_token()).await?,
         };
+        let webhooks = Arc::new(webhooks::Webhooks::start(
+            Arc::clone(&store),
+            Duration::from_millis(config.webhook_retry_base_ms),
+        ));
         let hub = Arc::new(Hub::default());
         let shutdown = CancellationToken::new();
         if store.kind() == "postgres" {
@@ -130,6 +136,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),
             websites: Arc::new(WebsiteCache::default()),
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
+            webhooks,
             shutdown,
         })
     }

@@ -5,6 +5,7 @@ mod auth;
 mod conversations;
 pub(crate) mod stream;
 mod team;
+mod webhooks;
 
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -28,4 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/team", get(team::list))
         .route("/api/v1/team/invite", post(team::invite))
         .route("/api/v1/team/{user_id}/role", put(team::set_role))
+        .route("/api/v1/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/v1/webhooks/{id}", get(webhooks::get_one).put(webhooks::update).delete(webhooks::delete))
+        .route("/api/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
 }

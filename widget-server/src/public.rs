@@ -112,6 +112,12 @@ impl Contact {
                 self.email.as_ref().map(Email::as_str),
             )
             .await?;
+        let customer = serde_json::json!({
+            "id": session.id, "name": session.user_name, "phone": session.user_phone, "email": session.user_email,
+        });
+        state
+            .webhooks
+            .emit("customer.identified", serde_json::json!({ "conversation_id": session.id, "customer": customer }));
         bot::after_contact(state, website, &session).await?;
         Ok(session)
     }
@@ -171,6 +177,8 @@ async fn open_session(state: &AppState, website: &Website, user_session_id: &str
         tracing::info!(session = %session.id, website = %website.id, "session created");
         let frame = natter_protocol::ws::ServerFrame::ConversationCreated(crate::hub::conversation_event(&session));
         state.hub.publish(&session.id, crate::hub::HubEvent::new(crate::hub::EventKind::ConversationCreated, &frame));
+        let data = serde_json::json!({ "conversation_id": session.id, "website_id": website.id, "channel": "widget" });
+        state.webhooks.emit("conversation.created", data);
         bot::on_session_created(state, website, &session).await?;
     }
     Ok((session, created))

@@ -179,6 +179,30 @@ pub struct ConversationFilter {
     pub limit: i64,
 }
 
+/// A webhook subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub active: bool,
+    pub created_ms: i64,
+}
+
+/// One attempt to deliver an event to a webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub event: String,
+    pub attempt: i64,
+    pub status_code: Option<i64>,
+    pub success: bool,
+    pub error: Option<String>,
+    pub created_ms: i64,
+}
+
 /// Everything the server keeps.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -241,6 +265,14 @@ pub trait Store: Send + Sync + 'static {
     async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()>;
     /// Marks an unused, unexpired refresh token used and returns its operator.
     async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<String>>;
+
+    async fn save_webhook(&self, webhook: &Webhook) -> StoreResult<()>;
+    async fn webhook_by_id(&self, id: &str) -> StoreResult<Option<Webhook>>;
+    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>>;
+    async fn delete_webhook(&self, id: &str) -> StoreResult<bool>;
+    async fn record_delivery(&self, delivery: &Delivery) -> StoreResult<()>;
+    /// The newest deliveries of a webhook first.
+    async fn list_deliveries(&self, webhook_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
 
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
     /// Sets `key` unless it exists; returns the stored value.

@@ -228,6 +228,11 @@ pub async fn assign(
         .ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))?;
     let frame = natter_protocol::ws::ServerFrame::ConversationStatusChanged(conversation_event(&session));
     state.hub.publish(&session.id, HubEvent::new(EventKind::Conversation, &frame));
+    if let Some(user) = &session.manager_id {
+        state
+            .webhooks
+            .emit("conversation.assigned", serde_json::json!({ "conversation_id": session.id, "assigned_to": user }));
+    }
     get_one_row(&state, &id).await
 }
 

@@ -11,8 +11,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    ConversationFilter, ConversationRow, Cursor, Message, MessagePage, NewMessage, Operator, Session, Store,
-    StoreError, StoreResult, Website,
+    ConversationFilter, ConversationRow, Cursor, Delivery, Message, MessagePage, NewMessage, Operator, Session, Store,
+    StoreError, StoreResult, Webhook, Website,
 };
 use crate::time::now_ms;
 
@@ -163,6 +163,60 @@ impl From<OperatorRow> for Operator {
             role: r.role,
             created_ms: r.created_ms,
             token_version: r.token_version,
+        }
+    }
+}
+
+const WEBHOOK_COLS: &str = "id, url, events, secret, active, created_ms";
+const DELIVERY_COLS: &str = "id, webhook_id, event, attempt, status_code, success, error, created_ms";
+
+#[derive(sqlx::FromRow)]
+struct WebhookRow {
+    id: String,
+    url: String,
+    events: String,
+    secret: String,
+    active: bool,
+    created_ms: i64,
+}
+
+impl TryFrom<WebhookRow> for Webhook {
+    type Error = StoreError;
+    fn try_from(r: WebhookRow) -> StoreResult<Self> {
+        Ok(Self {
+            events: serde_json::from_str(&r.events).map_err(|e| StoreError::Corrupt(format!("webhook events: {e}")))?,
+            id: r.id,
+            url: r.url,
+            secret: r.secret,
+            active: r.active,
+            created_ms: r.created_ms,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: String,
+    webhook_id: String,
+    event: String,
+    attempt: i64,
+    status_code: Option<i64>,
+    success: bool,
+    error: Option<String>,
+    created_ms: i64,
+}
+
+impl From<DeliveryRow> for Delivery {
+    fn from(r: DeliveryRow) -> Self {
+        Self {
+            id: r.id,
+            webhook_id: r.webhook_id,
+            event: r.event,
+            attempt: r.attempt,
+            status_code: r.status_code,
+            success: r.success,
+            error: r.error,
+            created_ms: r.created_ms,
         }
     }
 }
@@ -325,7 +379,10 @@ impl Store for SqlStore {
     }
 
     async fn set_session_status(&self, session_id: &str, status: SessionStatus) -> StoreResult<Option<Session>> {
-        let sql = format!("UPDATE sessions SET status = $2, updated_ms = $3 WHERE id = $1 RETURNING {SESSION_COLS}");
+        let sql = format!(
+            "UPDATE sessions SET status = $2, updated_ms = $3, \
+             closed_ms = CASE WHEN $2 = 'active' THEN NULL ELSE $3 END WHERE id = $1 RETURNING {SESSION_COLS}"
+        );
         let row: Option<SessionRow> = on!(self.write, pool => sqlx::query_as(&sql)
             .bind(session_id).bind(status.as_str()).bind(now_ms()).fetch_optional(pool).await?);
         row.map(Session::try_from).transpose()
@@ -552,6 +609,59 @@ impl Store for SqlStore {
             "UPDATE refresh_tokens SET used = TRUE WHERE token_hash = $1 AND used = FALSE AND expires_ms > $2 RETURNING operator_id",
         )
         .bind(token_hash).bind(now_ms).fetch_optional(pool).await?))
+    }
+
+    async fn save_webhook(&self, w: &Webhook) -> StoreResult<()> {
+        let events = serde_json::to_string(&w.events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sql = format!(
+            "INSERT INTO webhooks ({WEBHOOK_COLS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+             url = excluded.url, events = excluded.events, secret = excluded.secret, active = excluded.active"
+        );
+        on!(self.write, pool => sqlx::query(&sql)
+            .bind(&w.id).bind(&w.url).bind(&events).bind(&w.secret).bind(w.active).bind(w.created_ms)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn webhook_by_id(&self, id: &str) -> StoreResult<Option<Webhook>> {
+        let sql = format!("SELECT {WEBHOOK_COLS} FROM webhooks WHERE id = $1");
+        let row: Option<WebhookRow> = on!(self.read, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        row.map(Webhook::try_from).transpose()
+    }
+
+    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        let sql = format!("SELECT {WEBHOOK_COLS} FROM webhooks ORDER BY created_ms, id");
+        let rows: Vec<WebhookRow> = on!(self.read, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        convert(rows)
+    }
+
+    async fn delete_webhook(&self, id: &str) -> StoreResult<bool> {
+        let n = on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1").bind(id).execute(&mut *tx).await?;
+            let n = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            n
+        });
+        Ok(n == 1)
+    }
+
+    async fn record_delivery(&self, d: &Delivery) -> StoreResult<()> {
+        let sql = format!("INSERT INTO webhook_deliveries ({DELIVERY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        on!(self.write, pool => sqlx::query(&sql)
+            .bind(&d.id).bind(&d.webhook_id).bind(&d.event).bind(d.attempt).bind(d.status_code)
+            .bind(d.success).bind(&d.error).bind(d.created_ms)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn list_deliveries(&self, webhook_id: &str, limit: i64) -> StoreResult<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY created_ms DESC, attempt DESC LIMIT $2"
+        );
+        let rows: Vec<DeliveryRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(webhook_id).bind(limit).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(Delivery::from).collect())
     }
 
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {

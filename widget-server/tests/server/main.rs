@@ -9,3 +9,4 @@ mod postgres;
 mod public_api;
 mod realtime;
 mod support;
+mod webhooks;

@@ -1,0 +1,199 @@
+//! Webhook subscriptions (admin only): create, list, read, change, delete,
+//! and each webhook's delivery log. Secrets are shown once, on creation.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use natter_protocol::operator::{Item, List};
+use serde::{Deserialize, Serialize};
+
+use super::auth::AdminOperator;
+use crate::domain::random_token;
+use crate::error::{AppError, OpError, OpResult};
+use crate::extract::JsonBody;
+use crate::store::{Delivery, Webhook};
+use crate::time::{iso, now_ms};
+use crate::webhooks::EVENTS;
+use crate::AppState;
+
+/// Deliveries listed per webhook.
+const LOG_LIMIT: i64 = 100;
+
+#[derive(Serialize)]
+pub struct WebhookView {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    active: bool,
+    created_at: String,
+    /// Only in the creation response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+fn view(w: &Webhook) -> WebhookView {
+    WebhookView {
+        id: w.id.clone(),
+        url: w.url.clone(),
+        events: w.events.clone(),
+        active: w.active,
+        created_at: iso(w.created_ms),
+        secret: None,
+    }
+}
+
+fn invalid(what: String) -> OpError {
+    OpError(AppError::Validation("validation_error", what))
+}
+
+fn check_url(url: &str) -> OpResult<String> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2048
+        && !url.contains(char::is_whitespace);
+    if ok {
+        Ok(url.to_owned())
+    } else {
+        Err(invalid("url must be an http:// or https:// address".into()))
+    }
+}
+
+fn check_events(events: Vec<String>) -> OpResult<Vec<String>> {
+    if events.is_empty() {
+        return Err(invalid(format!("events must name at least one of {}", EVENTS.join(", "))));
+    }
+    if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(invalid(format!("unknown event {bad}; known events: {}", EVENTS.join(", "))));
+    }
+    Ok(events)
+}
+
+fn check_secret(secret: String) -> OpResult<String> {
+    if secret.len() < 16 {
+        return Err(invalid("secret must be at least 16 characters".into()));
+    }
+    Ok(secret)
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    url: String,
+    events: Vec<String>,
+    /// Generated when absent.
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _: AdminOperator,
+    body: Result<JsonBody<CreateRequest>, AppError>,
+) -> OpResult<(StatusCode, Json<Item<WebhookView>>)> {
+    let JsonBody(req) = body?;
+    let hook = Webhook {
+        id: uuid::Uuid::new_v4().to_string(),
+        url: check_url(&req.url)?,
+        events: check_events(req.events)?,
+        secret: match req.secret {
+            Some(secret) => check_secret(secret)?,
+            None => format!("whsec_{}", random_token()),
+        },
+        active: true,
+        created_ms: now_ms(),
+    };
+    state.store.save_webhook(&hook).await?;
+    let mut data = view(&hook);
+    data.secret = Some(hook.secret);
+    Ok((StatusCode::CREATED, Json(Item { data })))
+}
+
+pub async fn list(State(state): State<AppState>, _: AdminOperator) -> OpResult<Json<List<WebhookView>>> {
+    let data = state.store.list_webhooks().await?.iter().map(view).collect();
+    Ok(Json(List { data, meta: None }))
+}
+
+async fn load(state: &AppState, id: &str) -> OpResult<Webhook> {
+    state.store.webhook_by_id(id).await?.ok_or_else(|| OpError(AppError::NotFound(format!("no webhook {id}"))))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    _: AdminOperator,
+    Path(id): Path<String>,
+) -> OpResult<Json<Item<WebhookView>>> {
+    Ok(Json(Item { data: view(&load(&state, &id).await?) }))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateRequest {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    secret: Option<String>,
+    active: Option<bool>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    _: AdminOperator,
+    Path(id): Path<String>,
+    body: Result<JsonBody<UpdateRequest>, AppError>,
+) -> OpResult<Json<Item<WebhookView>>> {
+    let JsonBody(req) = body?;
+    let mut hook = load(&state, &id).await?;
+    if let Some(url) = req.url {
+        hook.url = check_url(&url)?;
+    }
+    if let Some(events) = req.events {
+        hook.events = check_events(events)?;
+    }
+    if let Some(secret) = req.secret {
+        hook.secret = check_secret(secret)?;
+    }
+    if let Some(active) = req.active {
+        hook.active = active;
+    }
+    state.store.save_webhook(&hook).await?;
+    Ok(Json(Item { data: view(&hook) }))
+}
+
+pub async fn delete(State(state): State<AppState>, _: AdminOperator, Path(id): Path<String>) -> OpResult<StatusCode> {
+    if state.store.delete_webhook(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(OpError(AppError::NotFound(format!("no webhook {id}"))))
+    }
+}
+
+#[derive(Serialize)]
+pub struct DeliveryView {
+    id: String,
+    event: String,
+    attempt: i64,
+    status_code: Option<i64>,
+    success: bool,
+    error: Option<String>,
+    created_at: String,
+}
+
+pub async fn deliveries(
+    State(state): State<AppState>,
+    _: AdminOperator,
+    Path(id): Path<String>,
+) -> OpResult<Json<List<DeliveryView>>> {
+    load(&state, &id).await?;
+    let data = state
+        .store
+        .list_deliveries(&id, LOG_LIMIT)
+        .await?
+        .into_iter()
+        .map(|d: Delivery| DeliveryView {
+            id: d.id,
+            event: d.event,
+            attempt: d.attempt,
+            status_code: d.status_code,
+            success: d.success,
+            error: d.error,
+            created_at: iso(d.created_ms),
+        })
+        .collect();
+    Ok(Json(List { data, meta: None }))
+}
