@@ -1,8 +1,10 @@
 //! The operator API under `/api/v1` in the OmniSupport shapes (`{data, meta}`
 //! lists, `{detail, code}` errors): auth, conversations and the team.
 
+mod analytics;
 mod auth;
 mod conversations;
+mod customers;
 pub(crate) mod stream;
 mod team;
 mod webhooks;
@@ -26,6 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/conversations/{id}/reopen", post(conversations::reopen))
         .route("/api/v1/conversations/{id}/assign", post(conversations::assign))
         .route("/api/v1/conversations/{id}/typing", post(conversations::typing))
+        .route("/api/v1/customers", get(customers::list))
+        .route("/api/v1/customers/{id}", get(customers::get_one))
+        .route("/api/v1/analytics/stats", get(analytics::stats))
         .route("/api/v1/team", get(team::list))
         .route("/api/v1/team/invite", post(team::invite))
         .route("/api/v1/team/{user_id}/role", put(team::set_role))

@@ -179,6 +179,20 @@ pub struct ConversationFilter {
     pub limit: i64,
 }
 
+/// Counts and averages for the analytics endpoint.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub conversations: i64,
+    pub open: i64,
+    pub closed: i64,
+    /// Mean time from a conversation's first visitor message to the first operator reply.
+    pub avg_response_ms: Option<f64>,
+    /// Mean time from creation to closing, over conversations closed in the period.
+    pub avg_resolution_ms: Option<f64>,
+    /// Messages per sender.
+    pub messages: Vec<(String, i64)>,
+}
+
 /// A webhook subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
@@ -252,6 +266,11 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>>;
 
     async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
+
+    /// Other sessions of the same website with the same phone or email.
+    async fn sessions_of_contact(&self, session: &Session) -> StoreResult<Vec<Session>>;
+    /// Statistics over `[from_ms, to_ms)`.
+    async fn stats(&self, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;
 
     async fn create_operator(&self, operator: &Operator) -> StoreResult<bool>;
     async fn operator_by_email(&self, email: &str) -> StoreResult<Option<Operator>>;

@@ -11,8 +11,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    ConversationFilter, ConversationRow, Cursor, Delivery, Message, MessagePage, NewMessage, Operator, Session, Store,
-    StoreError, StoreResult, Webhook, Website,
+    ConversationFilter, ConversationRow, Cursor, Delivery, Message, MessagePage, NewMessage, Operator, Session, Stats,
+    Store, StoreError, StoreResult, Webhook, Website,
 };
 use crate::time::now_ms;
 
@@ -551,6 +551,45 @@ impl Store for SqlStore {
             })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok((rows, total))
+    }
+
+    async fn sessions_of_contact(&self, session: &Session) -> StoreResult<Vec<Session>> {
+        let sql = format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE website_id = $1 AND id <> $2 AND \
+             ((user_phone IS NOT NULL AND user_phone = $3) OR (user_email IS NOT NULL AND user_email = $4)) \
+             ORDER BY created_ms"
+        );
+        let rows: Vec<SessionRow> = on!(self.read, pool => sqlx::query_as(&sql)
+            .bind(&session.website_id).bind(&session.id).bind(&session.user_phone).bind(&session.user_email)
+            .fetch_all(pool).await?);
+        convert(rows)
+    }
+
+    async fn stats(&self, from_ms: i64, to_ms: i64) -> StoreResult<Stats> {
+        const COUNTS: &str = "SELECT COUNT(*), \
+            COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0), \
+            COALESCE(SUM(CASE WHEN status = 'active' THEN 0 ELSE 1 END), 0) \
+            FROM sessions WHERE created_ms >= $1 AND created_ms < $2";
+        const RESPONSE: &str = "SELECT CAST(AVG(fm.t - fu.t) AS DOUBLE PRECISION) FROM \
+            (SELECT session_id, MIN(created_ms) AS t FROM messages WHERE sender = 'user' GROUP BY session_id) fu \
+            JOIN (SELECT m.session_id, MIN(m.created_ms) AS t FROM messages m \
+                  JOIN (SELECT session_id, MIN(created_ms) AS first_user FROM messages WHERE sender = 'user' GROUP BY session_id) u \
+                  ON u.session_id = m.session_id \
+                  WHERE m.sender = 'manager' AND m.created_ms >= u.first_user GROUP BY m.session_id) fm \
+            ON fm.session_id = fu.session_id WHERE fu.t >= $1 AND fu.t < $2";
+        const RESOLUTION: &str = "SELECT CAST(AVG(closed_ms - created_ms) AS DOUBLE PRECISION) FROM sessions \
+            WHERE closed_ms IS NOT NULL AND closed_ms >= $1 AND closed_ms < $2";
+        const MESSAGES: &str =
+            "SELECT sender, COUNT(*) FROM messages WHERE created_ms >= $1 AND created_ms < $2 GROUP BY sender";
+        on!(self.read, pool => {
+            let (conversations, open, closed): (i64, i64, i64) =
+                sqlx::query_as(COUNTS).bind(from_ms).bind(to_ms).fetch_one(pool).await?;
+            let avg_response_ms: Option<f64> = sqlx::query_scalar(RESPONSE).bind(from_ms).bind(to_ms).fetch_one(pool).await?;
+            let avg_resolution_ms: Option<f64> =
+                sqlx::query_scalar(RESOLUTION).bind(from_ms).bind(to_ms).fetch_one(pool).await?;
+            let messages: Vec<(String, i64)> = sqlx::query_as(MESSAGES).bind(from_ms).bind(to_ms).fetch_all(pool).await?;
+            Ok(Stats { conversations, open, closed, avg_response_ms, avg_resolution_ms, messages })
+        })
     }
 
     async fn create_operator(&self, o: &Operator) -> StoreResult<bool> {

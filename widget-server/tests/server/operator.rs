@@ -282,7 +282,67 @@ async fn operator_typing_shows_in_the_widget(db: Db) {
     }
 }
 
+async fn customers_show_contact_details_and_all_their_conversations(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let first = app.post_session(json!({ "userSessionId": "laptop", "name": "Ira", "phone": "+380931112233" })).await;
+    let first: natter_protocol::SessionData = first.data();
+    let second = app.post_session(json!({ "userSessionId": "phone", "phone": "+380931112233" })).await;
+    let second: natter_protocol::SessionData = second.data();
+    app.session("stranger").await;
+    let token = app.login().await.access_token;
+    let status = app.authed(reqwest::Method::GET, "/api/v1/customers?per_page=2", &token, None).await;
+    assert_eq!(status.status, StatusCode::OK);
+    assert_eq!(status.body["meta"]["total"], 3);
+    assert_eq!(status.body["data"].as_array().map(Vec::len), Some(2));
+    let one = app.authed(reqwest::Method::GET, &format!("/api/v1/customers/{}", first.session_id), &token, None).await;
+    assert_eq!(one.body["data"]["name"], "Ira");
+    assert_eq!(one.body["data"]["phone"], "+380931112233");
+    let ids: Vec<&str> =
+        one.body["data"]["conversations"].as_array().expect("list").iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, [first.session_id.as_str(), second.session_id.as_str()]);
+    assert!(one.body["data"]["first_seen"].as_str() <= one.body["data"]["last_seen"].as_str());
+    let missing = app.authed(reqwest::Method::GET, "/api/v1/customers/nobody", &token, None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+async fn analytics_count_conversations_and_messages_and_time_replies(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await.access_token;
+    let a = app.session("stats-a").await;
+    let asked = app.send_ok(&a, "question").await;
+    let answer = app.operator_reply(&token, &a.session_id, "answer").await;
+    let answered_at = answer.body["data"]["created_at"].as_str().expect("time").to_owned();
+    app.authed(reqwest::Method::POST, &format!("/api/v1/conversations/{}/close", a.session_id), &token, None).await;
+    let b = app.session("stats-b").await;
+    app.send_ok(&b, "another question").await;
+
+    let stats = app.authed(reqwest::Method::GET, "/api/v1/analytics/stats", &token, None).await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+    let c = &stats.body["conversations"];
+    assert_eq!((c["total"].as_i64(), c["open"].as_i64(), c["closed"].as_i64()), (Some(2), Some(1), Some(1)));
+    let ms = |iso: &str| chrono::DateTime::parse_from_rfc3339(iso).expect("iso").timestamp_millis();
+    let expected_response = ((ms(&answered_at) - ms(&asked.created_at)) as f64 / 1000.0).round() as i64;
+    assert_eq!(c["avg_response_time"].as_i64(), Some(expected_response));
+    assert!(c["avg_resolution_time"].as_i64().is_some_and(|s| s >= 0));
+    let m = &stats.body["messages"];
+    // Each session: greeting and contact request from the bot, one visitor message; one operator reply.
+    assert_eq!(
+        (m["total"].as_i64(), m["from_customers"].as_i64(), m["from_agents"].as_i64(), m["from_ai"].as_i64()),
+        (Some(7), Some(2), Some(1), Some(4))
+    );
+    let past =
+        app.authed(reqwest::Method::GET, "/api/v1/analytics/stats?from=2020-01-01&to=2020-01-31", &token, None).await;
+    assert_eq!(past.body["conversations"]["total"], 0);
+    assert!(past.body["conversations"]["avg_response_time"].is_null());
+    for bad in ["from=yesterday", "from=2024-02-01&to=2024-01-01", "granularity=fortnight"] {
+        let r = app.authed(reqwest::Method::GET, &format!("/api/v1/analytics/stats?{bad}"), &token, None).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+}
+
 crate::on_both_databases!(
+    customers_show_contact_details_and_all_their_conversations,
+    analytics_count_conversations_and_messages_and_time_replies,
     operator_typing_shows_in_the_widget,
     logout_revokes_the_access_and_refresh_tokens,
     closing_reaches_the_widget_and_a_visitor_message_reopens,
