@@ -12,3 +12,6 @@ pub mod session;
 pub mod storage;
 pub mod timeline;
 pub mod transport;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
