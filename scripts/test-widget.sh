@@ -27,10 +27,11 @@ command -v wasm-pack >/dev/null 2>&1 || cargo install wasm-pack
 cargo test -p natter-widget --locked
 cargo clippy -p natter-widget --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
 bash scripts/build-widget.sh
 bash scripts/size-budget.sh
 
 CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --mode no-install --headless --chrome widget
 
 cargo build -p natter-server --locked
-(cd tests && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 e2e/)
+(cd tests && node --test --test-concurrency=1 e2e/)

@@ -46,6 +46,7 @@ export async function startServer() {
     });
     child.stderr.on('data', (chunk) => (out += chunk));
     child.once('exit', (code) => fail(new Error(`server exited with ${code}:\n${out}`)));
+    child.once('error', (e) => fail(new Error(`cannot run ${SERVER_BIN}: ${e.message}`)));
   });
   const token = /demo website token\s+(\S+)/.exec(out)?.[1];
   const email = /admin login\s+(\S+)/.exec(out)?.[1];

@@ -25,16 +25,18 @@ test('a Vite app importing natter-widget builds, mounts and delivers a message',
   const outDir = join(APP, 'dist');
   await build({ root: APP, configFile: join(APP, 'vite.config.js'), build: { outDir, emptyOutDir: true } });
   const context = await browser.newContext();
-  // The app is served from its own origin; the widget talks to the server across origins.
-  await context.route('http://app.test/**', async (route) => {
-    const path = new URL(route.request().url()).pathname;
-    const file = join(outDir, path === '/' ? 'index.html' : path);
+  // The built app is served under /vite-app/ on the server's origin (Chromium keeps
+  // pages without a real address from reaching loopback servers).
+  const prefix = `${server.base}/vite-app/`;
+  await context.route(`${prefix}**`, async (route) => {
+    const path = new URL(route.request().url()).pathname.slice('/vite-app/'.length);
+    const file = join(outDir, path === '' ? 'index.html' : path);
     route.fulfill({ body: await readFile(file), contentType: TYPES[extname(file)] ?? 'application/octet-stream' });
   });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`http://app.test/?token=${server.token}&server=${encodeURIComponent(server.base)}`);
+  await page.goto(`${prefix}?token=${server.token}&server=${encodeURIComponent(server.base)}`);
   await w(page, 'panel').waitFor();
   assert.equal(await page.evaluate(() => document.body.dataset.natterReady), 'true');
   await type(page, 'hello from vite');

@@ -86,7 +86,10 @@ async fn message_text_is_rendered_as_text_not_html() {
     let root = shadow();
     let text = root.query_selector("[data-natter=\"message\"] .text").expect("query").expect("a message");
     assert_eq!(text.text_content().as_deref(), Some("<b>bold</b><img src=x>"));
-    assert!(root.query_selector("[data-natter=\"message\"] b, [data-natter=\"message\"] img").expect("query").is_none());
+    assert!(root
+        .query_selector("[data-natter=\"message\"] b, [data-natter=\"message\"] img")
+        .expect("query")
+        .is_none());
     let panel = root.query_selector("[data-natter=\"panel\"]").expect("query").expect("panel");
     assert_eq!(panel.get_attribute("role").as_deref(), Some("dialog"));
     assert!(panel.dyn_ref::<web_sys::HtmlElement>().is_some());

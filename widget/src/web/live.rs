@@ -6,9 +6,11 @@ use std::rc::Rc;
 
 use futures_channel::mpsc;
 use futures_util::future::{select, Either};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
+use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::Set;
 use natter_protocol::ws::{ClientFrame, ServerFrame, SubscribeData, CLOSE_UNAUTHORIZED};
 
@@ -27,8 +29,14 @@ enum End {
     Unauthorized,
 }
 
-fn text(frame: &ClientFrame) -> Message {
-    Message::Text(serde_json::to_string(frame).unwrap_or_default())
+/// A socket that cannot take a frame this long after it was opened is given up.
+const SEND_TIMEOUT_MS: u32 = 5_000;
+
+/// Sends a frame; `false` when the socket failed or never opened (a socket
+/// closed before opening would otherwise keep a send waiting for ever).
+async fn send(sink: &mut SplitSink<WebSocket, Message>, frame: &ClientFrame) -> bool {
+    let message = Message::Text(serde_json::to_string(frame).unwrap_or_default());
+    matches!(select(sink.send(message), TimeoutFuture::new(SEND_TIMEOUT_MS)).await, Either::Left((Ok(()), _)))
 }
 
 impl Controller {
@@ -96,7 +104,7 @@ impl Controller {
             account_id: None,
             last_seq: Some(last_seq),
         });
-        if sink.send(text(&subscribe)).await.is_err() {
+        if !send(&mut sink, &subscribe).await {
             return End::Lost;
         }
         let (out, mut outgoing) = mpsc::unbounded::<ClientFrame>();
@@ -105,7 +113,7 @@ impl Controller {
                 Either::Left((Some(Ok(Message::Text(raw))), _)) => {
                     let Ok(frame) = serde_json::from_str::<ServerFrame>(&raw) else { continue };
                     if let Some(reply) = self.on_frame(frame, &out) {
-                        if sink.send(text(&reply)).await.is_err() {
+                        if !send(&mut sink, &reply).await {
                             return End::Lost;
                         }
                     }
@@ -118,7 +126,7 @@ impl Controller {
                 }
                 Either::Left((Some(Err(_)) | None, _)) => return End::Lost,
                 Either::Right((Some(frame), _)) => {
-                    if sink.send(text(&frame)).await.is_err() {
+                    if !send(&mut sink, &frame).await {
                         return End::Lost;
                     }
                 }

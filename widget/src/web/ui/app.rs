@@ -106,9 +106,10 @@ fn Panel(
             <Show when=move || ui.typing.get()>
                 <p class="typing" aria-live="polite">{move || strings().typing}</p>
             </Show>
-            <Show when=move || ui.contact_form.get() fallback=move || view! { <Composer ui=ui /> }>
+            <Show when=move || ui.contact_form.get()>
                 <ContactForm ui=ui />
             </Show>
+            <Composer ui=ui />
         </section>
     }
 }
