@@ -35,6 +35,10 @@ pub fn router(settings: &Settings) -> Router<AppState> {
 /// Placeholder in `www/index.html` for the demo website's token.
 const DEMO_TOKEN_PLACEHOLDER: &str = "__NATTER_DEMO_TOKEN__";
 
+/// The strict policy the demo host page runs under, to show the widget needs no more.
+const DEMO_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+    connect-src 'self'; img-src 'self' data:";
+
 async fn demo_page(State(state): State<AppState>) -> Response {
     let page = match tokio::fs::read_to_string(state.settings.static_dir.join("index.html")).await {
         Ok(page) => page,
@@ -46,5 +50,6 @@ async fn demo_page(State(state): State<AppState>) -> Response {
     };
     let mut res = Html(page.replace(DEMO_TOKEN_PLACEHOLDER, &token)).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEMO_CSP));
     res
 }

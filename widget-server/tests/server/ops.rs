@@ -59,6 +59,8 @@ async fn the_demo_page_carries_the_demo_website_token(db: Db) {
     app.state.store.kv_set_once("demo_website_token", &app.website.token).await.expect("kv");
     let page = app.http.get(app.url("/")).send().await.expect("page");
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = page.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'") && csp.contains("style-src 'self'"), "{csp}");
     let html = page.text().await.expect("html");
     assert_eq!(html, format!("<script data-website-token=\"{}\"></script>", app.website.token));
 }

@@ -1,0 +1,154 @@
+// Shared helpers of the end-to-end tests: the real server on a free port,
+// headless Chromium through playwright-core, host pages and the operator API.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
+const SERVER_BIN = process.env.NATTER_SERVER_BIN ?? join(TARGET, 'debug', 'natter-server');
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+
+export const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self'";
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+/** Starts natter-server with a fresh database; resolves once it listens. */
+export async function startServer() {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'natter-e2e-'));
+  const child = spawn(
+    SERVER_BIN,
+    ['--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--static-dir', join(ROOT, 'www'), '--pkg-dir', join(ROOT, 'pkg')],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+  );
+  let out = '';
+  await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start:\n${out}`)), 30_000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('Natter is running')) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
+    child.stderr.on('data', (chunk) => (out += chunk));
+    child.once('exit', (code) => fail(new Error(`server exited with ${code}:\n${out}`)));
+    child.once('error', (e) => fail(new Error(`cannot run ${SERVER_BIN}: ${e.message}`)));
+  });
+  const token = /demo website token\s+(\S+)/.exec(out)?.[1];
+  const email = /admin login\s+(\S+)/.exec(out)?.[1];
+  const password = /admin password\s+(\S+)/.exec(out)?.[1];
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base,
+    token,
+    async operator() {
+      const res = await fetch(`${base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password }),
+      });
+      const { access_token } = await res.json();
+      return new Operator(base, access_token);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((ok) => (child.exitCode !== null ? ok() : child.once('exit', ok)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The operator API, as an operator's console uses it. */
+class Operator {
+  constructor(base, token) {
+    this.base = base;
+    this.headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  }
+
+  async messages(conversationId) {
+    const res = await fetch(`${this.base}/api/v1/conversations/${conversationId}/messages`, { headers: this.headers });
+    return (await res.json()).data;
+  }
+
+  async reply(conversationId, content) {
+    const res = await fetch(`${this.base}/api/v1/conversations/${conversationId}/messages`, {
+      method: 'POST',
+      headers: this.headers,
+      body: JSON.stringify({ content }),
+    });
+    if (!res.ok) throw new Error(`reply failed: ${res.status} ${await res.text()}`);
+  }
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** A host page embedding the widget with the script tag and `attrs` as data-* attributes. */
+export function hostPage(token, attrs = {}, { csp = CSP } = {}) {
+  const data = Object.entries({ 'website-token': token, ...attrs })
+    .map(([k, v]) => ` data-${k}="${v}"`)
+    .join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<title>Host</title><script src="/natter.js"${data} async></script></head>
+<body><h1>Host page</h1><p>Some content.</p></body></html>`;
+}
+
+/** Opens `html` at `${base}/host.html` (same origin as the server) and records wasm fetches and CSP violations. */
+export async function openHost(context, server, html) {
+  const page = await context.newPage();
+  const record = { wasm: 0, cspViolations: [], errors: [] };
+  page.on('request', (req) => {
+    if (req.url().endsWith('.wasm')) record.wasm += 1;
+  });
+  page.on('console', (msg) => {
+    if (/Content.Security.Policy/i.test(msg.text())) record.cspViolations.push(msg.text());
+  });
+  page.on('pageerror', (e) => record.errors.push(String(e)));
+  await context.route(`${server.base}/host.html`, (route) =>
+    route.fulfill({ contentType: 'text/html', body: html }),
+  );
+  await page.goto(`${server.base}/host.html`);
+  return { page, record };
+}
+
+/** Locators inside the widget's shadow root (Playwright's CSS pierces open shadow roots). */
+export const w = (page, hook) => page.locator(`[data-natter="${hook}"]`);
+
+/** Sends text through the composer as a visitor would. */
+export async function type(page, text) {
+  const box = page.locator('[data-natter="composer"] textarea');
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** The session id the widget stored for this website. */
+export async function storedSession(page, token) {
+  return page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? 'null'), `natter:${token}`);
+}

@@ -1,0 +1,59 @@
+//! The contact form's input, checked before it is sent: a name and a phone
+//! number of the shape the server accepts.
+
+/// Which field is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactError {
+    Name,
+    Phone,
+}
+
+/// A name and phone that passed the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub name: String,
+    pub phone: String,
+}
+
+/// Longest name the form accepts.
+pub const MAX_NAME_CHARS: usize = 100;
+
+impl Contact {
+    pub fn parse(name: &str, phone: &str) -> Result<Self, ContactError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(ContactError::Name);
+        }
+        let phone = phone.trim();
+        let body = phone.strip_prefix('+').unwrap_or(phone);
+        let digits = body.chars().filter(char::is_ascii_digit).count();
+        let shape = body.chars().all(|c| c.is_ascii_digit() || " -().".contains(c));
+        if !shape || !(7..=15).contains(&digits) {
+            return Err(ContactError::Phone);
+        }
+        Ok(Self { name: name.to_owned(), phone: phone.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_and_an_international_phone_are_accepted_trimmed() {
+        let c = Contact::parse("  Olena ", " +380 (44) 123-45-67 ").expect("valid");
+        assert_eq!(c, Contact { name: "Olena".into(), phone: "+380 (44) 123-45-67".into() });
+    }
+
+    #[test]
+    fn an_empty_name_is_refused() {
+        assert_eq!(Contact::parse("  ", "+380441234567"), Err(ContactError::Name));
+    }
+
+    #[test]
+    fn phones_with_letters_or_too_few_digits_are_refused() {
+        assert_eq!(Contact::parse("Olena", "call me"), Err(ContactError::Phone));
+        assert_eq!(Contact::parse("Olena", "12345"), Err(ContactError::Phone));
+        assert_eq!(Contact::parse("Olena", "+1234567890123456"), Err(ContactError::Phone));
+    }
+}

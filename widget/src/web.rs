@@ -1,0 +1,12 @@
+//! The browser side, built for wasm32 only: storage and DOM helpers, the
+//! REST and `/ws` transports, the controller that ties them to the logic,
+//! the leptos UI and the `#[wasm_bindgen]` API.
+
+pub mod api;
+pub mod controller;
+pub mod dom;
+pub mod exports;
+mod live;
+mod pump;
+pub mod task;
+pub mod ui;

@@ -1,0 +1,417 @@
+//! The controller: one per mounted widget. It owns the logic state
+//! (session store, outbox, timeline, transport choice), the signals the UI
+//! renders and every task, timer and listener, and turns commands from the
+//! UI and the JS API into state changes and network work.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_channel::mpsc::UnboundedSender;
+use leptos::prelude::*;
+use natter_protocol::ws::ClientFrame;
+use natter_protocol::{ChatMessage, CreateSessionRequest, Sender};
+use wasm_bindgen::JsValue;
+
+use super::api::{Api, Live};
+use super::dom::{self, Listener};
+use super::task::Task;
+use crate::backoff::Backoff;
+use crate::config::{Config, ContactForm};
+use crate::contact::Contact;
+use crate::i18n::Locale;
+use crate::outbox::Outbox;
+use crate::session::SessionStore;
+use crate::storage::KeyValue;
+use crate::timeline::{Change, Entry, Timeline};
+use crate::transport::TransportChoice;
+
+/// What the UI shows; every field is a signal, so the struct is `Copy`.
+#[derive(Clone, Copy)]
+pub struct Ui {
+    pub open: RwSignal<bool>,
+    pub shown: RwSignal<bool>,
+    pub entries: RwSignal<Vec<Entry>>,
+    pub unread: RwSignal<u32>,
+    pub typing: RwSignal<bool>,
+    pub locale: RwSignal<Locale>,
+    pub title: RwSignal<Option<String>>,
+    pub greeting: RwSignal<Option<String>>,
+    pub contact_form: RwSignal<bool>,
+    pub offline: RwSignal<bool>,
+}
+
+impl Ui {
+    fn new(config: &Config) -> Self {
+        let locale = config.locale.unwrap_or_else(|| Locale::from_language_tag(&dom::language()));
+        Self {
+            open: RwSignal::new(false),
+            shown: RwSignal::new(!config.hide_launcher),
+            entries: RwSignal::new(Vec::new()),
+            unread: RwSignal::new(0),
+            typing: RwSignal::new(false),
+            locale: RwSignal::new(locale),
+            title: RwSignal::new(config.title.clone()),
+            greeting: RwSignal::new(config.greeting.clone()),
+            contact_form: RwSignal::new(false),
+            offline: RwSignal::new(false),
+        }
+    }
+}
+
+/// Mutable state, borrowed briefly and never across an `await`.
+pub(super) struct State {
+    pub config: Config,
+    pub store: SessionStore<Rc<dyn KeyValue>>,
+    pub outbox: Outbox,
+    pub timeline: Timeline,
+    pub choice: TransportChoice,
+    pub backoff: Backoff,
+    pub live: Option<Live>,
+    /// Contact details to send with the next session call.
+    pub contact: Option<CreateSessionRequest>,
+    /// Contact form mode: the host's setting, else the website's.
+    pub contact_mode: ContactForm,
+    pub contact_given: bool,
+    pub pump: Option<Task>,
+    pub pump_again: bool,
+    pub retry: Option<Task>,
+    pub socket: Option<Task>,
+    pub poll: Option<Task>,
+    pub config_task: Option<Task>,
+    pub socket_out: Option<UnboundedSender<ClientFrame>>,
+    pub listeners: Vec<Listener>,
+}
+
+/// Events for the host page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Ready,
+    Open,
+    Close,
+    Session,
+    MessageSent,
+    MessageReceived,
+    Unread,
+    Error,
+}
+
+impl Event {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Open => "open",
+            Self::Close => "close",
+            Self::Session => "session",
+            Self::MessageSent => "message:sent",
+            Self::MessageReceived => "message:received",
+            Self::Unread => "unread",
+            Self::Error => "error",
+        }
+    }
+}
+
+pub struct Controller {
+    pub ui: Ui,
+    pub(super) api: Api,
+    emit: js_sys::Function,
+    pub(super) state: RefCell<State>,
+}
+
+impl Controller {
+    pub fn new(config: Config, emit: js_sys::Function) -> Rc<Self> {
+        let base = config.server.clone().unwrap_or_else(dom::origin);
+        let api = Api::new(base, config.website_token.clone());
+        let store = SessionStore::open(dom::storage(config.storage), &config.website_token);
+        let state = State {
+            choice: TransportChoice::new(config.transport),
+            contact_mode: config.contact_form.unwrap_or_default(),
+            config: config.clone(),
+            store,
+            outbox: Outbox::default(),
+            timeline: Timeline::default(),
+            backoff: Backoff::default(),
+            live: None,
+            contact: None,
+            contact_given: false,
+            pump: None,
+            pump_again: false,
+            retry: None,
+            socket: None,
+            poll: None,
+            config_task: None,
+            socket_out: None,
+            listeners: Vec::new(),
+        };
+        Rc::new(Self { ui: Ui::new(&config), api, emit, state: RefCell::new(state) })
+    }
+
+    /// Starts what runs from the beginning: the website config, listeners and,
+    /// when the visitor chatted on an earlier visit, the stored session.
+    pub fn start(self: &Rc<Self>) {
+        self.load_config();
+        self.listen();
+        let (resume, open) = {
+            let st = self.state.borrow();
+            (st.store.current().is_some(), st.config.open)
+        };
+        if resume {
+            self.kick();
+        }
+        if open {
+            self.open();
+        }
+        self.emit(Event::Ready, JsValue::UNDEFINED);
+    }
+
+    fn listen(self: &Rc<Self>) {
+        let Some(window) = web_sys::window() else { return };
+        let weak = Rc::downgrade(self);
+        let online = Listener::new(&window, "online", move |_| {
+            if let Some(ctl) = weak.upgrade() {
+                ctl.ui.offline.set(false);
+                ctl.kick();
+                ctl.reconnect_now();
+            }
+        });
+        let weak = Rc::downgrade(self);
+        let offline = Listener::new(&window, "offline", move |_| {
+            if let Some(ctl) = weak.upgrade() {
+                ctl.ui.offline.set(true);
+            }
+        });
+        let mut st = self.state.borrow_mut();
+        st.listeners.extend(online.into_iter().chain(offline));
+    }
+
+    fn load_config(self: &Rc<Self>) {
+        let ctl = Rc::clone(self);
+        let task = Task::spawn(async move {
+            let Ok(site) = ctl.api.config().await else { return };
+            let host = ctl.state.borrow().config.clone();
+            if host.title.is_none() {
+                ctl.ui.title.set(Some(site.title));
+            }
+            if host.greeting.is_none() && !site.greeting.is_empty() {
+                ctl.ui.greeting.set(Some(site.greeting));
+            }
+            if host.locale.is_none() {
+                if let Some(locale) = Locale::parse(&site.locale) {
+                    ctl.ui.locale.set(locale);
+                }
+            }
+            if host.contact_form.is_none() {
+                let mode = match site.contact_form.as_str() {
+                    "off" => ContactForm::Off,
+                    "before-chat" => ContactForm::BeforeChat,
+                    _ => ContactForm::AfterFirstMessage,
+                };
+                ctl.state.borrow_mut().contact_mode = mode;
+                ctl.refresh_contact_form();
+            }
+            if let Some(color) = host.color.or_else(|| crate::config::Color::parse(&site.color)) {
+                super::ui::set_accent(&color);
+            }
+        });
+        self.state.borrow_mut().config_task = Some(task);
+    }
+
+    pub(super) fn emit(&self, event: Event, detail: JsValue) {
+        // Handlers run after the current call returns, so they may call the API again.
+        let emit = self.emit.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = emit.call2(&JsValue::NULL, &JsValue::from_str(event.name()), &detail);
+        });
+    }
+
+    pub(super) fn emit_error(&self, code: &str, message: &str) {
+        let detail = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&detail, &"code".into(), &code.into());
+        let _ = js_sys::Reflect::set(&detail, &"message".into(), &message.into());
+        self.emit(Event::Error, detail.into());
+    }
+
+    fn engage(&self) {
+        if let Err(e) = self.state.borrow_mut().store.engage() {
+            self.emit_error("storage", &e.to_string());
+        }
+    }
+
+    pub fn open(self: &Rc<Self>) {
+        if self.ui.open.get_untracked() {
+            return;
+        }
+        self.engage();
+        self.ui.open.set(true);
+        self.ui.shown.set(true);
+        self.ui.unread.set(0);
+        self.emit(Event::Unread, 0.into());
+        self.emit(Event::Open, JsValue::UNDEFINED);
+        self.refresh_contact_form();
+        self.kick();
+        self.send_seen();
+    }
+
+    pub fn close(&self) {
+        if !self.ui.open.get_untracked() {
+            return;
+        }
+        self.ui.open.set(false);
+        self.emit(Event::Close, JsValue::UNDEFINED);
+    }
+
+    pub fn toggle(self: &Rc<Self>) {
+        if self.ui.open.get_untracked() {
+            self.close();
+        } else {
+            self.open();
+        }
+    }
+
+    pub fn show(&self) {
+        self.ui.shown.set(true);
+    }
+
+    pub fn hide(&self) {
+        self.close();
+        self.ui.shown.set(false);
+    }
+
+    pub fn set_locale(&self, locale: Locale) {
+        self.ui.locale.set(locale);
+    }
+
+    /// Queues a visitor message: shown at once, sent when the network allows.
+    pub fn send(self: &Rc<Self>, text: &str) -> Result<(), JsValue> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(());
+        }
+        let echo_id = dom::new_key("e_")?;
+        self.engage();
+        {
+            let mut st = self.state.borrow_mut();
+            st.outbox.push(echo_id.clone(), text);
+            st.timeline.add_pending(&echo_id, text, &dom::now_iso());
+            self.ui.entries.set(st.timeline.entries().to_vec());
+        }
+        self.refresh_contact_form();
+        self.kick();
+        Ok(())
+    }
+
+    /// Records contact details; they go out with the next session call.
+    pub fn identify(self: &Rc<Self>, name: Option<String>, phone: Option<String>, email: Option<String>) {
+        {
+            let mut st = self.state.borrow_mut();
+            let contact = st.contact.get_or_insert_with(CreateSessionRequest::default);
+            contact.name = name.or(contact.name.take());
+            contact.phone = phone.or(contact.phone.take());
+            contact.email = email.or(contact.email.take());
+            st.contact_given = contact.name.is_some() && contact.phone.is_some();
+        }
+        self.refresh_contact_form();
+        self.kick();
+    }
+
+    /// The contact form was submitted.
+    pub fn submit_contact(self: &Rc<Self>, contact: Contact) {
+        self.identify(Some(contact.name), Some(contact.phone), None);
+    }
+
+    /// The visitor typed or stopped typing.
+    pub fn typing(&self, on: bool) {
+        self.push_frame(if on { ClientFrame::TypingOn } else { ClientFrame::TypingOff });
+    }
+
+    pub(super) fn push_frame(&self, frame: ClientFrame) {
+        if let Some(out) = &self.state.borrow().socket_out {
+            let _ = out.unbounded_send(frame);
+        }
+    }
+
+    fn send_seen(&self) {
+        let seq = self.state.borrow().timeline.last_seq();
+        if seq > 0 && self.ui.open.get_untracked() {
+            self.push_frame(ClientFrame::Seen(natter_protocol::ws::SeenData { message_id: None, seq: Some(seq) }));
+        }
+    }
+
+    /// Shows or hides the contact form from the mode and what is known.
+    pub(super) fn refresh_contact_form(&self) {
+        let st = self.state.borrow();
+        let wrote = st.timeline.entries().iter().any(|e| e.message.sender == Sender::User);
+        let show = !st.contact_given
+            && match st.contact_mode {
+                ContactForm::Off => false,
+                ContactForm::BeforeChat => true,
+                ContactForm::AfterFirstMessage => wrote,
+            };
+        self.ui.contact_form.set(show);
+    }
+
+    /// Applies stored messages from any source and updates the UI, unread count and events.
+    pub(super) fn receive(&self, messages: impl IntoIterator<Item = ChatMessage>) {
+        let mut incoming = 0u32;
+        let mut fresh = Vec::new();
+        {
+            let mut st = self.state.borrow_mut();
+            for m in messages {
+                let change = st.timeline.apply(m.clone());
+                if change == Change::Added && m.sender != Sender::User {
+                    incoming += 1;
+                    fresh.push(m);
+                }
+            }
+            let last = st.timeline.last_seq();
+            let _ = st.store.advance(last);
+            self.ui.entries.set(st.timeline.entries().to_vec());
+        }
+        if incoming == 0 {
+            return;
+        }
+        self.ui.typing.set(false);
+        for m in &fresh {
+            self.emit(Event::MessageReceived, serde_wasm_bindgen::to_value(m).unwrap_or(JsValue::NULL));
+        }
+        if self.ui.open.get_untracked() {
+            self.send_seen();
+        } else {
+            self.ui.unread.update(|n| *n += incoming);
+            self.emit(Event::Unread, self.ui.unread.get_untracked().into());
+        }
+    }
+
+    /// Forgets the session and conversation; the next open starts a new one.
+    pub fn reset(&self) {
+        let mut st = self.state.borrow_mut();
+        let _ = st.store.clear();
+        st.outbox.clear();
+        st.timeline.clear();
+        st.live = None;
+        st.contact = None;
+        st.contact_given = false;
+        st.pump = None;
+        st.retry = None;
+        st.socket = None;
+        st.poll = None;
+        st.socket_out = None;
+        st.choice = TransportChoice::new(st.config.transport);
+        self.ui.entries.set(Vec::new());
+        self.ui.unread.set(0);
+        self.ui.typing.set(false);
+        drop(st);
+        self.refresh_contact_form();
+    }
+
+    /// Stops every task, timer, socket and listener.
+    pub fn shutdown(&self) {
+        let mut st = self.state.borrow_mut();
+        st.pump = None;
+        st.retry = None;
+        st.socket = None;
+        st.poll = None;
+        st.config_task = None;
+        st.socket_out = None;
+        st.listeners.clear();
+    }
+}

@@ -1,0 +1,158 @@
+//! The pump: one task at a time that makes sure a session exists (creating,
+//! resuming or updating it) and then empties the outbox in order. A failure
+//! leaves everything queued and tries again after a pause or when the
+//! browser comes back online.
+
+use std::rc::Rc;
+
+use leptos::prelude::Set;
+use natter_protocol::{CreateSessionRequest, SendMessageRequest, SessionData};
+use wasm_bindgen::JsValue;
+
+use super::api::{ApiError, Live};
+use super::controller::{Controller, Event};
+use super::dom;
+use super::task::{sleep, Task};
+use crate::session::StoredSession;
+
+/// Pause before retrying after a network failure.
+const RETRY_MS: u32 = 3_000;
+
+impl Controller {
+    /// Makes sure the pump runs (again) soon.
+    pub(super) fn kick(self: &Rc<Self>) {
+        let mut st = self.state.borrow_mut();
+        if st.pump.is_some() {
+            st.pump_again = true;
+            return;
+        }
+        st.retry = None;
+        let ctl = Rc::clone(self);
+        st.pump = Some(Task::spawn(async move { ctl.pump().await }));
+    }
+
+    async fn pump(self: Rc<Self>) {
+        loop {
+            let done = self.pump_once().await;
+            let mut st = self.state.borrow_mut();
+            if done && std::mem::take(&mut st.pump_again) {
+                continue;
+            }
+            st.pump_again = false;
+            if !done {
+                let ctl = Rc::clone(&self);
+                st.retry = Some(Task::spawn(async move {
+                    sleep(RETRY_MS).await;
+                    ctl.kick();
+                }));
+            }
+            st.pump = None;
+            return;
+        }
+    }
+
+    /// One pass; `false` when the network failed and a retry is due.
+    async fn pump_once(self: &Rc<Self>) -> bool {
+        let request = match self.session_request() {
+            Ok(request) => request,
+            Err(e) => {
+                self.emit_error("random", &format!("{e:?}"));
+                return true;
+            }
+        };
+        if let Some(request) = request {
+            match self.api.session(&request).await {
+                Ok(data) => self.adopt(&request, data),
+                Err(e) => return self.failed(&e),
+            }
+        }
+        loop {
+            let (next, live) = {
+                let mut st = self.state.borrow_mut();
+                let Some(live) = st.live.clone() else { return true };
+                (st.outbox.take_next(), live)
+            };
+            let Some(next) = next else { return true };
+            let request = SendMessageRequest { message: next.text.clone(), echo_id: Some(next.echo_id.clone()) };
+            match self.api.send(&live, &request).await {
+                Ok(message) => {
+                    self.state.borrow_mut().outbox.delivered(&next.echo_id);
+                    let detail = serde_wasm_bindgen::to_value(&message).unwrap_or(JsValue::NULL);
+                    self.receive([message]);
+                    self.emit(Event::MessageSent, detail);
+                }
+                Err(e) if e.is_permanent() => {
+                    self.state.borrow_mut().outbox.rejected(&next.echo_id);
+                    self.emit_error("send_refused", &e.describe());
+                }
+                Err(e) => {
+                    self.state.borrow_mut().outbox.failed();
+                    return self.failed(&e);
+                }
+            }
+        }
+    }
+
+    /// The session call to make now, if any: none before the visitor engages,
+    /// none when the session is live and no contact details wait.
+    fn session_request(&self) -> Result<Option<CreateSessionRequest>, JsValue> {
+        let st = self.state.borrow();
+        if !st.store.is_engaged() || (st.live.is_some() && st.contact.is_none()) {
+            return Ok(None);
+        }
+        let user_session_id = match st.store.current() {
+            Some(s) => s.user_session_id.clone(),
+            None => dom::new_key("v_")?,
+        };
+        let mut request = st.contact.clone().unwrap_or_default();
+        request.user_session_id = Some(user_session_id);
+        Ok(Some(request))
+    }
+
+    fn adopt(self: &Rc<Self>, request: &CreateSessionRequest, data: SessionData) {
+        let first = {
+            let mut st = self.state.borrow_mut();
+            let first = st.live.as_ref().is_none_or(|l| l.id != data.session_id);
+            let live = Live { id: data.session_id.clone(), token: data.token.clone().unwrap_or_default() };
+            let last_seq = st.store.current().map_or(0, |s| s.last_seq);
+            let stored = StoredSession {
+                user_session_id: request.user_session_id.clone().unwrap_or_default(),
+                session_id: live.id.clone(),
+                token: live.token.clone(),
+                last_seq,
+            };
+            if let Err(e) = st.store.set(stored) {
+                self.emit_error("storage", &e.to_string());
+            }
+            st.live = Some(live);
+            if st.contact.as_ref() == Some(&strip_id(request)) {
+                st.contact = None;
+            }
+            st.contact_given |= data.session.user_name.is_some() && data.session.user_phone.is_some();
+            first
+        };
+        self.ui.offline.set(false);
+        self.receive(data.messages);
+        self.refresh_contact_form();
+        if first {
+            let detail = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&detail, &"sessionId".into(), &data.session_id.as_str().into());
+            self.emit(Event::Session, detail.into());
+            self.start_live();
+        }
+    }
+
+    fn failed(&self, e: &ApiError) -> bool {
+        if e.is_permanent() {
+            self.emit_error("request_refused", &e.describe());
+            return true;
+        }
+        self.ui.offline.set(true);
+        false
+    }
+}
+
+/// The contact part of a session request, as kept while it waits.
+fn strip_id(request: &CreateSessionRequest) -> CreateSessionRequest {
+    CreateSessionRequest { user_session_id: None, ..request.clone() }
+}
