@@ -5,6 +5,7 @@ mod analytics;
 mod auth;
 mod conversations;
 mod customers;
+mod rooms;
 pub(crate) mod stream;
 mod team;
 mod webhooks;
@@ -31,6 +32,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/customers", get(customers::list))
         .route("/api/v1/customers/{id}", get(customers::get_one))
         .route("/api/v1/analytics/stats", get(analytics::stats))
+        .route("/api/auth/login", post(rooms::login))
+        .route("/api/rooms", get(rooms::list))
+        .route("/api/rooms/{id}/messages", get(rooms::messages))
+        .route("/api/rooms/{id}/chat", get(rooms::chat))
         .route("/api/v1/team", get(team::list))
         .route("/api/v1/team/invite", post(team::invite))
         .route("/api/v1/team/{user_id}/role", put(team::set_role))

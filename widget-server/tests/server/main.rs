@@ -8,5 +8,6 @@ mod ops;
 mod postgres;
 mod public_api;
 mod realtime;
+mod rooms;
 mod support;
 mod webhooks;

@@ -1,0 +1,117 @@
+//! The room stream: login with `token`, room lists and history, and the
+//! `{type, payload}` socket with its close codes.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::support::{Db, TestApp, OPERATOR_EMAIL, OPERATOR_PASSWORD, PATIENCE};
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn room_token(app: &TestApp) -> String {
+    let body = json!({ "email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD }).to_string();
+    let reply = app.post_raw("/api/auth/login", &[], body).await;
+    assert_eq!(reply.status, reqwest::StatusCode::OK);
+    assert_eq!(reply.body["token"], reply.body["access_token"]);
+    reply.body["token"].as_str().expect("token").to_owned()
+}
+
+async fn connect(app: &TestApp, room: &str, query: &str) -> Socket {
+    tokio_tungstenite::connect_async(format!("ws://{}/api/rooms/{room}/chat{query}", app.addr))
+        .await
+        .expect("connects")
+        .0
+}
+
+/// The next frame: `Ok(json)` or `Err(close code)`.
+async fn next(ws: &mut Socket) -> Result<Value, Option<u16>> {
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await.expect("in time") {
+            Some(Ok(WsMessage::Text(t))) => return Ok(serde_json::from_str(&t).expect("json")),
+            Some(Ok(WsMessage::Close(f))) => return Err(f.map(|f| f.code.into())),
+            Some(Ok(_)) => {}
+            _ => return Err(None),
+        }
+    }
+}
+
+async fn next_of(ws: &mut Socket, kind: &str) -> Value {
+    loop {
+        let v = next(ws).await.unwrap_or_else(|code| panic!("closed {code:?} waiting for {kind}"));
+        if v["type"] == kind {
+            return v["payload"].clone();
+        }
+    }
+}
+
+async fn a_room_streams_messages_and_events_to_an_operator(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = room_token(&app).await;
+    let s = app.session("room-1").await;
+    let rooms = app.http.get(app.url("/api/rooms")).bearer_auth(&token).send().await.expect("rooms");
+    let rooms: Value = rooms.json().await.expect("json");
+    assert_eq!(rooms["data"][0]["id"], s.session_id.as_str());
+
+    let mut ws = connect(&app, &s.session_id, &format!("?token={token}")).await;
+    assert_eq!(next_of(&mut ws, "connected").await["roomId"], s.session_id.as_str());
+    app.send_ok(&s, "hello room").await;
+    let m = next_of(&mut ws, "message").await;
+    assert_eq!((m["text"].as_str(), m["sender"].as_str()), (Some("hello room"), Some("user")));
+    assert!(m["agentId"].is_null());
+    app.operator_reply(&token, &s.session_id, "operator here").await;
+    let reply = loop {
+        let m = next_of(&mut ws, "message").await;
+        if m["text"] == "operator here" {
+            break m;
+        }
+    };
+    assert_eq!(reply["sender"], "Ann");
+    assert!(reply["agentId"].is_string());
+    app.http
+        .post(app.url(&format!("/api/v1/conversations/{}/close", s.session_id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("close");
+    assert_eq!(next_of(&mut ws, "event").await["eventType"], "status_changed");
+    ws.send(WsMessage::Text(json!({ "type": "ping" }).to_string().into())).await.expect("ping");
+    next_of(&mut ws, "pong").await;
+
+    let history =
+        app.http.get(app.url(&format!("/api/rooms/{}/messages", s.session_id))).bearer_auth(&token).send().await;
+    let history: Value = history.expect("history").json().await.expect("json");
+    let texts: Vec<&str> =
+        history["data"].as_array().expect("list").iter().filter_map(|m| m["text"].as_str()).collect();
+    let settings = &app.website.settings;
+    assert_eq!(texts, [settings.greeting.as_str(), "hello room", settings.contact_request.as_str(), "operator here"]);
+}
+
+async fn the_token_may_come_in_a_first_frame_instead_of_the_url(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = room_token(&app).await;
+    let s = app.session("room-2").await;
+    let mut ws = connect(&app, &s.session_id, "").await;
+    ws.send(WsMessage::Text(json!({ "type": "auth", "token": token }).to_string().into())).await.expect("auth");
+    next_of(&mut ws, "connected").await;
+}
+
+async fn bad_tokens_get_4001_and_unknown_rooms_4003(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("room-3").await;
+    let mut forged = connect(&app, &s.session_id, "?token=forged").await;
+    assert!(next(&mut forged).await.is_ok_and(|v| v["type"] == "error"));
+    assert_eq!(next(&mut forged).await.err(), Some(Some(4001)));
+    let token = room_token(&app).await;
+    let mut missing = connect(&app, "no-such-room", &format!("?token={token}")).await;
+    assert!(next(&mut missing).await.is_ok_and(|v| v["type"] == "error"));
+    assert_eq!(next(&mut missing).await.err(), Some(Some(4003)));
+    let unauthenticated = app.http.get(app.url("/api/rooms")).send().await.expect("rooms");
+    assert_eq!(unauthenticated.status(), reqwest::StatusCode::UNAUTHORIZED);
+}
+
+crate::on_both_databases!(
+    a_room_streams_messages_and_events_to_an_operator,
+    the_token_may_come_in_a_first_frame_instead_of_the_url,
+    bad_tokens_get_4001_and_unknown_rooms_4003,
+);
