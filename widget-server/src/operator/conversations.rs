@@ -168,9 +168,23 @@ pub async fn reply(
     Ok((StatusCode::CREATED, Json(Item { data: operator_message(&message) })))
 }
 
-async fn set_status(state: &AppState, id: &str, status: SessionStatus) -> OpResult<Json<Item<Conversation>>> {
+/// Changes the status and, when it changed, leaves a system note in the
+/// conversation so the visitor's widget shows it too.
+async fn set_status(
+    state: &AppState,
+    op: &crate::store::Operator,
+    id: &str,
+    status: SessionStatus,
+) -> OpResult<Json<Item<Conversation>>> {
     let session = load_session(state, id).await?;
-    change_status(state, &session, status).await?;
+    if session.status != status {
+        let updated = change_status(state, &session, status).await?;
+        let verb = if status == SessionStatus::Active { "reopened" } else { "closed" };
+        let note = format!("{} {verb} the conversation", op.name);
+        let new =
+            NewMessage { session_id: id, sender: Sender::System, body: &note, manager_id: Some(&op.id), echo_id: None };
+        post_message(state, &updated, new, "System").await?;
+    }
     get_one_row(state, id).await
 }
 
@@ -189,18 +203,18 @@ pub(super) async fn conversation_of(state: &AppState, session: Session) -> crate
 
 pub async fn close(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
 ) -> OpResult<Json<Item<Conversation>>> {
-    set_status(&state, &id, SessionStatus::Closed).await
+    set_status(&state, &op, &id, SessionStatus::Closed).await
 }
 
 pub async fn reopen(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
 ) -> OpResult<Json<Item<Conversation>>> {
-    set_status(&state, &id, SessionStatus::Active).await
+    set_status(&state, &op, &id, SessionStatus::Active).await
 }
 
 #[derive(Deserialize)]

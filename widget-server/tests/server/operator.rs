@@ -176,6 +176,11 @@ async fn closing_reaches_the_widget_and_a_visitor_message_reopens(db: Db) {
         other => panic!("expected conversation.status_changed, got {other:?}"),
     };
     assert_eq!(status_on_socket(ws.event().await), SessionStatus::Closed);
+    let note = ws.created().await;
+    assert_eq!(
+        (note.sender, note.message_text.as_str()),
+        (natter_protocol::Sender::System, "Ann closed the conversation")
+    );
     let list = app.authed(reqwest::Method::GET, "/api/v1/conversations?status=closed", &token, None).await;
     assert_eq!(list.body["meta"]["total"], 1);
     app.send_ok(&s, "one more thing").await;
@@ -325,10 +330,11 @@ async fn analytics_count_conversations_and_messages_and_time_replies(db: Db) {
     assert_eq!(c["avg_response_time"].as_i64(), Some(expected_response));
     assert!(c["avg_resolution_time"].as_i64().is_some_and(|s| s >= 0));
     let m = &stats.body["messages"];
-    // Each session: greeting and contact request from the bot, one visitor message; one operator reply.
+    // Each session: greeting and contact request from the bot, one visitor message; one operator
+    // reply and the system note of the close.
     assert_eq!(
         (m["total"].as_i64(), m["from_customers"].as_i64(), m["from_agents"].as_i64(), m["from_ai"].as_i64()),
-        (Some(7), Some(2), Some(1), Some(4))
+        (Some(8), Some(2), Some(1), Some(4))
     );
     let past =
         app.authed(reqwest::Method::GET, "/api/v1/analytics/stats?from=2020-01-01&to=2020-01-31", &token, None).await;

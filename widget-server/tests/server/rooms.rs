@@ -84,7 +84,14 @@ async fn a_room_streams_messages_and_events_to_an_operator(db: Db) {
     let texts: Vec<&str> =
         history["data"].as_array().expect("list").iter().filter_map(|m| m["text"].as_str()).collect();
     let settings = &app.website.settings;
-    assert_eq!(texts, [settings.greeting.as_str(), "hello room", settings.contact_request.as_str(), "operator here"]);
+    let expected = [
+        settings.greeting.as_str(),
+        "hello room",
+        settings.contact_request.as_str(),
+        "operator here",
+        "Ann closed the conversation",
+    ];
+    assert_eq!(texts, expected);
 }
 
 async fn the_token_may_come_in_a_first_frame_instead_of_the_url(db: Db) {
