@@ -12,5 +12,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]; then
 fi
 command -v wasm-pack >/dev/null 2>&1 || cargo install wasm-pack
 if [ ! -x tests/node_modules/.bin/wasm-opt ] || [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
-  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+  # `npm install` rather than `npm ci`: with lock files that omit download addresses, npm 11's
+  # `npm ci` refuses optional platform packages it cannot see in the lock.
+  (cd tests && npm install --no-audit --no-fund --loglevel=error)
 fi

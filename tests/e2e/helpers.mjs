@@ -55,6 +55,7 @@ export async function startServer() {
   return {
     base,
     token,
+    admin: { email, password },
     async operator() {
       const res = await fetch(`${base}/api/v1/auth/login`, {
         method: 'POST',

@@ -1,0 +1,79 @@
+// A visitor in the widget on the demo page and an operator in the console
+// talk to each other live, both ways; a close from the console shows in the widget.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { expect } from './expect.mjs';
+import { launchBrowser, startServer, storedSession, type, w } from './helpers.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function console(context) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.base}/console`);
+  await page.fill('input[name=email]', server.admin.email);
+  await page.fill('input[name=password]', server.admin.password);
+  await page.press('input[name=password]', 'Enter');
+  await page.locator('#status', { hasText: 'Live' }).waitFor();
+  return { page, errors };
+}
+
+test('a visitor and an operator in the console talk live both ways, and a close reaches the widget', async () => {
+  const operatorContext = await browser.newContext();
+  const { page: desk, errors: deskErrors } = await console(operatorContext);
+
+  const visitorContext = await browser.newContext();
+  const visitor = await visitorContext.newPage();
+  const visitorErrors = [];
+  visitor.on('pageerror', (e) => visitorErrors.push(String(e)));
+  await visitor.goto(`${server.base}/`);
+  await w(visitor, 'launcher').click();
+  await w(visitor, 'panel').waitFor();
+  await type(visitor, 'Is the Guji in stock?');
+
+  // The new conversation and its message appear in the console without a reload.
+  const item = desk.locator('.conversations li');
+  await expect(() => item.count(), (n) => n === 1);
+  await expect(() => item.first().locator('.badge').count(), (n) => n === 1);
+  await item.first().click();
+  await expect(() => desk.locator('.messages li[data-sender=user]').allTextContents(), (t) =>
+    t.some((s) => s.includes('Is the Guji in stock?')),
+  );
+
+  // Operator to visitor.
+  await desk.fill('#reply-text', 'Yes, 40 bags left.');
+  await desk.press('#reply-text', 'Enter');
+  const fromOperator = visitor.locator('[data-natter="message"][data-sender="manager"]');
+  await expect(() => fromOperator.allTextContents(), (t) => t.some((s) => s.includes('Yes, 40 bags left.')));
+
+  // Visitor to operator, live in the open conversation.
+  await type(visitor, 'Great, I will order two.');
+  await expect(() => desk.locator('.messages li[data-sender=user]').allTextContents(), (t) =>
+    t.some((s) => s.includes('Great, I will order two.')),
+  );
+
+  // Closing in the console shows in the widget.
+  await desk.click('#toggle');
+  await desk.locator('#toggle', { hasText: 'Reopen' }).waitFor();
+  const note = visitor.locator('[data-natter="message"][data-sender="system"]');
+  await expect(() => note.allTextContents(), (t) => t.some((s) => s.includes('closed the conversation')));
+
+  const stored = await storedSession(visitor, server.token);
+  const operator = await server.operator();
+  const status = await fetch(`${server.base}/api/v1/conversations/${stored.sessionId}`, { headers: operator.headers });
+  assert.equal((await status.json()).data.status, 'closed');
+  assert.deepEqual(deskErrors, []);
+  assert.deepEqual(visitorErrors, []);
+  await visitorContext.close();
+  await operatorContext.close();
+});
