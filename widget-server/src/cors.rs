@@ -31,7 +31,14 @@ pub async fn public_cors(State(state): State<AppState>, req: Request, next: Next
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         return res;
     }
-    let key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // The native API names the website in `X-API-Key`, the Novatalks dialect in `?website_token=`.
+    let key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| {
+        let query = req.uri().query().unwrap_or_default();
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .ok()?
+            .into_iter()
+            .find_map(|(k, v)| (k == "website_token").then_some(v))
+    });
     if let (Some(key), Ok(origin_str)) = (key, origin.to_str()) {
         match state.websites.get(state.store.as_ref(), &key).await {
             Ok(Some(website)) if !website.allows_origin(origin_str) => {

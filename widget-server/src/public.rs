@@ -1,5 +1,6 @@
 //! The public widget API under `/api/public/chat`: sessions, messages,
-//! polling, the legacy `notify` and the widget config.
+//! polling, the legacy `notify` and the widget config; and the Novatalks
+//! dialect of the same operations (`novatalks`).
 
 use std::net::SocketAddr;
 
@@ -27,8 +28,11 @@ use crate::AppState;
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 100;
 
+mod novatalks;
+
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .merge(novatalks::router())
         .route("/api/public/chat/sessions", post(create_session))
         .route("/api/public/chat/sessions/{session_id}/messages", post(send_message).get(list_messages))
         .route("/api/public/chat/notify", post(notify))
@@ -73,14 +77,14 @@ pub fn chat_session(s: &Session) -> ChatSession {
 }
 
 /// Contact fields of a request, parsed.
-struct Contact {
+pub(crate) struct Contact {
     name: Option<PersonName>,
     phone: Option<Phone>,
     email: Option<Email>,
 }
 
 impl Contact {
-    fn parse(name: Option<&str>, phone: Option<&str>, email: Option<&str>) -> AppResult<Self> {
+    pub(crate) fn parse(name: Option<&str>, phone: Option<&str>, email: Option<&str>) -> AppResult<Self> {
         fn present(v: Option<&str>) -> Option<&str> {
             v.filter(|v| !v.trim().is_empty())
         }
@@ -96,7 +100,7 @@ impl Contact {
     }
 
     /// Stores the fields that changed and runs the contact bot reply.
-    async fn apply(&self, state: &AppState, website: &Website, session: Session) -> AppResult<Session> {
+    pub(crate) async fn apply(&self, state: &AppState, website: &Website, session: Session) -> AppResult<Session> {
         let changed = self.name.as_ref().is_some_and(|n| session.user_name.as_deref() != Some(n.as_str()))
             || self.phone.as_ref().is_some_and(|p| session.user_phone.as_deref() != Some(p.as_str()))
             || self.email.as_ref().is_some_and(|e| session.user_email.as_deref() != Some(e.as_str()));
@@ -124,7 +128,7 @@ impl Contact {
 }
 
 /// Stores a visitor message and, when it is new, runs the bot replies.
-async fn visitor_message(
+pub(crate) async fn visitor_message(
     state: &AppState,
     website: &Website,
     session: &Session,
@@ -151,7 +155,11 @@ async fn visitor_message(
 }
 
 /// Finds the session of `user_session_id` or creates it (with its greeting).
-async fn open_session(state: &AppState, website: &Website, user_session_id: &str) -> AppResult<(Session, bool)> {
+pub(crate) async fn open_session(
+    state: &AppState,
+    website: &Website,
+    user_session_id: &str,
+) -> AppResult<(Session, bool)> {
     if let Some(s) = state.store.session_by_user_session_id(&website.id, user_session_id).await? {
         return Ok((s, false));
     }
@@ -227,7 +235,7 @@ async fn send_message(
 }
 
 /// Reads `after`/`before` as a seq number or a message id of this session.
-async fn seq_of(state: &AppState, session: &Session, field: &str, value: &str) -> AppResult<i64> {
+pub(crate) async fn seq_of(state: &AppState, session: &Session, field: &str, value: &str) -> AppResult<i64> {
     if let Ok(seq) = value.parse::<i64>() {
         return Ok(seq);
     }

@@ -2,6 +2,7 @@
 //! port), each test run against SQLite and against PostgreSQL.
 
 mod cli;
+mod novatalks;
 mod operator;
 mod operator_stream;
 mod ops;
