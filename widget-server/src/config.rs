@@ -127,6 +127,10 @@ pub struct ServeConfig {
     /// Public API requests per second allowed per website (burst is 4×).
     #[arg(long, env = "NATTER_RATE_PER_WEBSITE", default_value_t = 500, global = true)]
     pub rate_per_website: u32,
+    /// Take the client IP for rate limits from `X-Forwarded-For` (set this only
+    /// behind a reverse proxy that overwrites that header).
+    #[arg(long, env = "NATTER_TRUST_PROXY", global = true)]
+    pub trust_proxy: bool,
     /// Secret for signing operator tokens; generated and stored in the database when unset.
     #[arg(long, env = "NATTER_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
@@ -157,6 +161,7 @@ impl ServeConfig {
             max_message_chars: 4000,
             rate_per_ip: 10_000,
             rate_per_website: 10_000,
+            trust_proxy: false,
             jwt_secret: Some("test-secret-test-secret-test-secret".into()),
             access_token_secs: 1800,
             webhook_retry_base_ms: 50,

@@ -53,6 +53,7 @@ pub struct Settings {
     pub access_token_secs: i64,
     pub static_dir: PathBuf,
     pub pkg_dir: PathBuf,
+    pub trust_proxy: bool,
 }
 
 /// How long a cached website is trusted before it is read again, so changes
@@ -132,6 +133,7 @@ impl AppState {
                 access_token_secs: config.access_token_secs,
                 static_dir: config.static_dir.clone(),
                 pkg_dir: config.pkg_dir.clone(),
+                trust_proxy: config.trust_proxy,
             }),
             limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),
             websites: Arc::new(WebsiteCache::default()),

@@ -41,13 +41,26 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, limit_ip))
 }
 
+/// The client's IP: the peer, or behind a trusted proxy the first `X-Forwarded-For` entry.
+fn client_ip(peer: SocketAddr, headers: &axum::http::HeaderMap, trust_proxy: bool) -> std::net::IpAddr {
+    let forwarded = || {
+        let value = headers.get("x-forwarded-for")?.to_str().ok()?;
+        value.split(',').next()?.trim().parse().ok()
+    };
+    if trust_proxy {
+        forwarded().unwrap_or(peer.ip())
+    } else {
+        peer.ip()
+    }
+}
+
 async fn limit_ip(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
-    match state.limiter.check_ip(addr.ip()) {
+    match state.limiter.check_ip(client_ip(addr, req.headers(), state.settings.trust_proxy)) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
@@ -313,4 +326,29 @@ async fn config(State(state): State<AppState>, WebsiteAuth(website): WebsiteAuth
         max_message_length: state.settings.max_message_chars,
         legacy_mode: website.legacy_mode,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(value: &str) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", value.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn the_peer_address_counts_unless_the_proxy_is_trusted() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
+        let headers = forwarded("203.0.113.7, 10.0.0.1");
+        assert_eq!(client_ip(peer, &headers, false).to_string(), "10.0.0.1");
+        assert_eq!(client_ip(peer, &headers, true).to_string(), "203.0.113.7");
+    }
+
+    #[test]
+    fn a_garbled_forwarded_header_falls_back_to_the_peer() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
+        assert_eq!(client_ip(peer, &forwarded("not-an-ip"), true).to_string(), "10.0.0.1");
+    }
 }
