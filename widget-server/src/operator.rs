@@ -3,7 +3,7 @@
 
 mod analytics;
 mod auth;
-mod conversations;
+pub(crate) mod conversations;
 mod customers;
 mod rooms;
 pub(crate) mod stream;

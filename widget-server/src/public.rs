@@ -1,6 +1,6 @@
 //! The public widget API under `/api/public/chat`: sessions, messages,
 //! polling, the legacy `notify` and the widget config; and the Novatalks
-//! dialect of the same operations (`novatalks`).
+//! and OmniSupport dialects of the same operations.
 
 use std::net::SocketAddr;
 
@@ -29,10 +29,12 @@ const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 100;
 
 mod novatalks;
+mod omnisupport;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(novatalks::router())
+        .merge(omnisupport::router())
         .route("/api/public/chat/sessions", post(create_session))
         .route("/api/public/chat/sessions/{session_id}/messages", post(send_message).get(list_messages))
         .route("/api/public/chat/notify", post(notify))

@@ -99,7 +99,7 @@ pub async fn get_one(
     get_one_row(&state, &id).await
 }
 
-pub(super) fn operator_message(m: &Message) -> OperatorMessage {
+pub(crate) fn operator_message(m: &Message) -> OperatorMessage {
     let sender_type = match m.sender {
         Sender::User => "customer",
         Sender::Manager => "agent",

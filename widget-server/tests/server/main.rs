@@ -3,6 +3,7 @@
 
 mod cli;
 mod novatalks;
+mod omnisupport;
 mod operator;
 mod operator_stream;
 mod ops;
