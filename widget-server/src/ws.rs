@@ -49,7 +49,7 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
 
 pub type WsResult = Result<(), axum::Error>;
 
-pub async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
+async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
     socket.send(WsMessage::Text(frame.to_json().into())).await
 }
 
