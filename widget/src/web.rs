@@ -6,6 +6,7 @@ pub mod api;
 pub mod controller;
 pub mod dom;
 pub mod exports;
+pub mod json;
 mod live;
 mod pump;
 pub mod task;

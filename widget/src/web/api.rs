@@ -3,11 +3,10 @@
 //! into typed results.
 
 use gloo_net::http::{Request, RequestBuilder};
-use natter_protocol::{
-    ChatMessage, CreateSessionRequest, Envelope, MessageData, MessagesData, SendMessageRequest, SessionData,
-    WidgetConfig,
-};
-use serde::de::DeserializeOwned;
+use natter_protocol::{ChatMessage, CreateSessionRequest, MessagesData, SendMessageRequest, SessionData, WidgetConfig};
+use wasm_bindgen::JsValue;
+
+use super::json;
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,15 +74,14 @@ impl Api {
     /// Creates, resumes or updates the session of `req.user_session_id`.
     pub async fn session(&self, req: &CreateSessionRequest) -> Result<SessionData, ApiError> {
         let builder = self.with_key(Request::post(&self.url("/sessions")));
-        call(builder.json(req).map_err(|e| ApiError::Decode(e.to_string()))?).await
+        call(with_json(builder, json::session_request(req))?, json::session_data).await
     }
 
     /// Sends one visitor message; a repeated `echoId` returns the stored copy.
     pub async fn send(&self, live: &Live, req: &SendMessageRequest) -> Result<ChatMessage, ApiError> {
         let path = format!("/sessions/{}/messages", live.id);
         let builder = self.with_session(Request::post(&self.url(&path)), live);
-        let data: MessageData = call(builder.json(req).map_err(|e| ApiError::Decode(e.to_string()))?).await?;
-        Ok(data.message)
+        call(with_json(builder, json::send_request(req))?, json::message_data).await
     }
 
     /// Messages with a higher seq than `after`, oldest first.
@@ -91,25 +89,35 @@ impl Api {
         let path = format!("/sessions/{}/messages", live.id);
         let after = after.to_string();
         let builder = self.with_session(Request::get(&self.url(&path)), live).query([("after", after.as_str())]);
-        call(builder.build().map_err(|e| ApiError::Decode(e.to_string()))?).await
+        call(builder.build().map_err(|e| ApiError::Decode(e.to_string()))?, json::messages_data).await
     }
 
     /// The website's widget settings.
     pub async fn config(&self) -> Result<WidgetConfig, ApiError> {
         let builder = self.with_key(Request::get(&self.url("/config")));
-        call(builder.build().map_err(|e| ApiError::Decode(e.to_string()))?).await
+        call(builder.build().map_err(|e| ApiError::Decode(e.to_string()))?, json::widget_config).await
     }
 }
 
-async fn call<T: DeserializeOwned>(req: Request) -> Result<T, ApiError> {
+/// A request with a JSON body.
+fn with_json(builder: RequestBuilder, body: String) -> Result<Request, ApiError> {
+    builder
+        .header("Content-Type", "application/json")
+        .body(JsValue::from(body))
+        .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+async fn call<T>(req: Request, read: fn(&JsValue) -> Option<T>) -> Result<T, ApiError> {
     let res = req.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
     let status = res.status();
-    let envelope: Envelope<T> = match res.json().await {
-        Ok(envelope) => envelope,
-        Err(e) if status >= 500 => {
-            return Err(ApiError::Refused { status, code: "server_error".into(), message: e.to_string() })
+    let text = res.text().await;
+    let envelope = text.ok().and_then(|t| json::parse(&t)).and_then(|v| json::envelope(&v, read));
+    let message = "the answer was not the expected JSON";
+    match envelope {
+        Some(envelope) => envelope.map_err(|e| ApiError::Refused { status, code: e.code, message: e.message }),
+        None if status >= 500 => {
+            Err(ApiError::Refused { status, code: "server_error".into(), message: message.into() })
         }
-        Err(e) => return Err(ApiError::Decode(e.to_string())),
-    };
-    envelope.into_result().map_err(|e| ApiError::Refused { status, code: e.code, message: e.message })
+        None => Err(ApiError::Decode(message.into())),
+    }
 }

@@ -12,11 +12,12 @@ use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::Set;
-use natter_protocol::ws::{ClientFrame, ServerFrame, SubscribeData, CLOSE_UNAUTHORIZED};
+use natter_protocol::ws::{ClientFrame, SubscribeData, CLOSE_UNAUTHORIZED};
 
 use super::api::Live;
 use super::controller::Controller;
 use super::dom;
+use super::json::{self, Frame};
 use super::task::{sleep, Task};
 use crate::transport::poll_delay;
 
@@ -35,7 +36,7 @@ const SEND_TIMEOUT_MS: u32 = 5_000;
 /// Sends a frame; `false` when the socket failed or never opened (a socket
 /// closed before opening would otherwise keep a send waiting for ever).
 async fn send(sink: &mut SplitSink<WebSocket, Message>, frame: &ClientFrame) -> bool {
-    let message = Message::Text(serde_json::to_string(frame).unwrap_or_default());
+    let message = Message::Text(json::client_frame(frame));
     matches!(select(sink.send(message), TimeoutFuture::new(SEND_TIMEOUT_MS)).await, Either::Left((Ok(()), _)))
 }
 
@@ -111,7 +112,7 @@ impl Controller {
         loop {
             match select(stream.next(), outgoing.next()).await {
                 Either::Left((Some(Ok(Message::Text(raw))), _)) => {
-                    let Ok(frame) = serde_json::from_str::<ServerFrame>(&raw) else { continue };
+                    let Some(frame) = json::server_frame(&raw) else { continue };
                     if let Some(reply) = self.on_frame(frame, &out) {
                         if !send(&mut sink, &reply).await {
                             return End::Lost;
@@ -136,9 +137,9 @@ impl Controller {
     }
 
     /// Handles one server frame; returns the frame to answer with, if any.
-    fn on_frame(&self, frame: ServerFrame, out: &mpsc::UnboundedSender<ClientFrame>) -> Option<ClientFrame> {
+    fn on_frame(&self, frame: Frame, out: &mpsc::UnboundedSender<ClientFrame>) -> Option<ClientFrame> {
         match frame {
-            ServerFrame::ConfirmSubscription(_) => {
+            Frame::ConfirmSubscription => {
                 let mut st = self.state.borrow_mut();
                 st.choice.socket_up();
                 st.backoff.opened(dom::now_ms());
@@ -147,22 +148,20 @@ impl Controller {
                 self.ui.offline.set(false);
                 None
             }
-            ServerFrame::PresenceUpdate(_) => Some(ClientFrame::UpdatePresence),
-            ServerFrame::MessageCreated(event) | ServerFrame::MessageUpdated(event) => {
-                self.receive([event.message]);
+            Frame::PresenceUpdate => Some(ClientFrame::UpdatePresence),
+            Frame::Message(message) => {
+                self.receive([message]);
                 None
             }
-            ServerFrame::TypingOn(event) => {
-                self.ui.typing.set(event.user.kind == "agent");
+            Frame::TypingOn(agent) => {
+                self.ui.typing.set(agent);
                 None
             }
-            ServerFrame::TypingOff(_) => {
+            Frame::TypingOff => {
                 self.ui.typing.set(false);
                 None
             }
-            ServerFrame::ConversationCreated(_) | ServerFrame::ConversationStatusChanged(_) | ServerFrame::Error(_) => {
-                None
-            }
+            Frame::Other => None,
         }
     }
 
