@@ -8,6 +8,7 @@ pub mod dom;
 pub mod exports;
 pub mod json;
 mod live;
+pub mod net;
 mod pump;
 pub mod task;
 pub mod ui;

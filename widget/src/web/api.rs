@@ -1,12 +1,11 @@
-//! The public chat API over `fetch` (gloo-net): sessions, messages, polling
+//! The public chat API over `fetch`: sessions, messages, polling
 //! and the widget config, with the `{success, data | error}` envelope read
 //! into typed results.
 
-use gloo_net::http::{Request, RequestBuilder};
 use natter_protocol::{ChatMessage, CreateSessionRequest, MessagesData, SendMessageRequest, SessionData, WidgetConfig};
 use wasm_bindgen::JsValue;
 
-use super::json;
+use super::{json, net};
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,61 +62,54 @@ impl Api {
         format!("{}/ws", url.unwrap_or_else(|| self.base.clone()))
     }
 
-    fn with_key(&self, req: RequestBuilder) -> RequestBuilder {
-        req.header("X-API-Key", &self.website_token)
-    }
-
-    fn with_session(&self, req: RequestBuilder, live: &Live) -> RequestBuilder {
-        self.with_key(req).header("X-Session-Token", &live.token)
+    /// Calls `path` with the website key and, when given, the session token.
+    async fn call<T>(
+        &self,
+        method: &str,
+        path: &str,
+        live: Option<&Live>,
+        body: Option<String>,
+        read: fn(&JsValue) -> Option<T>,
+    ) -> Result<T, ApiError> {
+        let mut headers = vec![("X-API-Key", self.website_token.as_str())];
+        if let Some(live) = live {
+            headers.push(("X-Session-Token", live.token.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let answer = net::fetch(method, &self.url(path), &headers, body.as_deref()).await;
+        let (status, text) = answer.map_err(ApiError::Network)?;
+        let envelope = text.and_then(|t| json::parse(&t)).and_then(|v| json::envelope(&v, read));
+        let message = "the answer was not the expected JSON";
+        match envelope {
+            Some(envelope) => envelope.map_err(|e| ApiError::Refused { status, code: e.code, message: e.message }),
+            None if status >= 500 => {
+                Err(ApiError::Refused { status, code: "server_error".into(), message: message.into() })
+            }
+            None => Err(ApiError::Decode(message.into())),
+        }
     }
 
     /// Creates, resumes or updates the session of `req.user_session_id`.
     pub async fn session(&self, req: &CreateSessionRequest) -> Result<SessionData, ApiError> {
-        let builder = self.with_key(Request::post(&self.url("/sessions")));
-        call(with_json(builder, json::session_request(req))?, json::session_data).await
+        self.call("POST", "/sessions", None, Some(json::session_request(req)), json::session_data).await
     }
 
     /// Sends one visitor message; a repeated `echoId` returns the stored copy.
     pub async fn send(&self, live: &Live, req: &SendMessageRequest) -> Result<ChatMessage, ApiError> {
         let path = format!("/sessions/{}/messages", live.id);
-        let builder = self.with_session(Request::post(&self.url(&path)), live);
-        call(with_json(builder, json::send_request(req))?, json::message_data).await
+        self.call("POST", &path, Some(live), Some(json::send_request(req)), json::message_data).await
     }
 
     /// Messages with a higher seq than `after`, oldest first.
     pub async fn after(&self, live: &Live, after: i64) -> Result<MessagesData, ApiError> {
-        let path = format!("/sessions/{}/messages", live.id);
-        let after = after.to_string();
-        let builder = self.with_session(Request::get(&self.url(&path)), live).query([("after", after.as_str())]);
-        call(builder.build().map_err(|e| ApiError::Decode(e.to_string()))?, json::messages_data).await
+        let path = format!("/sessions/{}/messages?after={after}", live.id);
+        self.call("GET", &path, Some(live), None, json::messages_data).await
     }
 
     /// The website's widget settings.
     pub async fn config(&self) -> Result<WidgetConfig, ApiError> {
-        let builder = self.with_key(Request::get(&self.url("/config")));
-        call(builder.build().map_err(|e| ApiError::Decode(e.to_string()))?, json::widget_config).await
-    }
-}
-
-/// A request with a JSON body.
-fn with_json(builder: RequestBuilder, body: String) -> Result<Request, ApiError> {
-    builder
-        .header("Content-Type", "application/json")
-        .body(JsValue::from(body))
-        .map_err(|e| ApiError::Decode(e.to_string()))
-}
-
-async fn call<T>(req: Request, read: fn(&JsValue) -> Option<T>) -> Result<T, ApiError> {
-    let res = req.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
-    let status = res.status();
-    let text = res.text().await;
-    let envelope = text.ok().and_then(|t| json::parse(&t)).and_then(|v| json::envelope(&v, read));
-    let message = "the answer was not the expected JSON";
-    match envelope {
-        Some(envelope) => envelope.map_err(|e| ApiError::Refused { status, code: e.code, message: e.message }),
-        None if status >= 500 => {
-            Err(ApiError::Refused { status, code: "server_error".into(), message: message.into() })
-        }
-        None => Err(ApiError::Decode(message.into())),
+        self.call("GET", "/config", None, None, json::widget_config).await
     }
 }
