@@ -62,7 +62,8 @@ impl Api {
         format!("{}/ws", url.unwrap_or_else(|| self.base.clone()))
     }
 
-    /// Calls `path` with the website key and, when given, the session token.
+    /// Calls `path` with the website key and, when given, the session token,
+    /// and reads the `data` of the answer's envelope with `read`.
     async fn call<T>(
         &self,
         method: &str,
@@ -71,6 +72,21 @@ impl Api {
         body: Option<String>,
         read: fn(&JsValue) -> Option<T>,
     ) -> Result<T, ApiError> {
+        let message = "the answer was not the expected JSON";
+        self.call_json(method, path, live, body)
+            .await
+            .and_then(|data| read(&data).ok_or_else(|| ApiError::Decode(message.into())))
+    }
+
+    /// The untyped part of [`Api::call`], compiled once: the request, and the
+    /// `data` of a successful envelope as a JS value.
+    async fn call_json(
+        &self,
+        method: &str,
+        path: &str,
+        live: Option<&Live>,
+        body: Option<String>,
+    ) -> Result<JsValue, ApiError> {
         let mut headers = vec![("X-API-Key", self.website_token.as_str())];
         if let Some(live) = live {
             headers.push(("X-Session-Token", live.token.as_str()));
@@ -80,7 +96,7 @@ impl Api {
         }
         let answer = net::fetch(method, &self.url(path), &headers, body.as_deref()).await;
         let (status, text) = answer.map_err(ApiError::Network)?;
-        let envelope = text.and_then(|t| json::parse(&t)).and_then(|v| json::envelope(&v, read));
+        let envelope = text.and_then(|t| json::parse(&t)).and_then(|v| json::envelope(&v, |d| Some(d.clone())));
         let message = "the answer was not the expected JSON";
         match envelope {
             Some(envelope) => envelope.map_err(|e| ApiError::Refused { status, code: e.code, message: e.message }),

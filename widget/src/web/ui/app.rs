@@ -17,10 +17,25 @@ pub fn App(
     ui: Ui,
 ) -> impl IntoView {
     let launcher = NodeRef::<html::Button>::new();
-    // Focus returns to the launcher when the panel closes.
+    let list = NodeRef::<html::Ol>::new();
+    let area = NodeRef::<html::Textarea>::new();
+    // One effect for focus and scrolling: the text area takes the focus when
+    // the panel opens and the launcher gets it back when it closes; the
+    // newest message stays in view.
     Effect::new(move |was_open: Option<bool>| {
         let open = ui.open.get();
-        if was_open == Some(true) && !open {
+        ui.entries.track();
+        ui.typing.track();
+        if open {
+            if was_open != Some(true) {
+                if let Some(area) = area.get() {
+                    let _ = area.focus();
+                }
+            }
+            if let Some(list) = list.get() {
+                list.set_scroll_top(list.scroll_height());
+            }
+        } else if was_open == Some(true) {
             if let Some(button) = launcher.get() {
                 let _ = button.focus();
             }
@@ -29,7 +44,7 @@ pub fn App(
     });
     let strings = move || ui.locale.get().strings();
     view! {
-        <Panel ui=ui />
+        <Panel ui=ui list=list area=area />
         <button
             type="button"
             class="launcher"
@@ -59,17 +74,11 @@ pub fn App(
 fn Panel(
     /// Signals of the widget.
     ui: Ui,
+    /// The message list, kept scrolled to the newest message.
+    list: NodeRef<html::Ol>,
+    /// The composer's text area, focused when the panel opens.
+    area: NodeRef<html::Textarea>,
 ) -> impl IntoView {
-    let list = NodeRef::<html::Ol>::new();
-    // Keep the newest message in view.
-    Effect::new(move |_| {
-        ui.entries.track();
-        ui.typing.track();
-        ui.open.track();
-        if let Some(list) = list.get() {
-            list.set_scroll_top(list.scroll_height());
-        }
-    });
     view! {
         <section
             class="panel"
@@ -111,7 +120,7 @@ fn Panel(
                 {tr(ui.locale, |s| s.typing)}
             </p>
             <ContactForm ui=ui />
-            <Composer ui=ui />
+            <Composer ui=ui area=area />
         </section>
     }
 }

@@ -12,17 +12,10 @@ use crate::web::exports::dispatch;
 pub fn Composer(
     /// Signals of the widget.
     ui: Ui,
+    /// The text area, for the panel's focus handling.
+    area: NodeRef<html::Textarea>,
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
-    let area = NodeRef::<html::Textarea>::new();
-    // The text area takes the focus when the panel opens.
-    Effect::new(move |_| {
-        if ui.open.get() {
-            if let Some(area) = area.get() {
-                let _ = area.focus();
-            }
-        }
-    });
     let submit = move || {
         let value = text.get_untracked();
         if value.trim().is_empty() {
