@@ -3,7 +3,8 @@
 # wasm-bindgen on PATH (nothing is downloaded by wasm-pack), then shrinks the
 # wasm with wasm-opt: the one on PATH when it reads reference types
 # (binaryen >= 116), else the npm `binaryen` package from tests/ (run
-# `npm ci` there first; Debian's binaryen 108 is too old for Rust's output).
+# `npm ci` there first; Debian's binaryen 108 is too old for Rust's output),
+# and minifies the JS glue with esbuild, also from tests/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # wasm-pack empties its out-dir, so it builds next to pkg/ and the output is copied in,
@@ -24,3 +25,7 @@ if [ "${version:-0}" -lt 116 ]; then opt=tests/node_modules/.bin/wasm-opt; fi
   --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
   pkg/natter_widget_bg.wasm -o pkg/natter_widget_bg.wasm.opt
 mv pkg/natter_widget_bg.wasm.opt pkg/natter_widget_bg.wasm
+# The generated JS glue is served as it is to script-tag pages, so it is minified
+# (esbuild from tests/, one file, exports and import.meta kept).
+tests/node_modules/.bin/esbuild "$out"/natter_widget.js --minify --legal-comments=none --log-level=warning \
+  --outfile=pkg/natter_widget.js

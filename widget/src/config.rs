@@ -334,7 +334,9 @@ mod tests {
 
     #[test]
     fn poll_intervals_in_seconds_may_have_a_fraction() {
-        for (value, ms) in [("2.5s", 2500), ("1.25 s", 1250), (".75s", 750), ("3.s", 3000), ("1.0005s", 1000), ("4s", 4000)] {
+        for (value, ms) in
+            [("2.5s", 2500), ("1.25 s", 1250), (".75s", 750), ("3.s", 3000), ("1.0005s", 1000), ("4s", 4000)]
+        {
             let c = parse(&[("website-token", "tok"), ("poll-interval", value)]).expect(value);
             assert_eq!(c.poll_interval_ms, ms, "{value}");
         }
