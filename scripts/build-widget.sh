@@ -3,20 +3,29 @@
 # wasm-bindgen on PATH (nothing is downloaded by wasm-pack), then shrinks the
 # wasm with wasm-opt: the one on PATH when it reads reference types
 # (binaryen >= 116), else the npm `binaryen` package from tests/ (run
-# `npm ci` there first; Debian's binaryen 108 is too old for Rust's output).
+# `npm ci` there first; Debian's binaryen 108 is too old for Rust's output),
+# and minifies the JS glue with esbuild, also from tests/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # wasm-pack empties its out-dir, so it builds next to pkg/ and the output is copied in,
 # leaving the committed package.json, README.md, index.js and index.d.ts alone.
 out="${CARGO_TARGET_DIR:-target}/wasm-pack-out"
 out="$(mkdir -p "$out" && cd "$out" && pwd)"
-wasm-pack --quiet build widget --mode no-install --no-pack --no-opt --target web \
+# Source paths of this machine (the crates' registry checkout, this directory)
+# are left out of the panic locations compiled into the wasm.
+remap="--remap-path-prefix=$PWD/="
+for src in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap="$remap --remap-path-prefix=$src="; done
+RUSTFLAGS="${RUSTFLAGS:-} $remap" wasm-pack --quiet build widget --mode no-install --no-pack --no-opt --target web \
   --out-dir "$out" --out-name natter_widget --profile wasm-release
 cp "$out"/natter_widget.js "$out"/natter_widget.d.ts "$out"/natter_widget_bg.wasm "$out"/natter_widget_bg.wasm.d.ts pkg/
 opt=wasm-opt
 version=$( (wasm-opt --version 2>/dev/null || true) | grep -o 'version [0-9]*' | grep -o '[0-9]*' || true)
 if [ "${version:-0}" -lt 116 ]; then opt=tests/node_modules/.bin/wasm-opt; fi
-"$opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+"$opt" -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
   pkg/natter_widget_bg.wasm -o pkg/natter_widget_bg.wasm.opt
 mv pkg/natter_widget_bg.wasm.opt pkg/natter_widget_bg.wasm
+# The generated JS glue is served as it is to script-tag pages, so it is minified
+# (esbuild from tests/, one file, exports and import.meta kept).
+tests/node_modules/.bin/esbuild "$out"/natter_widget.js --minify --legal-comments=none --log-level=warning \
+  --outfile=pkg/natter_widget.js

@@ -21,8 +21,7 @@ cargo test -p natter-widget --locked
 cargo clippy -p natter-widget --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
 bash scripts/build-widget.sh
-# The widget is over its size budget for now (docs/widget-size.md): figures are printed, not enforced.
-bash scripts/size-budget.sh --report
+bash scripts/size-budget.sh
 
 CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --mode no-install --headless --chrome widget
 

@@ -135,16 +135,23 @@ fn poll_interval(value: &str) -> Option<u32> {
     let ms = match value.strip_suffix("ms") {
         Some(ms) => ms.trim().parse::<u32>().ok()?,
         None => match value.strip_suffix('s') {
-            Some(secs) => secs.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(|s| {
-                // Clamped to u32's range before the cast.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let ms = (s * 1000.0).min(f64::from(u32::MAX)) as u32;
-                ms
-            })?,
+            Some(secs) => seconds_to_ms(secs.trim())?,
             None => value.parse::<u32>().ok()?,
         },
     };
     Some(ms.max(MIN_POLL_MS))
+}
+
+/// `2`, `2.5` or `.25` seconds in whole milliseconds (digits past the third
+/// decimal place are dropped), without floating point.
+fn seconds_to_ms(secs: &str) -> Option<u32> {
+    let (whole, fraction) = secs.split_once('.').unwrap_or((secs, ""));
+    if whole.is_empty() && fraction.is_empty() || !(whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let whole: u32 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let millis = fraction.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0, |n, b| n * 10 + u32::from(b - b'0'));
+    whole.checked_mul(1000)?.checked_add(millis)
 }
 
 impl Config {
@@ -323,6 +330,19 @@ mod tests {
         assert!(Color::parse("red;} body{display:none").is_none());
         assert!(Color::parse("#abcd").is_none());
         assert_eq!(Color::parse(" #ABCDEF ").map(|c| c.0), Some("#abcdef".into()));
+    }
+
+    #[test]
+    fn poll_intervals_in_seconds_may_have_a_fraction() {
+        for (value, ms) in
+            [("2.5s", 2500), ("1.25 s", 1250), (".75s", 750), ("3.s", 3000), ("1.0005s", 1000), ("4s", 4000)]
+        {
+            let c = parse(&[("website-token", "tok"), ("poll-interval", value)]).expect(value);
+            assert_eq!(c.poll_interval_ms, ms, "{value}");
+        }
+        for value in [".s", "1.2.3s", "-1s", "1e3s", "s", "99999999s"] {
+            assert!(parse(&[("website-token", "tok"), ("poll-interval", value)]).is_err(), "{value}");
+        }
     }
 
     #[test]

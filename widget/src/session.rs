@@ -35,7 +35,7 @@ impl<S: KeyValue> SessionStore<S> {
     /// an earlier visit; an unreadable one is ignored.
     pub fn open(storage: S, website_token: &str) -> Self {
         let key = storage_key(website_token);
-        let current = storage.get(&key).ok().flatten().and_then(|raw| serde_json::from_str::<StoredSession>(&raw).ok());
+        let current = storage.get(&key).ok().flatten().and_then(|raw| decode(&raw));
         Self { storage, key, engaged: current.is_some(), current }
     }
 
@@ -80,13 +80,33 @@ impl<S: KeyValue> SessionStore<S> {
 
     fn write(&self) -> Result<(), StorageError> {
         match (&self.current, self.engaged) {
-            (Some(s), true) => {
-                let raw = serde_json::to_string(s).map_err(|e| StorageError(e.to_string()))?;
-                self.storage.set(&self.key, &raw)
-            }
+            (Some(s), true) => self.storage.set(&self.key, &encode(s)?),
             _ => Ok(()),
         }
     }
+}
+
+// In the browser the record goes through the browser's JSON, so no JSON
+// library is compiled into the widget; the text is the same either way.
+#[cfg(not(target_arch = "wasm32"))]
+fn decode(raw: &str) -> Option<StoredSession> {
+    serde_json::from_str(raw).ok()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn encode(s: &StoredSession) -> Result<String, StorageError> {
+    serde_json::to_string(s).map_err(|e| StorageError(e.to_string()))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn decode(raw: &str) -> Option<StoredSession> {
+    crate::web::json::read_stored_session(raw)
+}
+
+#[cfg(target_arch = "wasm32")]
+#[allow(clippy::unnecessary_wraps)]
+fn encode(s: &StoredSession) -> Result<String, StorageError> {
+    Ok(crate::web::json::stored_session(s))
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! `sessionStorage` in the page, a map in tests and for `storage=none`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 
 /// Why storage refused a read or write (blocked, full, private mode).
@@ -24,10 +23,11 @@ pub trait KeyValue {
     fn remove(&self, key: &str) -> Result<(), StorageError>;
 }
 
-/// Storage that lives as long as the page (`storage=none`, tests).
+/// Storage that lives as long as the page (`storage=none`, tests). It holds
+/// a handful of keys, so a list is all the map it needs.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
-    entries: RefCell<HashMap<String, String>>,
+    entries: RefCell<Vec<(String, String)>>,
     writes: RefCell<usize>,
 }
 
@@ -38,24 +38,28 @@ impl MemoryStorage {
     }
 
     pub fn keys(&self) -> Vec<String> {
-        self.entries.borrow().keys().cloned().collect()
+        self.entries.borrow().iter().map(|(k, _)| k.clone()).collect()
     }
 }
 
 impl KeyValue for MemoryStorage {
     fn get(&self, key: &str) -> Result<Option<String>, StorageError> {
-        Ok(self.entries.borrow().get(key).cloned())
+        Ok(self.entries.borrow().iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
     }
 
     fn set(&self, key: &str, value: &str) -> Result<(), StorageError> {
         *self.writes.borrow_mut() += 1;
-        self.entries.borrow_mut().insert(key.to_owned(), value.to_owned());
+        let mut entries = self.entries.borrow_mut();
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => value.clone_into(v),
+            None => entries.push((key.to_owned(), value.to_owned())),
+        }
         Ok(())
     }
 
     fn remove(&self, key: &str) -> Result<(), StorageError> {
         *self.writes.borrow_mut() += 1;
-        self.entries.borrow_mut().remove(key);
+        self.entries.borrow_mut().retain(|(k, _)| k != key);
         Ok(())
     }
 }

@@ -95,3 +95,38 @@ async fn message_text_is_rendered_as_text_not_html() {
     assert!(panel.dyn_ref::<web_sys::HtmlElement>().is_some());
     exports::destroy();
 }
+
+#[wasm_bindgen_test]
+fn the_stored_session_record_keeps_its_json_shape() {
+    use natter_widget::session::StoredSession;
+    use natter_widget::web::json;
+    let raw = r#"{"userSessionId":"v_1","sessionId":"s1","token":"t\"1","lastSeq":42}"#;
+    let session = json::read_stored_session(raw).expect("readable");
+    assert_eq!(
+        session,
+        StoredSession { user_session_id: "v_1".into(), session_id: "s1".into(), token: "t\"1".into(), last_seq: 42 }
+    );
+    assert_eq!(json::stored_session(&session), raw);
+    assert!(json::read_stored_session("{\"sessionId\":1}").is_none());
+}
+
+#[wasm_bindgen_test]
+fn server_frames_and_answers_are_read_from_the_wire_shape() {
+    use natter_widget::web::json::{self, Frame};
+    let message = r#"{"id":"m1","seq":3,"sender":"manager","messageText":"hi","managerId":null,"status":"read","createdAt":"2024-01-01T00:00:00Z"}"#;
+    let frame = format!(r#"{{"event":"message.created","data":{{"id":"x","message":{message}}}}}"#);
+    let Some(Frame::Message(m)) = json::server_frame(&frame) else { panic!("a message frame") };
+    assert_eq!((m.id.as_str(), m.seq, m.echo_id), ("m1", 3, None));
+    assert_eq!(m.status, natter_protocol::MessageStatus::Read);
+    let typing = r#"{"event":"conversation.typing_on","data":{"user":{"id":null,"name":"A","type":"agent"}}}"#;
+    assert!(matches!(json::server_frame(typing), Some(Frame::TypingOn(true))));
+    let page =
+        json::parse(&format!(r#"{{"success":true,"data":{{"messages":[{message}],"hasMore":true}}}}"#)).expect("json");
+    let data = json::envelope(&page, json::messages_data).expect("an envelope").expect("data");
+    assert!(data.has_more);
+    assert_eq!(data.messages.len(), 1);
+    let refused = json::parse(r#"{"success":false,"error":{"code":"bad","message":"no"}}"#).expect("json");
+    assert_eq!(json::envelope(&refused, json::messages_data).expect("an envelope").expect_err("refused").code, "bad");
+    let frame = natter_protocol::ws::ClientFrame::TypingOn;
+    assert_eq!(json::client_frame(&frame), r#"{"event":"typing_on"}"#);
+}

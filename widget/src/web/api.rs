@@ -1,13 +1,11 @@
-//! The public chat API over `fetch` (gloo-net): sessions, messages, polling
+//! The public chat API over `fetch`: sessions, messages, polling
 //! and the widget config, with the `{success, data | error}` envelope read
 //! into typed results.
 
-use gloo_net::http::{Request, RequestBuilder};
-use natter_protocol::{
-    ChatMessage, CreateSessionRequest, Envelope, MessageData, MessagesData, SendMessageRequest, SessionData,
-    WidgetConfig,
-};
-use serde::de::DeserializeOwned;
+use natter_protocol::{ChatMessage, CreateSessionRequest, MessagesData, SendMessageRequest, SessionData, WidgetConfig};
+use wasm_bindgen::JsValue;
+
+use super::{json, net};
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,52 +62,70 @@ impl Api {
         format!("{}/ws", url.unwrap_or_else(|| self.base.clone()))
     }
 
-    fn with_key(&self, req: RequestBuilder) -> RequestBuilder {
-        req.header("X-API-Key", &self.website_token)
+    /// Calls `path` with the website key and, when given, the session token,
+    /// and reads the `data` of the answer's envelope with `read`.
+    async fn call<T>(
+        &self,
+        method: &str,
+        path: &str,
+        live: Option<&Live>,
+        body: Option<String>,
+        read: fn(&JsValue) -> Option<T>,
+    ) -> Result<T, ApiError> {
+        let message = "the answer was not the expected JSON";
+        self.call_json(method, path, live, body)
+            .await
+            .and_then(|data| read(&data).ok_or_else(|| ApiError::Decode(message.into())))
     }
 
-    fn with_session(&self, req: RequestBuilder, live: &Live) -> RequestBuilder {
-        self.with_key(req).header("X-Session-Token", &live.token)
+    /// The untyped part of [`Api::call`], compiled once: the request, and the
+    /// `data` of a successful envelope as a JS value.
+    async fn call_json(
+        &self,
+        method: &str,
+        path: &str,
+        live: Option<&Live>,
+        body: Option<String>,
+    ) -> Result<JsValue, ApiError> {
+        let mut headers = vec![("X-API-Key", self.website_token.as_str())];
+        if let Some(live) = live {
+            headers.push(("X-Session-Token", live.token.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let answer = net::fetch(method, &self.url(path), &headers, body.as_deref()).await;
+        let (status, text) = answer.map_err(ApiError::Network)?;
+        let envelope = text.and_then(|t| json::parse(&t)).and_then(|v| json::envelope(&v, |d| Some(d.clone())));
+        let message = "the answer was not the expected JSON";
+        match envelope {
+            Some(envelope) => envelope.map_err(|e| ApiError::Refused { status, code: e.code, message: e.message }),
+            None if status >= 500 => {
+                Err(ApiError::Refused { status, code: "server_error".into(), message: message.into() })
+            }
+            None => Err(ApiError::Decode(message.into())),
+        }
     }
 
     /// Creates, resumes or updates the session of `req.user_session_id`.
     pub async fn session(&self, req: &CreateSessionRequest) -> Result<SessionData, ApiError> {
-        let builder = self.with_key(Request::post(&self.url("/sessions")));
-        call(builder.json(req).map_err(|e| ApiError::Decode(e.to_string()))?).await
+        self.call("POST", "/sessions", None, Some(json::session_request(req)), json::session_data).await
     }
 
     /// Sends one visitor message; a repeated `echoId` returns the stored copy.
     pub async fn send(&self, live: &Live, req: &SendMessageRequest) -> Result<ChatMessage, ApiError> {
         let path = format!("/sessions/{}/messages", live.id);
-        let builder = self.with_session(Request::post(&self.url(&path)), live);
-        let data: MessageData = call(builder.json(req).map_err(|e| ApiError::Decode(e.to_string()))?).await?;
-        Ok(data.message)
+        self.call("POST", &path, Some(live), Some(json::send_request(req)), json::message_data).await
     }
 
     /// Messages with a higher seq than `after`, oldest first.
     pub async fn after(&self, live: &Live, after: i64) -> Result<MessagesData, ApiError> {
-        let path = format!("/sessions/{}/messages", live.id);
-        let after = after.to_string();
-        let builder = self.with_session(Request::get(&self.url(&path)), live).query([("after", after.as_str())]);
-        call(builder.build().map_err(|e| ApiError::Decode(e.to_string()))?).await
+        let path = format!("/sessions/{}/messages?after={after}", live.id);
+        self.call("GET", &path, Some(live), None, json::messages_data).await
     }
 
     /// The website's widget settings.
     pub async fn config(&self) -> Result<WidgetConfig, ApiError> {
-        let builder = self.with_key(Request::get(&self.url("/config")));
-        call(builder.build().map_err(|e| ApiError::Decode(e.to_string()))?).await
+        self.call("GET", "/config", None, None, json::widget_config).await
     }
-}
-
-async fn call<T: DeserializeOwned>(req: Request) -> Result<T, ApiError> {
-    let res = req.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
-    let status = res.status();
-    let envelope: Envelope<T> = match res.json().await {
-        Ok(envelope) => envelope,
-        Err(e) if status >= 500 => {
-            return Err(ApiError::Refused { status, code: "server_error".into(), message: e.to_string() })
-        }
-        Err(e) => return Err(ApiError::Decode(e.to_string())),
-    };
-    envelope.into_result().map_err(|e| ApiError::Refused { status, code: e.code, message: e.message })
 }

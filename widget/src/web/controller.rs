@@ -371,7 +371,7 @@ impl Controller {
         }
         self.ui.typing.set(false);
         for m in &fresh {
-            self.emit(Event::MessageReceived, serde_wasm_bindgen::to_value(m).unwrap_or(JsValue::NULL));
+            self.emit(Event::MessageReceived, super::json::message_value(m));
         }
         if self.ui.open.get_untracked() {
             self.send_seen();

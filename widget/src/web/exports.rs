@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::Owner;
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlElement;
 
@@ -46,7 +45,8 @@ fn pairs(config: &JsValue) -> Vec<(String, String)> {
             let value = value
                 .as_string()
                 .or_else(|| value.as_bool().map(|b| b.to_string()))
-                .or_else(|| value.as_f64().map(|n| n.to_string()))?;
+                // The number as JavaScript prints it, so no float printing is compiled in.
+                .or_else(|| value.dyn_ref::<js_sys::Number>()?.to_string_with_radix(10).ok().map(String::from))?;
             Some((name, value))
         })
         .collect()
@@ -97,18 +97,23 @@ pub fn hide() {
     dispatch(|c| c.hide());
 }
 
-#[derive(Deserialize)]
-struct Identity {
-    name: Option<String>,
-    phone: Option<String>,
-    email: Option<String>,
+/// One optional string field of the `identify` details.
+fn detail(details: &JsValue, key: &str) -> Result<Option<String>, JsError> {
+    let value = js_sys::Reflect::get(details, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value.as_string().map(Some).ok_or_else(|| JsError::new(&format!("`{key}` must be a string")))
 }
 
 /// Sets the visitor's contact details (`{name, phone, email}`, each optional).
 #[wasm_bindgen]
 pub fn identify(details: JsValue) -> Result<(), JsError> {
-    let who: Identity = serde_wasm_bindgen::from_value(details).map_err(|e| JsError::new(&e.to_string()))?;
-    dispatch(|c| c.identify(who.name, who.phone, who.email));
+    if !details.is_object() {
+        return Err(JsError::new("details must be an object"));
+    }
+    let (name, phone, email) = (detail(&details, "name")?, detail(&details, "phone")?, detail(&details, "email")?);
+    dispatch(|c| c.identify(name, phone, email));
     Ok(())
 }
 

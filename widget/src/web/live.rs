@@ -6,17 +6,16 @@ use std::rc::Rc;
 
 use futures_channel::mpsc;
 use futures_util::future::{select, Either};
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
-use gloo_net::websocket::futures::WebSocket;
-use gloo_net::websocket::{Message, WebSocketError};
+use futures_util::StreamExt;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::Set;
-use natter_protocol::ws::{ClientFrame, ServerFrame, SubscribeData, CLOSE_UNAUTHORIZED};
+use natter_protocol::ws::{ClientFrame, SubscribeData, CLOSE_UNAUTHORIZED};
 
 use super::api::Live;
 use super::controller::Controller;
 use super::dom;
+use super::json::{self, Frame};
+use super::net::{Socket, SocketEvent};
 use super::task::{sleep, Task};
 use crate::transport::poll_delay;
 
@@ -29,15 +28,9 @@ enum End {
     Unauthorized,
 }
 
-/// A socket that cannot take a frame this long after it was opened is given up.
-const SEND_TIMEOUT_MS: u32 = 5_000;
-
-/// Sends a frame; `false` when the socket failed or never opened (a socket
-/// closed before opening would otherwise keep a send waiting for ever).
-async fn send(sink: &mut SplitSink<WebSocket, Message>, frame: &ClientFrame) -> bool {
-    let message = Message::Text(serde_json::to_string(frame).unwrap_or_default());
-    matches!(select(sink.send(message), TimeoutFuture::new(SEND_TIMEOUT_MS)).await, Either::Left((Ok(()), _)))
-}
+/// A socket that has not opened this long after it was created is given up
+/// (one closed before opening would otherwise keep the session waiting for ever).
+const OPEN_TIMEOUT_MS: u32 = 5_000;
 
 impl Controller {
     /// Starts the transports the choice asks for.
@@ -97,48 +90,45 @@ impl Controller {
     }
 
     async fn socket_session(&self, live: &Live, last_seq: i64) -> End {
-        let Ok(socket) = WebSocket::open(&self.api.socket_url()) else { return End::Lost };
-        let (mut sink, mut stream) = socket.split();
+        let Ok((socket, mut events)) = Socket::open(&self.api.socket_url()) else { return End::Lost };
+        match select(events.next(), TimeoutFuture::new(OPEN_TIMEOUT_MS)).await {
+            Either::Left((Some(SocketEvent::Open), _)) => {}
+            Either::Left((Some(SocketEvent::Close(CLOSE_UNAUTHORIZED)), _)) => return End::Unauthorized,
+            _ => return End::Lost,
+        }
         let subscribe = ClientFrame::Subscribe(SubscribeData {
             pubsub_token: live.token.clone(),
             account_id: None,
             last_seq: Some(last_seq),
         });
-        if !send(&mut sink, &subscribe).await {
+        if !socket.send(&json::client_frame(&subscribe)) {
             return End::Lost;
         }
         let (out, mut outgoing) = mpsc::unbounded::<ClientFrame>();
         loop {
-            match select(stream.next(), outgoing.next()).await {
-                Either::Left((Some(Ok(Message::Text(raw))), _)) => {
-                    let Ok(frame) = serde_json::from_str::<ServerFrame>(&raw) else { continue };
-                    if let Some(reply) = self.on_frame(frame, &out) {
-                        if !send(&mut sink, &reply).await {
-                            return End::Lost;
-                        }
-                    }
+            let frame = match select(events.next(), outgoing.next()).await {
+                Either::Left((Some(SocketEvent::Text(raw)), _)) => {
+                    let Some(reply) = json::server_frame(&raw).and_then(|frame| self.on_frame(frame, &out)) else {
+                        continue;
+                    };
+                    reply
                 }
-                Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}
-                Either::Left((Some(Err(WebSocketError::ConnectionClose(close))), _))
-                    if close.code == CLOSE_UNAUTHORIZED =>
-                {
-                    return End::Unauthorized
-                }
-                Either::Left((Some(Err(_)) | None, _)) => return End::Lost,
-                Either::Right((Some(frame), _)) => {
-                    if !send(&mut sink, &frame).await {
-                        return End::Lost;
-                    }
-                }
+                Either::Left((Some(SocketEvent::Open), _)) => continue,
+                Either::Left((Some(SocketEvent::Close(CLOSE_UNAUTHORIZED)), _)) => return End::Unauthorized,
+                Either::Left((Some(SocketEvent::Close(_) | SocketEvent::Error) | None, _)) => return End::Lost,
+                Either::Right((Some(frame), _)) => frame,
                 Either::Right((None, _)) => return End::Lost,
+            };
+            if !socket.send(&json::client_frame(&frame)) {
+                return End::Lost;
             }
         }
     }
 
     /// Handles one server frame; returns the frame to answer with, if any.
-    fn on_frame(&self, frame: ServerFrame, out: &mpsc::UnboundedSender<ClientFrame>) -> Option<ClientFrame> {
+    fn on_frame(&self, frame: Frame, out: &mpsc::UnboundedSender<ClientFrame>) -> Option<ClientFrame> {
         match frame {
-            ServerFrame::ConfirmSubscription(_) => {
+            Frame::ConfirmSubscription => {
                 let mut st = self.state.borrow_mut();
                 st.choice.socket_up();
                 st.backoff.opened(dom::now_ms());
@@ -147,22 +137,20 @@ impl Controller {
                 self.ui.offline.set(false);
                 None
             }
-            ServerFrame::PresenceUpdate(_) => Some(ClientFrame::UpdatePresence),
-            ServerFrame::MessageCreated(event) | ServerFrame::MessageUpdated(event) => {
-                self.receive([event.message]);
+            Frame::PresenceUpdate => Some(ClientFrame::UpdatePresence),
+            Frame::Message(message) => {
+                self.receive([message]);
                 None
             }
-            ServerFrame::TypingOn(event) => {
-                self.ui.typing.set(event.user.kind == "agent");
+            Frame::TypingOn(agent) => {
+                self.ui.typing.set(agent);
                 None
             }
-            ServerFrame::TypingOff(_) => {
+            Frame::TypingOff => {
                 self.ui.typing.set(false);
                 None
             }
-            ServerFrame::ConversationCreated(_) | ServerFrame::ConversationStatusChanged(_) | ServerFrame::Error(_) => {
-                None
-            }
+            Frame::Other => None,
         }
     }
 

@@ -77,7 +77,7 @@ impl Controller {
             match self.api.send(&live, &request).await {
                 Ok(message) => {
                     self.state.borrow_mut().outbox.delivered(&next.echo_id);
-                    let detail = serde_wasm_bindgen::to_value(&message).unwrap_or(JsValue::NULL);
+                    let detail = super::json::message_value(&message);
                     self.receive([message]);
                     self.emit(Event::MessageSent, detail);
                 }

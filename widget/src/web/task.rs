@@ -2,6 +2,7 @@
 //! sleeping that a cancelled task stops at once.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use futures_util::future::{AbortHandle, Abortable};
 
@@ -11,6 +12,11 @@ pub struct Task(AbortHandle);
 
 impl Task {
     pub fn spawn(fut: impl Future<Output = ()> + 'static) -> Self {
+        Self::spawn_boxed(Box::pin(fut))
+    }
+
+    /// The untyped part of [`Task::spawn`], compiled once rather than once per future.
+    fn spawn_boxed(fut: Pin<Box<dyn Future<Output = ()>>>) -> Self {
         let (handle, registration) = AbortHandle::new_pair();
         wasm_bindgen_futures::spawn_local(async move {
             let _ = Abortable::new(fut, registration).await;

@@ -16,6 +16,24 @@ use web_sys::{CssStyleSheet, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRoot
 
 use super::controller::Ui;
 use crate::config::{Color, Position};
+use crate::i18n::{Locale, Strings};
+
+/// A text that follows the current locale. Every reactive text and flag of
+/// the UI is a `Signal<String>` or a `Signal<bool>`, so the code that renders
+/// them is compiled once for each type rather than once for every binding.
+fn tr(locale: RwSignal<Locale>, pick: fn(&'static Strings) -> &'static str) -> Signal<String> {
+    Signal::derive(move || pick(locale.get().strings()).to_owned())
+}
+
+/// A reactive text.
+fn text(f: impl Fn() -> String + Send + Sync + 'static) -> Signal<String> {
+    Signal::derive(f)
+}
+
+/// A reactive flag, such as the `hidden` of a part that comes and goes.
+fn when(f: impl Fn() -> bool + Send + Sync + 'static) -> Signal<bool> {
+    Signal::derive(f)
+}
 
 /// The widget's style sheet.
 pub const CSS: &str = include_str!("../../style/natter.css");

@@ -1,4 +1,5 @@
-//! The launcher with its unread badge and the chat panel.
+//! The launcher with its unread badge and the chat panel. Both stay mounted;
+//! what is closed or empty carries `hidden`.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -6,6 +7,7 @@ use leptos::prelude::*;
 use super::composer::Composer;
 use super::contact::ContactForm;
 use super::message::MessageItem;
+use super::{text, tr, when};
 use crate::web::controller::Ui;
 use crate::web::exports::dispatch;
 
@@ -15,10 +17,25 @@ pub fn App(
     ui: Ui,
 ) -> impl IntoView {
     let launcher = NodeRef::<html::Button>::new();
-    // Focus returns to the launcher when the panel closes.
+    let list = NodeRef::<html::Ol>::new();
+    let area = NodeRef::<html::Textarea>::new();
+    // One effect for focus and scrolling: the text area takes the focus when
+    // the panel opens and the launcher gets it back when it closes; the
+    // newest message stays in view.
     Effect::new(move |was_open: Option<bool>| {
         let open = ui.open.get();
-        if was_open == Some(true) && !open {
+        ui.entries.track();
+        ui.typing.track();
+        if open {
+            if was_open != Some(true) {
+                if let Some(area) = area.get() {
+                    let _ = area.focus();
+                }
+            }
+            if let Some(list) = list.get() {
+                list.set_scroll_top(list.scroll_height());
+            }
+        } else if was_open == Some(true) {
             if let Some(button) = launcher.get() {
                 let _ = button.focus();
             }
@@ -26,31 +43,30 @@ pub fn App(
         open
     });
     let strings = move || ui.locale.get().strings();
-    let has_unread = move || ui.unread.get() > 0;
     view! {
-        <Show when=move || ui.open.get()>
-            <Panel ui=ui />
-        </Show>
-        <Show when=move || ui.shown.get()>
-            <button
-                type="button"
-                class="launcher"
-                data-natter="launcher"
-                node_ref=launcher
-                aria-label=move || if ui.open.get() { strings().close_chat } else { strings().open_chat }
-                aria-expanded=move || ui.open.get().to_string()
-                on:click=move |_| dispatch(|c| c.toggle())
+        <Panel ui=ui list=list area=area />
+        <button
+            type="button"
+            class="launcher"
+            data-natter="launcher"
+            node_ref=launcher
+            hidden=when(move || !ui.shown.get())
+            aria-label=text(move || if ui.open.get() { strings().close_chat } else { strings().open_chat }.to_owned())
+            aria-expanded=text(move || ui.open.get().to_string())
+            on:click=move |_| dispatch(|c| c.toggle())
+        >
+            <svg viewBox="0 0 24 24" aria-hidden="true">
+                <path d="M4 4h16v11H8l-4 4z" />
+            </svg>
+            <span
+                class="badge"
+                data-natter="unread"
+                hidden=when(move || ui.unread.get() == 0)
+                aria-label=text(move || format!("{} {}", ui.unread.get(), strings().unread))
             >
-                <svg viewBox="0 0 24 24" aria-hidden="true">
-                    <path d="M4 4h16v11H8l-4 4z" />
-                </svg>
-                <Show when=has_unread>
-                    <span class="badge" data-natter="unread" aria-label=move || format!("{} {}", ui.unread.get(), strings().unread)>
-                        {move || ui.unread.get()}
-                    </span>
-                </Show>
-            </button>
-        </Show>
+                {text(move || ui.unread.get().to_string())}
+            </span>
+        </button>
     }
 }
 
@@ -58,24 +74,19 @@ pub fn App(
 fn Panel(
     /// Signals of the widget.
     ui: Ui,
+    /// The message list, kept scrolled to the newest message.
+    list: NodeRef<html::Ol>,
+    /// The composer's text area, focused when the panel opens.
+    area: NodeRef<html::Textarea>,
 ) -> impl IntoView {
-    let strings = move || ui.locale.get().strings();
-    let list = NodeRef::<html::Ol>::new();
-    // Keep the newest message in view.
-    Effect::new(move |_| {
-        ui.entries.track();
-        ui.typing.track();
-        if let Some(list) = list.get() {
-            list.set_scroll_top(list.scroll_height());
-        }
-    });
     view! {
         <section
             class="panel"
             data-natter="panel"
             role="dialog"
             aria-labelledby="natter-title"
-            lang=move || ui.locale.get().code()
+            hidden=when(move || !ui.open.get())
+            lang=text(move || ui.locale.get().code().to_owned())
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
                     dispatch(|c| c.close());
@@ -84,32 +95,32 @@ fn Panel(
         >
             <header>
                 <div>
-                    <h2 id="natter-title">{move || ui.title.get().unwrap_or_else(|| strings().default_title.to_owned())}</h2>
-                    <Show when=move || ui.greeting.with(Option::is_some)>
-                        <p class="greeting">{move || ui.greeting.get()}</p>
-                    </Show>
+                    <h2 id="natter-title">
+                        {text(move || ui.title.get().unwrap_or_else(|| ui.locale.get().strings().default_title.to_owned()))}
+                    </h2>
+                    <p class="greeting" hidden=when(move || ui.greeting.with(Option::is_none))>
+                        {text(move || ui.greeting.get().unwrap_or_default())}
+                    </p>
                 </div>
-                <button type="button" class="close" aria-label=move || strings().close_chat on:click=move |_| dispatch(|c| c.close())>
+                <button type="button" class="close" aria-label=tr(ui.locale, |s| s.close_chat) on:click=move |_| dispatch(|c| c.close())>
                     "×"
                 </button>
             </header>
-            <Show when=move || ui.offline.get()>
-                <p class="offline" role="status">{move || strings().offline}</p>
-            </Show>
-            <ol class="messages" node_ref=list role="log" aria-live="polite" aria-label=move || strings().messages tabindex="0">
+            <p class="offline" role="status" hidden=when(move || !ui.offline.get())>
+                {tr(ui.locale, |s| s.offline)}
+            </p>
+            <ol class="messages" node_ref=list role="log" aria-live="polite" aria-label=tr(ui.locale, |s| s.messages) tabindex="0">
                 <For
                     each=move || ui.entries.get()
                     key=|e| format!("{}:{}", e.message.id, e.message.status.as_str())
                     children=move |entry| view! { <MessageItem entry=entry locale=ui.locale /> }
                 />
             </ol>
-            <Show when=move || ui.typing.get()>
-                <p class="typing" aria-live="polite">{move || strings().typing}</p>
-            </Show>
-            <Show when=move || ui.contact_form.get()>
-                <ContactForm ui=ui />
-            </Show>
-            <Composer ui=ui />
+            <p class="typing" aria-live="polite" hidden=when(move || !ui.typing.get())>
+                {tr(ui.locale, |s| s.typing)}
+            </p>
+            <ContactForm ui=ui />
+            <Composer ui=ui area=area />
         </section>
     }
 }

@@ -4,6 +4,7 @@
 use leptos::html;
 use leptos::prelude::*;
 
+use super::{tr, when};
 use crate::web::controller::Ui;
 use crate::web::exports::dispatch;
 
@@ -11,14 +12,10 @@ use crate::web::exports::dispatch;
 pub fn Composer(
     /// Signals of the widget.
     ui: Ui,
+    /// The text area, for the panel's focus handling.
+    area: NodeRef<html::Textarea>,
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
-    let area = NodeRef::<html::Textarea>::new();
-    Effect::new(move |_| {
-        if let Some(area) = area.get() {
-            let _ = area.focus();
-        }
-    });
     let submit = move || {
         let value = text.get_untracked();
         if value.trim().is_empty() {
@@ -32,7 +29,6 @@ pub fn Composer(
         });
         text.set(String::new());
     };
-    let strings = move || ui.locale.get().strings();
     view! {
         <form
             class="composer"
@@ -45,9 +41,9 @@ pub fn Composer(
             <textarea
                 node_ref=area
                 rows="1"
-                aria-label=move || strings().placeholder
-                placeholder=move || strings().placeholder
-                prop:value=move || text.get()
+                aria-label=tr(ui.locale, |s| s.placeholder)
+                placeholder=tr(ui.locale, |s| s.placeholder)
+                prop:value=text
                 on:input=move |ev| {
                     let value = event_target_value(&ev);
                     let was_empty = text.with_untracked(|t| t.is_empty());
@@ -63,8 +59,8 @@ pub fn Composer(
                     }
                 }
             ></textarea>
-            <button type="submit" class="send" data-natter="send" disabled=move || text.with(|t| t.trim().is_empty())>
-                {move || strings().send}
+            <button type="submit" class="send" data-natter="send" disabled=when(move || text.with(|t| t.trim().is_empty()))>
+                {tr(ui.locale, |s| s.send)}
             </button>
         </form>
     }

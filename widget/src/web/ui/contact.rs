@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::{text, tr, when};
 use crate::contact::{Contact, ContactError};
 use crate::web::controller::Ui;
 use crate::web::exports::dispatch;
@@ -14,18 +15,21 @@ pub fn ContactForm(
     let name = RwSignal::new(String::new());
     let phone = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ContactError>);
-    let strings = move || ui.locale.get().strings();
-    let message = move || {
-        error.get().map(|e| match e {
-            ContactError::Name => strings().bad_name,
-            ContactError::Phone => strings().bad_phone,
-        })
-    };
+    let message = text(move || {
+        let s = ui.locale.get().strings();
+        match error.get() {
+            Some(ContactError::Name) => s.bad_name,
+            Some(ContactError::Phone) => s.bad_phone,
+            None => "",
+        }
+        .to_owned()
+    });
     view! {
         <form
             class="contact"
             data-natter="contact-form"
             novalidate
+            hidden=when(move || !ui.contact_form.get())
             on:submit=move |ev| {
                 ev.prevent_default();
                 match Contact::parse(&name.get_untracked(), &phone.get_untracked()) {
@@ -37,17 +41,17 @@ pub fn ContactForm(
                 }
             }
         >
-            <p>{move || strings().contact_intro}</p>
+            <p>{tr(ui.locale, |s| s.contact_intro)}</p>
             <label>
-                <span>{move || strings().name}</span>
-                <input name="name" autocomplete="name" required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                <span>{tr(ui.locale, |s| s.name)}</span>
+                <input name="name" autocomplete="name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
             </label>
             <label>
-                <span>{move || strings().phone}</span>
-                <input name="phone" type="tel" autocomplete="tel" required prop:value=move || phone.get() on:input=move |ev| phone.set(event_target_value(&ev)) />
+                <span>{tr(ui.locale, |s| s.phone)}</span>
+                <input name="phone" type="tel" autocomplete="tel" required prop:value=phone on:input=move |ev| phone.set(event_target_value(&ev)) />
             </label>
             <p class="error" role="alert">{message}</p>
-            <button type="submit" class="send">{move || strings().submit_contact}</button>
+            <button type="submit" class="send">{tr(ui.locale, |s| s.submit_contact)}</button>
         </form>
     }
 }

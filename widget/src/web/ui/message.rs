@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use natter_protocol::{MessageStatus, Sender};
 
-use crate::i18n::Locale;
+use super::tr;
+use crate::i18n::{Locale, Strings};
 use crate::timeline::Entry;
 use crate::web::dom::local_time;
 
@@ -20,25 +21,22 @@ pub fn MessageItem(
     let pending = entry.pending;
     let status = m.status;
     let own = m.sender == Sender::User;
-    let ticks = move || {
-        let s = locale.get().strings();
-        match (pending, status) {
-            (true, _) => ("◷", s.sending),
-            (false, MessageStatus::Sent) => ("✓", s.sent),
-            (false, MessageStatus::Delivered) => ("✓✓", s.delivered),
-            (false, MessageStatus::Read) => ("✓✓", s.read),
-        }
+    let (mark, label): (&str, fn(&'static Strings) -> &'static str) = match (pending, status) {
+        (true, _) => ("◷", |s| s.sending),
+        (false, MessageStatus::Sent) => ("✓", |s| s.sent),
+        (false, MessageStatus::Delivered) => ("✓✓", |s| s.delivered),
+        (false, MessageStatus::Read) => ("✓✓", |s| s.read),
     };
     view! {
         <li class="message" data-natter="message" data-sender=m.sender.as_str() data-pending=pending.to_string()>
             <p class="text">{m.message_text}</p>
             <span class="meta">
                 <time datetime=m.created_at>{time}</time>
-                <Show when=move || own>
-                    <span class="ticks" data-status=status.as_str() title=move || ticks().1 aria-label=move || ticks().1>
-                        {move || ticks().0}
+                {own.then(|| view! {
+                    <span class="ticks" data-status=status.as_str() title=tr(locale, label) aria-label=tr(locale, label)>
+                        {mark}
                     </span>
-                </Show>
+                })}
             </span>
         </li>
     }
