@@ -321,6 +321,7 @@ async fn main() -> BenchResult<()> {
 
     // Delivery: one message at a time to a spread of the subscribed sessions.
     let mut latencies = Vec::new();
+    let mut stored_in = Vec::new();
     let mut missed = 0;
     for k in 0..LATENCY_SAMPLES.min(sockets) {
         let session = &socket_sessions[(k * 7919) % sockets];
@@ -330,6 +331,7 @@ async fn main() -> BenchResult<()> {
             missed += 1;
             continue;
         }
+        stored_in.push(sent.elapsed());
         let arrived = tokio::time::timeout(PATIENCE, async {
             while let Some((seen, at)) = arrivals.recv().await {
                 if seen == echo {
@@ -345,6 +347,7 @@ async fn main() -> BenchResult<()> {
         }
     }
     latencies.sort();
+    stored_in.sort();
     for listener in &listeners {
         listener.abort();
     }

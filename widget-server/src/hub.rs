@@ -14,8 +14,10 @@ use tokio::sync::{broadcast, mpsc};
 use crate::store::{Message, Session};
 use crate::time::iso;
 
-/// Events a session channel holds before a slow subscriber lags (it then re-reads from the database).
-const CHANNEL_CAPACITY: usize = 64;
+/// Events a session channel holds before a slow subscriber lags (it then
+/// re-reads from the database). Every session with a socket open allocates
+/// this many slots, and a session sees a few events a minute, so it is small.
+const CHANNEL_CAPACITY: usize = 16;
 
 /// What an event is, so a subscriber can filter without parsing the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

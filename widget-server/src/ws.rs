@@ -24,7 +24,7 @@ use crate::store::{Cursor, Session, Website};
 use crate::AppState;
 
 /// Socket buffers are kept small: most sockets are idle and frames are short.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 const MAX_WRITE_BUFFER: usize = 256 * 1024;
 const MAX_MESSAGE: usize = 16 * 1024;
 /// Messages replayed per database read during resume.
@@ -42,7 +42,12 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             state.metrics.sockets_open.fetch_add(1, Relaxed);
-            let _ = run(socket, &state).await;
+            // What every open socket costs is the state of this future, so the
+            // setting up (database reads, operator sessions) runs boxed and is
+            // freed before the long live loop starts.
+            if let Ok(Some((conn, socket, subscription))) = Box::pin(open(socket, &state)).await {
+                let _ = conn.live(socket, subscription, state.settings.keepalive).await;
+            }
             state.metrics.sockets_open.fetch_sub(1, Relaxed);
         })
 }
@@ -87,43 +92,49 @@ fn subscribe_data(text: &str) -> Result<SubscribeData, String> {
     }
 }
 
-async fn run(mut socket: WebSocket, state: &AppState) -> WsResult {
+/// A subscribed visitor socket, ready for [`Connection::live`].
+type Subscribed<'a> = (Connection<'a>, WebSocket, Subscription);
+
+/// Reads the subscribe frame, checks the token, confirms and replays what the
+/// client misses. `None` when the socket was refused or closed, or was an
+/// operator's (served to its end here).
+async fn open(mut socket: WebSocket, state: &AppState) -> Result<Option<Subscribed<'_>>, axum::Error> {
     let keepalive = state.settings.keepalive;
     let Some(first) = first_frame(&mut socket, keepalive * 2).await else {
-        return Ok(());
+        return Ok(None);
     };
     // Operators speak the `{"type": …}` protocol on the same path.
     if let Ok(text) = &first {
         if crate::operator::stream::is_operator_frame(text) {
-            return crate::operator::stream::run(socket, state, text).await;
+            return crate::operator::stream::run(socket, state, text).await.map(|()| None);
         }
     }
     let data = match first.and_then(|text| subscribe_data(&text)) {
         Ok(data) => data,
-        Err(why) => return refuse(&mut socket, "bad_subscribe", &why).await,
+        Err(why) => return refuse(&mut socket, "bad_subscribe", &why).await.map(|()| None),
     };
     let session = match state.store.session_by_token(&data.pubsub_token).await {
         Ok(Some(s)) => s,
-        Ok(None) => return refuse(&mut socket, "invalid_token", "pubsub_token names no session").await,
+        Ok(None) => return refuse(&mut socket, "invalid_token", "pubsub_token names no session").await.map(|()| None),
         Err(e) => {
             tracing::error!(error = %e, "subscribe lookup failed");
-            return close(&mut socket, 1011, "server error").await;
+            return close(&mut socket, 1011, "server error").await.map(|()| None);
         }
     };
     let website = match state.store.website_by_id(&session.website_id).await {
         Ok(Some(w)) => w,
-        _ => return close(&mut socket, 1011, "server error").await,
+        _ => return close(&mut socket, 1011, "server error").await.map(|()| None),
     };
     // Subscribe before reading the session again, so nothing stored in between is missed.
     let subscription = state.hub.subscribe(&session.id);
     let current = match state.store.session_by_id(&session.id).await {
         Ok(Some(s)) => s,
-        _ => return close(&mut socket, 1011, "server error").await,
+        _ => return close(&mut socket, 1011, "server error").await.map(|()| None),
     };
     send(&mut socket, &ServerFrame::ConfirmSubscription("confirmed".into())).await?;
     let mut conn = Connection { state, website, sent_seq: data.last_seq.unwrap_or(current.last_seq), session: current };
     conn.replay(&mut socket).await?;
-    conn.live(socket, subscription, keepalive).await
+    Ok(Some((conn, socket, subscription)))
 }
 
 struct Connection<'a> {
@@ -182,6 +193,8 @@ impl Connection<'_> {
         }
     }
 
+    /// Its state is held for as long as the socket is open, so the rarer,
+    /// larger futures inside (database reads, frame handling) run boxed.
     async fn live(mut self, mut socket: WebSocket, mut sub: Subscription, keepalive: Duration) -> WsResult {
         let mut ticker = interval_at(Instant::now() + keepalive, keepalive);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -206,7 +219,7 @@ impl Connection<'_> {
                                 }
                                 self.sent_seq = seq;
                             }
-                            Delivery::Next | Delivery::Gap => self.replay(&mut socket).await?,
+                            Delivery::Next | Delivery::Gap => Box::pin(self.replay(&mut socket)).await?,
                         },
                         EventKind::Typing { from_visitor: true } => {}
                         _ => {
@@ -217,14 +230,14 @@ impl Connection<'_> {
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(session = %self.session.id, missed, "subscriber lagged; re-reading from the database");
-                        self.replay(&mut socket).await?;
+                        Box::pin(self.replay(&mut socket)).await?;
                     }
                     Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
                 },
                 msg = socket.next() => match msg {
                     Some(Ok(WsMessage::Text(text))) => {
                         last_heard = Instant::now();
-                        if let Err(reason) = self.on_frame(&text).await {
+                        if let Err(reason) = Box::pin(self.on_frame(&text)).await {
                             send(&mut socket, &ServerFrame::Error(ErrorEvent { code: "bad_frame".into(), message: reason })).await?;
                         }
                     }
