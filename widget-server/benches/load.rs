@@ -76,6 +76,18 @@ impl Server {
         Ok(Self { base: format!("http://{host}"), host, child })
     }
 
+    /// CPU time the server process has used so far (user + system), from
+    /// `/proc` in clock ticks of 10 ms (Linux's `USER_HZ` of 100).
+    fn cpu(&self) -> BenchResult<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the parenthesised command name: state is the first, utime the 12th, stime the 13th.
+        let rest = stat.rsplit_once(')').ok_or("bad stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11).ok_or("no utime")?.parse::<u64>()? + fields.get(12).ok_or("no stime")?.parse::<u64>()?;
+        Ok(Duration::from_millis(ticks * 10))
+    }
+
     /// Resident memory of the server process in bytes.
     fn rss(&self) -> BenchResult<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
@@ -248,6 +260,13 @@ fn kib(bytes: u64) -> f64 {
     bytes as f64 / 1024.0
 }
 
+/// Server CPU time per operation, in microseconds (10 ms resolution over the whole phase).
+fn cpu_per(cpu: Duration, count: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let micros = cpu.as_secs_f64() * 1e6 / count.max(1) as f64;
+    format!("{micros:.0} µs")
+}
+
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -276,21 +295,25 @@ async fn main() -> BenchResult<()> {
     }
 
     let send_api = api.clone();
+    let cpu_before = server.cpu()?;
     let (stored, refused, elapsed) = for_a_while(&sessions, secs, move |session, n| {
         let api = send_api.clone();
         async move { api.send(&session, "benchmark message", &format!("{}-{n}", session.session_id)).await }
     })
     .await;
     let store_rate = per_second(stored, elapsed);
+    let store_cpu = server.cpu()?.saturating_sub(cpu_before);
     let store_target = if kind == "sqlite" { 25_000.0 } else { 10_000.0 };
 
     let poll_api = api.clone();
+    let cpu_before = server.cpu()?;
     let (polled, poll_failed, elapsed) = for_a_while(&sessions, secs, move |session, _| {
         let api = poll_api.clone();
         async move { api.poll(&session, i64::from(u32::MAX)).await }
     })
     .await;
     let poll_rate = per_second(polled, elapsed);
+    let poll_cpu = server.cpu()?.saturating_sub(cpu_before);
 
     // Many idle subscribed sockets, one session each, as visitors' widgets would be.
     let rss_before = server.rss()?;
@@ -355,11 +378,18 @@ async fn main() -> BenchResult<()> {
     println!();
     println!("{:<52} {:>14}  target", "measure", "figure");
     println!("{:<52} {:>14.0}  >= {store_target:.0}", format!("stored messages/s ({SENDERS} senders)"), store_rate);
+    println!("{:<52} {:>14}", "  server CPU per stored message", cpu_per(store_cpu, stored));
     println!("{:<52} {:>14.0}  >= 30000", format!("polling requests/s ({SENDERS} pollers)"), poll_rate);
+    println!("{:<52} {:>14}", "  server CPU per poll", cpu_per(poll_cpu, polled));
     println!(
         "{:<52} {:>14}  p99 <= 10 ms",
         format!("send -> subscriber delivery p50 / p99 ({sockets} sockets)"),
         format!("{:.2} / {:.2} ms", millis(percentile(&latencies, 50.0)), millis(percentile(&latencies, 99.0)))
+    );
+    println!(
+        "{:<52} {:>14}",
+        "  of which the send request p50 / p99",
+        format!("{:.2} / {:.2} ms", millis(percentile(&stored_in, 50.0)), millis(percentile(&stored_in, 99.0)))
     );
     println!(
         "{:<52} {:>14}  <= 8 KB",
@@ -371,6 +401,7 @@ async fn main() -> BenchResult<()> {
         "refused or failed: {refused} sends, {poll_failed} polls, {missed} of {} latency probes",
         LATENCY_SAMPLES.min(sockets)
     );
-    println!("client and server share this machine's cores, so throughput figures are a floor");
+    println!("client and server share this machine's cores, so throughput figures are a floor;");
+    println!("server CPU per operation tells what the server alone would sustain on its cores");
     Ok(())
 }
