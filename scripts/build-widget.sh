@@ -21,7 +21,9 @@ cp "$out"/natter_widget.js "$out"/natter_widget.d.ts "$out"/natter_widget_bg.was
 opt=wasm-opt
 version=$( (wasm-opt --version 2>/dev/null || true) | grep -o 'version [0-9]*' | grep -o '[0-9]*' || true)
 if [ "${version:-0}" -lt 116 ]; then opt=tests/node_modules/.bin/wasm-opt; fi
-"$opt" -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+# Functions that differ only in constants (common in monomorphised code) are
+# merged before the size passes; the order matters to what wasm-opt finds.
+"$opt" --duplicate-function-elimination --merge-similar-functions -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
   pkg/natter_widget_bg.wasm -o pkg/natter_widget_bg.wasm.opt
 mv pkg/natter_widget_bg.wasm.opt pkg/natter_widget_bg.wasm
