@@ -63,8 +63,11 @@ pub async fn on_session_created(state: &AppState, website: &Website, session: &S
 pub async fn after_visitor_message(state: &AppState, website: &Website, session: &Session) -> AppResult<()> {
     let settings = &website.settings;
     let has_contact = session.user_name.is_some() && session.user_phone.is_some();
+    // The flag as loaded with the session spares the writer a transaction on
+    // every later message; the store still decides atomically the first time.
     if settings.contact_form == "after-first-message"
         && !has_contact
+        && session.bot_state & bot_flags::CONTACT_ASKED == 0
         && state.store.set_bot_flags(&session.id, bot_flags::CONTACT_ASKED).await? != 0
     {
         say(state, website, session, Sender::Bot, &settings.contact_request).await?;

@@ -248,10 +248,17 @@ impl SqlStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+            // An SQLite connection is a file in this process and cannot drop
+            // away, so the pools skip the ping sqlx sends before each use.
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .test_before_acquire(false)
+                .connect_with(opts.clone())
+                .await?;
             sqlx::migrate!("./migrations/sqlite").run(&write).await?;
             let read_opts = SqliteConnectOptions::from_str(url)?.read_only(true).busy_timeout(Duration::from_secs(10));
-            let read = SqlitePoolOptions::new().max_connections(8).connect_with(read_opts).await?;
+            let read =
+                SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(read_opts).await?;
             Pools::Sqlite { write, read }
         };
         Ok(Self { pools })
