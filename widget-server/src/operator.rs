@@ -12,10 +12,33 @@ mod webhooks;
 
 use axum::routing::{get, post, put};
 use axum::Router;
+use serde::Deserialize;
 
 pub use auth::{hash_password, JwtKeys};
 
+use crate::error::{AppError, OpError};
 use crate::AppState;
+
+/// `page` and `per_page` of a list request.
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+/// The `(page, per_page)` of a list: `page` from 1, `per_page` 1–100 (20 when
+/// absent); anything else is refused with 422.
+fn page_window(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), OpError> {
+    let invalid = |what: &str| OpError(AppError::Validation("validation_error", what.to_owned()));
+    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(20));
+    if page < 1 {
+        return Err(invalid("page must be at least 1"));
+    }
+    if !(1..=100).contains(&per_page) {
+        return Err(invalid("per_page must be between 1 and 100"));
+    }
+    Ok((page, per_page))
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -63,14 +63,7 @@ pub async fn list(
 ) -> OpResult<Json<List<Conversation>>> {
     let QueryParams(q) = q?;
     let invalid = |what: &str| OpError(AppError::Validation("validation_error", what.to_owned()));
-    let page = q.page.unwrap_or(1);
-    let per_page = q.per_page.unwrap_or(20);
-    if page < 1 {
-        return Err(invalid("page must be at least 1"));
-    }
-    if !(1..=100).contains(&per_page) {
-        return Err(invalid("per_page must be between 1 and 100"));
-    }
+    let (page, per_page) = super::page_window(q.page, q.per_page)?;
     let statuses = match q.status.as_deref() {
         None | Some("") => vec![],
         Some("open" | "pending") => vec![SessionStatus::Active],

@@ -5,9 +5,10 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use natter_protocol::operator::{Item, List, ListMeta};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::auth::AuthOperator;
+use super::{page_window, PageQuery};
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::QueryParams;
 use crate::store::{ConversationFilter, Session};
@@ -54,22 +55,13 @@ fn customer(s: &Session, others: &[Session]) -> Customer {
     }
 }
 
-#[derive(Deserialize)]
-pub struct Page {
-    page: Option<i64>,
-    per_page: Option<i64>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     _: AuthOperator,
-    q: Result<QueryParams<Page>, AppError>,
+    q: Result<QueryParams<PageQuery>, AppError>,
 ) -> OpResult<Json<List<Customer>>> {
     let QueryParams(q) = q?;
-    let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(20));
-    if page < 1 || !(1..=100).contains(&per_page) {
-        return Err(OpError(AppError::Validation("validation_error", "page ≥ 1 and per_page 1–100".into())));
-    }
+    let (page, per_page) = page_window(q.page, q.per_page)?;
     let filter = ConversationFilter { offset: (page - 1) * per_page, limit: per_page, ..ConversationFilter::default() };
     let (rows, total) = state.store.list_conversations(&filter).await?;
     let data = rows.iter().map(|r| customer(&r.session, &[])).collect();

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::{login as operator_login, operator_from_token, AuthOperator};
+use super::PageQuery;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::hub::EventKind;
@@ -70,16 +71,10 @@ fn payload(m: &Message, operator_name: Option<&str>) -> Value {
     })
 }
 
-#[derive(Deserialize)]
-pub struct Page {
-    page: Option<i64>,
-    per_page: Option<i64>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     _: AuthOperator,
-    q: Result<QueryParams<Page>, AppError>,
+    q: Result<QueryParams<PageQuery>, AppError>,
 ) -> OpResult<Json<List<Value>>> {
     let QueryParams(q) = q?;
     let (page, per_page) = (q.page.unwrap_or(1).max(1), q.per_page.unwrap_or(50).clamp(1, 100));
