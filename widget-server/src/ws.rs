@@ -16,7 +16,7 @@ use natter_protocol::ws::{
     CLOSE_UNAUTHORIZED,
 };
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
 use crate::chat::{mark_read, sender_name};
 use crate::hub::{message_event, typing_event, EventKind, Subscription};
@@ -53,6 +53,33 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
 }
 
 pub type WsResult = Result<(), axum::Error>;
+
+/// The keepalive of a socket: a tick every period, at which a peer silent for
+/// two periods is given up and a live one is pinged.
+pub struct Keepalive {
+    ticker: Interval,
+    period: Duration,
+    last_heard: Instant,
+}
+
+impl Keepalive {
+    pub fn new(period: Duration) -> Self {
+        let mut ticker = interval_at(Instant::now() + period, period);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Self { ticker, period, last_heard: Instant::now() }
+    }
+
+    /// Waits for the next tick; `false` when the peer has been silent too long.
+    pub async fn tick(&mut self) -> bool {
+        self.ticker.tick().await;
+        self.last_heard.elapsed() <= self.period * 2
+    }
+
+    /// Notes that the peer sent something.
+    pub fn heard(&mut self) {
+        self.last_heard = Instant::now();
+    }
+}
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
     socket.send(WsMessage::Text(frame.to_json().into())).await
@@ -196,15 +223,13 @@ impl Connection<'_> {
     /// Its state is held for as long as the socket is open, so the rarer,
     /// larger futures inside (database reads, frame handling) run boxed.
     async fn live(mut self, mut socket: WebSocket, mut sub: Subscription, keepalive: Duration) -> WsResult {
-        let mut ticker = interval_at(Instant::now() + keepalive, keepalive);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut last_heard = Instant::now();
+        let mut keepalive = Keepalive::new(keepalive);
         let shutdown = self.state.shutdown.clone();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
-                _ = ticker.tick() => {
-                    if last_heard.elapsed() > keepalive * 2 {
+                alive = keepalive.tick() => {
+                    if !alive {
                         return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
                     }
                     send(&mut socket, &ServerFrame::PresenceUpdate(Default::default())).await?;
@@ -236,13 +261,13 @@ impl Connection<'_> {
                 },
                 msg = socket.next() => match msg {
                     Some(Ok(WsMessage::Text(text))) => {
-                        last_heard = Instant::now();
+                        keepalive.heard();
                         if let Err(reason) = Box::pin(self.on_frame(&text)).await {
                             send(&mut socket, &ServerFrame::Error(ErrorEvent { code: "bad_frame".into(), message: reason })).await?;
                         }
                     }
                     Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
-                    Some(Ok(_)) => last_heard = Instant::now(),
+                    Some(Ok(_)) => keepalive.heard(),
                 },
             }
         }

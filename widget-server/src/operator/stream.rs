@@ -14,14 +14,13 @@ use natter_protocol::ws::{ServerFrame, TypingUser, CLOSE_GOING_AWAY, CLOSE_PRESE
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use super::auth::operator_from_token;
 use super::conversations::{conversation_of, operator_message};
 use crate::chat::mark_read;
 use crate::hub::{typing_event, EventKind, HubEvent};
 use crate::store::{Cursor, Message, Operator, Session};
-use crate::ws::{close, WsResult};
+use crate::ws::{close, Keepalive, WsResult};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -90,17 +89,14 @@ struct Stream<'a> {
 
 impl Stream<'_> {
     async fn live(mut self, mut socket: WebSocket) -> WsResult {
-        let keepalive = self.state.settings.keepalive;
-        let mut ticker = interval_at(Instant::now() + keepalive, keepalive);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut last_heard = Instant::now();
+        let mut keepalive = Keepalive::new(self.state.settings.keepalive);
         let mut firehose = self.state.hub.firehose();
         let shutdown = self.state.shutdown.clone();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
-                _ = ticker.tick() => {
-                    if last_heard.elapsed() > keepalive * 2 {
+                alive = keepalive.tick() => {
+                    if !alive {
                         return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
                     }
                     socket.send(WsMessage::Ping(Default::default())).await?;
@@ -116,13 +112,13 @@ impl Stream<'_> {
                 },
                 msg = socket.next() => match msg {
                     Some(Ok(WsMessage::Text(text))) => {
-                        last_heard = Instant::now();
+                        keepalive.heard();
                         if let Some(reply) = self.on_frame(&text).await {
                             send(&mut socket, reply).await?;
                         }
                     }
                     Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
-                    Some(Ok(_)) => last_heard = Instant::now(),
+                    Some(Ok(_)) => keepalive.heard(),
                 },
             }
         }
