@@ -67,6 +67,10 @@ fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn unauthorized(why: &str) -> OpError {
+    OpError(AppError::Unauthorized("not_authenticated", why.to_owned()))
+}
+
 /// The operator behind a valid `Authorization: Bearer` access token.
 pub struct AuthOperator(pub Operator);
 
@@ -78,7 +82,6 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, OpError> {
         let state = AppState::from_ref(state);
-        let unauthorized = |why: &str| OpError(AppError::Unauthorized("not_authenticated", why.to_owned()));
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -90,7 +93,6 @@ where
 
 /// The operator an access token (with or without `Bearer `) belongs to.
 pub async fn operator_from_token(state: &AppState, token: &str) -> OpResult<Operator> {
-    let unauthorized = |why: &str| OpError(AppError::Unauthorized("not_authenticated", why.to_owned()));
     let token = token.trim();
     let token = token.strip_prefix("Bearer ").or_else(|| token.strip_prefix("bearer ")).unwrap_or(token);
     let claims = decode::<Claims>(token.trim(), &state.jwt.decoding, &Validation::default())
