@@ -64,7 +64,11 @@ pub fn secrets_match(a: &str, b: &str) -> bool {
 
 /// The website named by `X-API-Key`; `X-API-Secret`, when sent, must match.
 /// Also applies the per-website rate limit.
-pub struct WebsiteAuth(pub Arc<Website>);
+pub struct WebsiteAuth {
+    pub website: Arc<Website>,
+    /// Whether the request proved the website's `apiSecret` (server to server).
+    pub secret: bool,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for WebsiteAuth
 where
@@ -81,18 +85,51 @@ where
             .get(state.store.as_ref(), key)
             .await?
             .ok_or_else(|| AppError::Unauthorized("invalid_api_key", "X-API-Key does not name a website".into()))?;
-        if let Some(secret) = header(&parts.headers, "x-api-secret") {
-            if !secrets_match(secret, &website.api_secret) {
-                return Err(AppError::Unauthorized("invalid_api_secret", "X-API-Secret does not match".into()));
-            }
-        }
+        let secret = match header(&parts.headers, "x-api-secret") {
+            Some(secret) if secrets_match(secret, &website.api_secret) => true,
+            Some(_) => return Err(AppError::Unauthorized("invalid_api_secret", "X-API-Secret does not match".into())),
+            None => false,
+        };
         state.limiter.check_website(&website.id)?;
-        Ok(Self(website))
+        Ok(Self { website, secret })
+    }
+}
+
+/// The session token a request carries: `X-Session-Token`, or `Auth-Widget`.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    header(headers, "x-session-token").or_else(|| header(headers, "auth-widget"))
+}
+
+/// What a request offers as the right to act in one session.
+#[derive(Debug, Clone, Copy)]
+pub struct Credential<'a> {
+    /// A session token, from a header, the body or the query.
+    pub token: Option<&'a str>,
+    /// Whether the website's `apiSecret` was proven.
+    pub secret: bool,
+}
+
+impl Credential<'_> {
+    /// Lets the request into `session` of `website`, or says why not: a token
+    /// that is not the session's is 403, no credential at all is 401. The
+    /// website's secret or its legacy mode stand in for the token.
+    pub fn admits(&self, website: &Website, session: &Session) -> Result<(), AppError> {
+        match self.token {
+            Some(t) if secrets_match(t, &session.token) => Ok(()),
+            Some(_) => {
+                Err(AppError::Forbidden("invalid_session_token", "the session token is not this session's".into()))
+            }
+            None if self.secret || website.legacy_mode => Ok(()),
+            None => Err(AppError::Unauthorized(
+                "session_token_required",
+                "send the session token from the session response as X-Session-Token".into(),
+            )),
+        }
     }
 }
 
 /// A session of the authenticated website, proven by its session token
-/// (`X-Session-Token` or `Auth-Widget`) unless the website is in legacy mode.
+/// (`X-Session-Token` or `Auth-Widget`), the website's secret, or legacy mode.
 pub struct SessionAuth {
     pub website: Arc<Website>,
     pub session: Session,
@@ -105,7 +142,7 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let WebsiteAuth(website) = WebsiteAuth::from_request_parts(parts, state).await?;
+        let WebsiteAuth { website, secret } = WebsiteAuth::from_request_parts(parts, state).await?;
         let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|e| AppError::BadRequest("invalid_path", e.body_text()))?;
@@ -117,23 +154,7 @@ where
             .await?
             .filter(|s| s.website_id == website.id)
             .ok_or_else(|| AppError::NotFound(format!("no session {session_id}")))?;
-        let token = header(&parts.headers, "x-session-token").or_else(|| header(&parts.headers, "auth-widget"));
-        match token {
-            Some(t) if secrets_match(t, &session.token) => {}
-            Some(_) => {
-                return Err(AppError::Forbidden(
-                    "invalid_session_token",
-                    "the session token is not this session's".into(),
-                ))
-            }
-            None if website.legacy_mode => {}
-            None => {
-                return Err(AppError::Unauthorized(
-                    "missing_session_token",
-                    "send the session token from the session response as X-Session-Token".into(),
-                ))
-            }
-        }
+        Credential { token: session_token(&parts.headers), secret }.admits(&website, &session)?;
         Ok(Self { website, session })
     }
 }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use crate::bot;
 use crate::chat::{history, post_message, sender_name};
 use crate::domain::{random_token, ClientKey, Email, MessageText, PersonName, Phone};
 use crate::error::{AppError, AppResult};
-use crate::extract::{JsonBody, QueryParams, SessionAuth, WebsiteAuth};
+use crate::extract::{session_token, Credential, JsonBody, QueryParams, SessionAuth, WebsiteAuth};
 use crate::hub::chat_message;
 use crate::store::{Cursor, NewMessage, Session, Website};
 use crate::time::{iso, now_ms, parse_iso};
@@ -207,9 +207,13 @@ pub(crate) async fn open_session(
     Ok((session, created))
 }
 
+/// Creates the session of a `userSessionId`, or resumes it for a caller that
+/// proves the right to it (its token, the website's secret, legacy mode):
+/// knowing the `userSessionId` alone reveals nothing and changes nothing.
 async fn create_session(
     State(state): State<AppState>,
-    WebsiteAuth(website): WebsiteAuth,
+    WebsiteAuth { website, secret }: WebsiteAuth,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<CreateSessionRequest>,
 ) -> AppResult<(StatusCode, Json<Envelope<SessionData>>)> {
     let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
@@ -222,6 +226,9 @@ async fn create_session(
     let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echoId", e)).transpose()?;
 
     let (mut session, created) = open_session(&state, &website, user_session_id.as_str()).await?;
+    if !created {
+        Credential { token: session_token(&headers), secret }.admits(&website, &session)?;
+    }
     if !contact.is_empty() {
         session = contact.apply(&state, &website, session).await?;
     }
@@ -289,30 +296,47 @@ async fn list_messages(
     })))
 }
 
+/// The legacy `notify`: without a `userSessionId` every call starts a new
+/// session; with one it writes into that session only for a caller with the
+/// website's secret, the session's token, or on a website in legacy mode.
 async fn notify(
     State(state): State<AppState>,
-    WebsiteAuth(website): WebsiteAuth,
+    WebsiteAuth { website, secret }: WebsiteAuth,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<NotifyRequest>,
 ) -> AppResult<(StatusCode, Json<Envelope<NotifyData>>)> {
     let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), None)?;
     let text = MessageText::parse(&req.message, state.settings.max_message_chars)?;
-    // Without a userSessionId the same phone number keeps landing in one session.
-    let user_session_id = match (req.user_session_id.as_deref(), &contact.phone) {
-        (Some(id), _) => ClientKey::parse("userSessionId", id)?,
-        (None, Some(phone)) => {
-            let digits: String = phone.as_str().chars().filter(char::is_ascii_digit).collect();
-            ClientKey::parse("userSessionId", &format!("notify-{digits}"))?
+    let credential = Credential { token: session_token(&headers), secret };
+    let session = match req.user_session_id.as_deref() {
+        Some(id) => {
+            let key = ClientKey::parse("userSessionId", id)?;
+            match state.store.session_by_user_session_id(&website.id, key.as_str()).await? {
+                Some(existing) => {
+                    credential.admits(&website, &existing)?;
+                    existing
+                }
+                None if secret || website.legacy_mode => open_session(&state, &website, key.as_str()).await?.0,
+                None => {
+                    return Err(AppError::Unauthorized(
+                        "session_token_required",
+                        "notify with a userSessionId needs X-API-Secret (or the website's legacy mode)".into(),
+                    ))
+                }
+            }
         }
-        (None, None) => ClientKey::parse("userSessionId", &random_token())?,
+        None => open_session(&state, &website, ClientKey::parse("userSessionId", &random_token())?.as_str()).await?.0,
     };
-    let (session, _) = open_session(&state, &website, user_session_id.as_str()).await?;
     let session = contact.apply(&state, &website, session).await?;
     let (message, created) = visitor_message(&state, &website, &session, &text, None).await?;
     let data = NotifyData { session_id: session.id.clone(), message: chat_message(&message) };
     Ok((created_or_ok(created), Json(Envelope::ok(data))))
 }
 
-async fn config(State(state): State<AppState>, WebsiteAuth(website): WebsiteAuth) -> Json<Envelope<WidgetConfig>> {
+async fn config(
+    State(state): State<AppState>,
+    WebsiteAuth { website, .. }: WebsiteAuth,
+) -> Json<Envelope<WidgetConfig>> {
     let s = &website.settings;
     Json(Envelope::ok(WidgetConfig {
         name: website.name.clone(),

@@ -62,7 +62,7 @@ async fn conversation(state: &AppState, website: &Website, id: &str, headers: &H
         Some(_) => {
             Err(AppError::Forbidden("invalid_session_token", "Auth-Widget is not this conversation's token".into()))
         }
-        None => Err(AppError::Unauthorized("missing_session_token", "send the pubsubToken as Auth-Widget".into())),
+        None => Err(AppError::Unauthorized("session_token_required", "send the pubsubToken as Auth-Widget".into())),
     }
 }
 

@@ -1,10 +1,18 @@
 //! The OmniSupport widget dialect: `POST /widget/v1/init`,
 //! `POST /widget/v1/messages` and `GET /widget/v1/messages`, keyed by the
-//! website's `api_key` and the browser's `session_id` (the native
-//! `userSessionId`), answering `{data}` and `{detail, code}` errors.
+//! website's `api_key` and the browser's `session_id`, answering `{data}` and
+//! `{detail, code}` errors.
+//!
+//! The dialect's design makes `session_id` a bearer secret: whoever knows it
+//! opens the session. Its sessions therefore live apart from every other
+//! dialect's (stored under [`SESSION_PREFIX`], which no native
+//! `userSessionId` can contain), so a `session_id` never reaches a session
+//! made elsewhere. `init` also answers a `session_token` that later calls may
+//! send instead of the `session_id` (`session_token` in the body or query, or
+//! `X-Session-Token`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use natter_protocol::operator::{Item, List, OperatorMessage};
@@ -15,10 +23,14 @@ use super::{open_session, visitor_message, Contact};
 use crate::chat::history;
 use crate::domain::{ClientKey, MessageText};
 use crate::error::{AppError, OpResult};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{secrets_match, session_token, JsonBody, QueryParams};
 use crate::operator::conversations::operator_message;
 use crate::store::{Session, Website};
 use crate::AppState;
+
+/// What this dialect's `session_id`s are stored under; `/` is not allowed in
+/// a native `userSessionId`.
+pub const SESSION_PREFIX: &str = "omni/";
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/widget/v1/init", post(init)).route("/widget/v1/messages", post(send).get(list))
@@ -34,22 +46,63 @@ async fn website(state: &AppState, api_key: &str) -> Result<std::sync::Arc<Websi
     Ok(website)
 }
 
-/// The visitor's session, created on first use.
-async fn session(
-    state: &AppState,
-    api_key: &str,
-    session_id: &str,
-) -> Result<(std::sync::Arc<Website>, Session), AppError> {
-    let website = website(state, api_key).await?;
-    let key = ClientKey::parse("session_id", session_id)?;
-    let (session, _) = open_session(state, &website, key.as_str()).await?;
-    Ok((website, session))
+/// How a request names its session: the dialect's `session_id`, or the
+/// `session_token` that `init` answered.
+struct SessionKey<'a> {
+    session_id: Option<&'a str>,
+    token: Option<&'a str>,
+}
+
+impl SessionKey<'_> {
+    /// The visitor's session of this dialect; with `create`, a new
+    /// `session_id` starts one.
+    async fn open(&self, state: &AppState, website: &Website, create: bool) -> Result<Session, AppError> {
+        if let Some(token) = self.token {
+            let session = state
+                .store
+                .session_by_token(token)
+                .await?
+                .filter(|s| s.website_id == website.id && s.user_session_id.starts_with(SESSION_PREFIX))
+                .ok_or_else(|| {
+                    AppError::Forbidden("invalid_session_token", "session_token names no session of this widget".into())
+                })?;
+            if let Some(id) = self.session_id {
+                if !secrets_match(&format!("{SESSION_PREFIX}{id}"), &session.user_session_id) {
+                    return Err(AppError::Forbidden(
+                        "invalid_session_token",
+                        "session_token belongs to another session_id".into(),
+                    ));
+                }
+            }
+            return Ok(session);
+        }
+        let id = self.session_id.ok_or_else(|| {
+            AppError::Unauthorized("session_token_required", "send session_id or session_token".into())
+        })?;
+        let key = format!("{SESSION_PREFIX}{}", ClientKey::parse("session_id", id)?.as_str());
+        if create {
+            return Ok(open_session(state, website, &key).await?.0);
+        }
+        state
+            .store
+            .session_by_user_session_id(&website.id, &key)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no session {id}")))
+    }
+}
+
+/// The first non-empty of the given tokens.
+fn first_token(candidates: [Option<&str>; 2]) -> Option<&str> {
+    candidates.into_iter().flatten().map(str::trim).find(|t| !t.is_empty())
 }
 
 #[derive(Deserialize)]
 pub struct InitRequest {
     api_key: String,
-    session_id: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    session_token: Option<String>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -60,11 +113,17 @@ pub struct InitRequest {
 
 async fn init(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<JsonBody<InitRequest>, AppError>,
 ) -> OpResult<Json<Item<Value>>> {
     let JsonBody(req) = body?;
     let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
-    let (website, session) = session(&state, &req.api_key, &req.session_id).await?;
+    let website = website(&state, &req.api_key).await?;
+    let key = SessionKey {
+        session_id: req.session_id.as_deref(),
+        token: first_token([req.session_token.as_deref(), session_token(&headers)]),
+    };
+    let session = key.open(&state, &website, true).await?;
     let session = contact.apply(&state, &website, session).await?;
     let messages: Vec<OperatorMessage> =
         history(state.store.as_ref(), &session.id).await?.iter().map(operator_message).collect();
@@ -81,7 +140,10 @@ async fn init(
 #[derive(Deserialize)]
 pub struct SendRequest {
     api_key: String,
-    session_id: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    session_token: Option<String>,
     content: String,
     #[serde(default)]
     echo_id: Option<String>,
@@ -89,12 +151,18 @@ pub struct SendRequest {
 
 async fn send(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<JsonBody<SendRequest>, AppError>,
 ) -> OpResult<(StatusCode, Json<Item<OperatorMessage>>)> {
     let JsonBody(req) = body?;
     let text = MessageText::parse(&req.content, state.settings.max_message_chars)?;
     let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echo_id", e)).transpose()?;
-    let (website, session) = session(&state, &req.api_key, &req.session_id).await?;
+    let website = website(&state, &req.api_key).await?;
+    let key = SessionKey {
+        session_id: req.session_id.as_deref(),
+        token: first_token([req.session_token.as_deref(), session_token(&headers)]),
+    };
+    let session = key.open(&state, &website, true).await?;
     let (message, created) = visitor_message(&state, &website, &session, &text, echo.as_ref()).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Item { data: operator_message(&message) })))
@@ -103,20 +171,24 @@ async fn send(
 #[derive(Deserialize)]
 pub struct ListQuery {
     api_key: String,
-    session_id: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    session_token: Option<String>,
 }
 
 async fn list(
     State(state): State<AppState>,
+    headers: HeaderMap,
     q: Result<QueryParams<ListQuery>, AppError>,
 ) -> OpResult<Json<List<OperatorMessage>>> {
     let QueryParams(q) = q?;
     let website = website(&state, &q.api_key).await?;
-    let session = state
-        .store
-        .session_by_user_session_id(&website.id, &q.session_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no session {}", q.session_id)))?;
+    let key = SessionKey {
+        session_id: q.session_id.as_deref(),
+        token: first_token([q.session_token.as_deref(), session_token(&headers)]),
+    };
+    let session = key.open(&state, &website, false).await?;
     let data = history(state.store.as_ref(), &session.id).await?.iter().map(operator_message).collect();
     Ok(Json(List { data, meta: None }))
 }

@@ -14,7 +14,7 @@ async fn creating_then_resuming_a_session_returns_the_same_session_with_its_hist
     assert!(first.token.as_ref().is_some_and(|t| t.len() >= 22), "a session token of at least 128 bits");
     app.send_ok(&first, "hello").await;
 
-    let resumed = app.post_session(json!({ "userSessionId": "visitor-1" })).await;
+    let resumed = app.post_session_as(&first, json!({ "userSessionId": "visitor-1" })).await;
     assert_eq!(resumed.status, StatusCode::OK);
     let again: SessionData = resumed.data();
     assert_eq!(again.session_id, first.session_id);
@@ -50,7 +50,7 @@ async fn contact_details_update_the_session_through_the_same_call(db: Db) {
     let app = TestApp::spawn(db).await;
     let s = app.session("contact-1").await;
     let reply = app
-        .post_session(json!({ "userSessionId": "contact-1", "name": "Olena", "phone": "+380 12 345 6789", "email": "o@example.com" }))
+        .post_session_as(&s, json!({ "userSessionId": "contact-1", "name": "Olena", "phone": "+380 12 345 6789", "email": "o@example.com" }))
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     let updated: SessionData = reply.data();
@@ -59,7 +59,7 @@ async fn contact_details_update_the_session_through_the_same_call(db: Db) {
     assert_eq!(updated.session.user_phone.as_deref(), Some("+380 12 345 6789"));
     assert_eq!(updated.session.user_email.as_deref(), Some("o@example.com"));
 
-    let bad = app.post_session(json!({ "userSessionId": "contact-1", "phone": "call me maybe" })).await;
+    let bad = app.post_session_as(&s, json!({ "userSessionId": "contact-1", "phone": "call me maybe" })).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.error_code(), "invalid_phone");
 }
@@ -69,7 +69,7 @@ async fn bot_replies_follow_the_visitor_in_order(db: Db) {
     let s = app.session("bot-1").await;
     app.send_ok(&s, "first question").await;
     app.send_ok(&s, "second question").await;
-    app.post_session(json!({ "userSessionId": "bot-1", "name": "Taras", "phone": "+380501234567" })).await;
+    app.post_session_as(&s, json!({ "userSessionId": "bot-1", "name": "Taras", "phone": "+380501234567" })).await;
     let all = app.list_ok(&s, "after=0").await.messages;
     let got: Vec<(Sender, &str)> = all.iter().map(|m| (m.sender, m.message_text.as_str())).collect();
     let settings = &app.website.settings;
@@ -83,7 +83,7 @@ async fn bot_replies_follow_the_visitor_in_order(db: Db) {
     ];
     assert_eq!(got, expected);
     // Details given again do not repeat the "connecting" reply.
-    app.post_session(json!({ "userSessionId": "bot-1", "name": "Taras", "phone": "+380501234567" })).await;
+    app.post_session_as(&s, json!({ "userSessionId": "bot-1", "name": "Taras", "phone": "+380501234567" })).await;
     assert_eq!(app.list_ok(&s, "after=0").await.messages.len(), expected.len());
 }
 
@@ -213,7 +213,7 @@ async fn a_session_token_opens_only_its_own_session(db: Db) {
     let write = app.post_raw(&path, &headers, json!({ "message": "intrusion" }).to_string()).await;
     assert_eq!(write.status, StatusCode::FORBIDDEN);
     let missing = app.get_raw(&path, &[("x-api-key", app.website.token.as_str())]).await;
-    assert_eq!((missing.status, missing.error_code()), (StatusCode::UNAUTHORIZED, "missing_session_token"));
+    assert_eq!((missing.status, missing.error_code()), (StatusCode::UNAUTHORIZED, "session_token_required"));
     let b_token = b.token.clone().unwrap_or_default();
     let widget_header =
         app.get_raw(&path, &[("x-api-key", app.website.token.as_str()), ("auth-widget", &b_token)]).await;
@@ -278,7 +278,7 @@ async fn oversize_bodies_are_413_and_overlong_messages_422(db: Db) {
     assert!(app.list_ok(&s, "after=0").await.messages.iter().all(|m| m.sender != Sender::User));
 }
 
-async fn notify_creates_a_session_and_keeps_one_per_phone(db: Db) {
+async fn notify_starts_a_new_session_unless_the_caller_holds_one(db: Db) {
     let app = TestApp::spawn(db).await;
     let key = [("x-api-key", app.website.token.as_str())];
     let body = json!({ "name": "Iryna", "phone": "+380671112233", "message": "Call me back", "timestamp": "2024-01-20T10:30:00.000Z" });
@@ -286,11 +286,24 @@ async fn notify_creates_a_session_and_keeps_one_per_phone(db: Db) {
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let a: NotifyData = first.data();
     assert_eq!(a.message.message_text, "Call me back");
-    let second = app
-        .post_raw("/api/public/chat/notify", &key, json!({ "phone": "+380671112233", "message": "Again" }).to_string())
-        .await;
-    let b: NotifyData = second.data();
-    assert_eq!(a.session_id, b.session_id);
+    let again = json!({ "phone": "+380671112233", "message": "Again" }).to_string();
+    let b: NotifyData = app.post_raw("/api/public/chat/notify", &key, again).await.data();
+    assert_ne!(a.session_id, b.session_id, "the same phone number never opens the earlier session");
+
+    let visitor = app.session("notify-owner").await;
+    let into = json!({ "userSessionId": "notify-owner", "message": "Written by a stranger" }).to_string();
+    let refused = app.post_raw("/api/public/chat/notify", &key, into.clone()).await;
+    assert_eq!((refused.status, refused.error_code()), (StatusCode::UNAUTHORIZED, "session_token_required"));
+    let unknown = json!({ "userSessionId": "nobody-yet", "message": "hi" }).to_string();
+    let unknown = app.post_raw("/api/public/chat/notify", &key, unknown).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED, "a userSessionId needs the secret even for a new session");
+    let server = [("x-api-key", app.website.token.as_str()), ("x-api-secret", app.website.api_secret.as_str())];
+    let by_server: NotifyData = app.post_raw("/api/public/chat/notify", &server, into).await.data();
+    assert_eq!(by_server.session_id, visitor.session_id, "the website's secret opens the session");
+    let texts: Vec<String> =
+        app.list_ok(&visitor, "after=0").await.messages.into_iter().map(|m| m.message_text).collect();
+    assert_eq!(texts.iter().filter(|t| *t == "Written by a stranger").count(), 1, "{texts:?}");
+
     let missing = app.post_raw("/api/public/chat/notify", &key, json!({ "name": "x" }).to_string()).await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -387,7 +400,7 @@ crate::on_both_databases!(
     a_missing_or_wrong_api_key_is_401,
     malformed_json_is_a_400_in_the_envelope,
     oversize_bodies_are_413_and_overlong_messages_422,
-    notify_creates_a_session_and_keeps_one_per_phone,
+    notify_starts_a_new_session_unless_the_caller_holds_one,
     config_returns_the_widget_settings,
     rate_limits_answer_429_with_retry_after,
     cors_allows_only_the_websites_origins,

@@ -157,6 +157,12 @@ impl TestApp {
         self.post_raw("/api/public/chat/sessions", &[("x-api-key", &self.website.token)], body.to_string()).await
     }
 
+    /// `POST /api/public/chat/sessions` for a session the caller holds (its token sent).
+    pub async fn post_session_as(&self, held: &SessionData, body: Value) -> Reply {
+        let headers = self.session_headers(held);
+        self.post_raw("/api/public/chat/sessions", &headers, body.to_string()).await
+    }
+
     /// Creates (or resumes) a session and returns its data.
     pub async fn session(&self, user_session_id: &str) -> SessionData {
         let reply = self.post_session(json!({ "userSessionId": user_session_id })).await;

@@ -125,7 +125,7 @@ async fn signed_events_reach_the_receiver_and_failures_are_retried(db: Db) {
     assert!(valid, "the retry is signed afresh");
     assert_eq!(first_id, retry_id, "a retry carries the same delivery id");
 
-    app.post_session(json!({ "userSessionId": "hooked", "name": "Oksana", "phone": "+380441234567" })).await;
+    app.post_session_as(&s, json!({ "userSessionId": "hooked", "name": "Oksana", "phone": "+380441234567" })).await;
     let (_, _, _, body) = next_event(&mut seen, "customer.identified").await;
     assert_eq!(body["data"]["customer"]["name"], "Oksana");
     let operator = app.login().await.access_token;

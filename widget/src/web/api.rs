@@ -107,9 +107,10 @@ impl Api {
         }
     }
 
-    /// Creates, resumes or updates the session of `req.user_session_id`.
-    pub async fn session(&self, req: &CreateSessionRequest) -> Result<SessionData, ApiError> {
-        self.call("POST", "/sessions", None, Some(json::session_request(req)), json::session_data).await
+    /// Creates, resumes or updates the session of `req.user_session_id`;
+    /// resuming needs the session's token, `held`.
+    pub async fn session(&self, req: &CreateSessionRequest, held: Option<&Live>) -> Result<SessionData, ApiError> {
+        self.call("POST", "/sessions", held, Some(json::session_request(req)), json::session_data).await
     }
 
     /// Sends one visitor message; a repeated `echoId` returns the stored copy.

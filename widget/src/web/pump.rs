@@ -60,8 +60,8 @@ impl Controller {
                 return true;
             }
         };
-        if let Some(request) = request {
-            match self.api.session(&request).await {
+        if let Some((request, held)) = request {
+            match self.api.session(&request, held.as_ref()).await {
                 Ok(data) => self.adopt(&request, data),
                 Err(e) => return self.failed(&e),
             }
@@ -93,20 +93,21 @@ impl Controller {
         }
     }
 
-    /// The session call to make now, if any: none before the visitor engages,
-    /// none when the session is live and no contact details wait.
-    fn session_request(&self) -> Result<Option<CreateSessionRequest>, JsValue> {
+    /// The session call to make now, if any, with the stored session it
+    /// resumes: none before the visitor engages, none when the session is
+    /// live and no contact details wait.
+    fn session_request(&self) -> Result<Option<(CreateSessionRequest, Option<Live>)>, JsValue> {
         let st = self.state.borrow();
         if !st.store.is_engaged() || (st.live.is_some() && st.contact.is_none()) {
             return Ok(None);
         }
-        let user_session_id = match st.store.current() {
-            Some(s) => s.user_session_id.clone(),
-            None => dom::new_key("v_")?,
+        let (user_session_id, held) = match st.store.current() {
+            Some(s) => (s.user_session_id.clone(), Some(Live { id: s.session_id.clone(), token: s.token.clone() })),
+            None => (dom::new_key("v_")?, None),
         };
         let mut request = st.contact.clone().unwrap_or_default();
         request.user_session_id = Some(user_session_id);
-        Ok(Some(request))
+        Ok(Some((request, held)))
     }
 
     fn adopt(self: &Rc<Self>, request: &CreateSessionRequest, data: SessionData) {
