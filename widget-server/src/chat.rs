@@ -45,10 +45,14 @@ pub async fn post_message(
                 "id": stored.id, "content": stored.body, "sender": stored.sender,
                 "sender_id": stored.manager_id, "created_at": crate::time::iso(stored.created_ms),
             });
-            state.webhooks.emit(event, serde_json::json!({ "conversation_id": session.id, "message": message }));
+            state.webhooks.emit(
+                &session.account_id,
+                event,
+                serde_json::json!({ "conversation_id": session.id, "message": message }),
+            );
         }
         let frame = ServerFrame::MessageCreated(Box::new(message_event(session, &stored, sender_name)));
-        state.hub.publish(&session.id, HubEvent::new(EventKind::MessageCreated { seq: stored.seq }, &frame));
+        state.hub.publish(session, HubEvent::new(EventKind::MessageCreated { seq: stored.seq }, &frame));
     }
     Ok((stored, created))
 }
@@ -66,7 +70,7 @@ pub async fn mark_read(
     for m in &changed {
         let name = sender_name(website, session, m.sender, None);
         let frame = ServerFrame::MessageUpdated(Box::new(message_event(session, m, name)));
-        state.hub.publish(&session.id, HubEvent::new(EventKind::MessageUpdated, &frame));
+        state.hub.publish(session, HubEvent::new(EventKind::MessageUpdated, &frame));
     }
     Ok(changed.len())
 }
@@ -79,11 +83,13 @@ pub async fn change_status(state: &AppState, session: &Session, status: SessionS
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no conversation {}", session.id)))?;
     let frame = ServerFrame::ConversationStatusChanged(conversation_event(&updated));
-    state.hub.publish(&updated.id, HubEvent::new(EventKind::Conversation, &frame));
+    state.hub.publish(&updated, HubEvent::new(EventKind::Conversation, &frame));
     if status != SessionStatus::Active && session.status == SessionStatus::Active {
-        state
-            .webhooks
-            .emit("conversation.closed", serde_json::json!({ "conversation_id": updated.id, "status": status }));
+        state.webhooks.emit(
+            &updated.account_id,
+            "conversation.closed",
+            serde_json::json!({ "conversation_id": updated.id, "status": status }),
+        );
     }
     Ok(updated)
 }

@@ -1,11 +1,12 @@
-//! Admin commands (`website create|list|update`, `operator create`) and the demo
-//! data created on an empty database. Commands print JSON on stdout.
+//! Admin commands (`account create|list`, `website create|list|update`,
+//! `operator create`) and the demo data created on an empty database.
+//! Commands print JSON on stdout.
 
 use serde_json::json;
 
 use crate::domain::{random_token, Email};
 use crate::operator::hash_password;
-use crate::store::{Operator, Store, Website, WebsiteSettings};
+use crate::store::{Account, Operator, Store, Website, WebsiteSettings};
 use crate::time::now_ms;
 
 fn parse_origins(origins: Vec<String>) -> anyhow::Result<Vec<String>> {
@@ -19,16 +20,42 @@ fn parse_origins(origins: Vec<String>) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-/// Creates a website with fresh token and secret.
+/// Creates an account (a company).
+pub async fn create_account(store: &dyn Store, name: &str) -> anyhow::Result<Account> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty() && name.chars().count() <= 200, "the account name must be 1 to 200 characters");
+    let account = Account { id: uuid::Uuid::new_v4().to_string(), name: name.to_owned(), created_ms: now_ms() };
+    store.create_account(&account).await?;
+    Ok(account)
+}
+
+/// The account a command acts in: the one named, or, when none is named, the
+/// only one there is (a first one is created on an empty database).
+pub async fn resolve_account(store: &dyn Store, id: Option<&str>) -> anyhow::Result<Account> {
+    let accounts = store.list_accounts().await?;
+    match id {
+        Some(id) => accounts.into_iter().find(|a| a.id == id).ok_or_else(|| anyhow::anyhow!("no account {id}")),
+        None => match accounts.len() {
+            0 => create_account(store, "Default").await,
+            1 => Ok(accounts.into_iter().next().unwrap_or_else(|| unreachable!("one account"))),
+            n => anyhow::bail!("there are {n} accounts: name one with --account"),
+        },
+    }
+}
+
+/// Creates a website with fresh token and secret in an account (see [`resolve_account`]).
 pub async fn create_website(
     store: &dyn Store,
+    account: Option<&str>,
     name: &str,
     origins: Vec<String>,
     legacy_mode: bool,
 ) -> anyhow::Result<Website> {
     let origins = parse_origins(origins)?;
+    let account = resolve_account(store, account).await?;
     let website = Website {
         id: uuid::Uuid::new_v4().to_string(),
+        account_id: account.id,
         name: name.to_owned(),
         token: random_token(),
         api_secret: random_token(),
@@ -72,9 +99,10 @@ pub async fn update_website(
     Ok(website)
 }
 
-/// Creates an operator; fails if the email is taken.
+/// Creates an operator in an account (see [`resolve_account`]); fails if the email is taken.
 pub async fn create_operator(
     store: &dyn Store,
+    account: Option<&str>,
     email: &str,
     password: &str,
     role: &str,
@@ -84,8 +112,10 @@ pub async fn create_operator(
     anyhow::ensure!(password.chars().count() >= 8, "password must be at least 8 characters");
     anyhow::ensure!(matches!(role, "admin" | "agent"), "role must be admin or agent");
     let name = name.map_or_else(|| email.as_str().split('@').next().unwrap_or("operator").to_owned(), str::to_owned);
+    let account = resolve_account(store, account).await?;
     let operator = Operator {
         id: uuid::Uuid::new_v4().to_string(),
+        account_id: account.id,
         email: email.as_str().to_owned(),
         name,
         password_hash: hash_password(password)?,
@@ -101,6 +131,7 @@ pub async fn create_operator(
 pub fn website_json(w: &Website) -> serde_json::Value {
     json!({
         "id": w.id,
+        "accountId": w.account_id,
         "name": w.name,
         "websiteToken": w.token,
         "apiSecret": w.api_secret,
@@ -113,16 +144,26 @@ pub fn website_json(w: &Website) -> serde_json::Value {
 /// On an empty database, creates the demo website (any origin) and an admin
 /// operator, and returns what to print. `None` when data exists.
 pub async fn bootstrap_demo(store: &dyn Store) -> anyhow::Result<Option<String>> {
-    if !store.list_websites().await?.is_empty() || store.count_operators().await? > 0 {
+    if !store.list_accounts().await?.is_empty()
+        || !store.list_websites(None).await?.is_empty()
+        || store.count_operators().await? > 0
+    {
         return Ok(None);
     }
-    let website = create_website(store, "Natter demo", vec![], false).await?;
+    let account = create_account(store, "Natter demo").await?;
+    let website = create_website(store, Some(&account.id), "Natter demo", vec![], false).await?;
     store.kv_set_once("demo_website_token", &website.token).await?;
     let password = random_token();
-    let admin = create_operator(store, "admin@natter.local", &password, "admin", Some("Admin")).await?;
+    let admin =
+        create_operator(store, Some(&account.id), "admin@natter.local", &password, "admin", Some("Admin")).await?;
     Ok(Some(format!(
         "\n  Natter is set up with demo data:\n\n    demo website token  {}\n    admin login         {}\n    admin password      {}\n\n  \
          The password is shown only this once.\n",
         website.token, admin.email, password
     )))
+}
+
+/// JSON description of an account for `account create|list`.
+pub fn account_json(a: &Account) -> serde_json::Value {
+    json!({ "accountId": a.id, "name": a.name, "createdAt": crate::time::iso(a.created_ms) })
 }

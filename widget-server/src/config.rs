@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve,
+    /// Manage accounts (companies).
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Manage websites (inboxes).
     #[command(subcommand)]
     Website(WebsiteCommand),
@@ -28,9 +31,24 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; prints its id.
+    Create {
+        /// The company's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum WebsiteCommand {
     /// Create a website; prints its public token and API secret.
     Create {
+        /// The account that owns it; may be left out while there is only one.
+        #[arg(long)]
+        account: Option<String>,
         /// Display name, also the widget title.
         #[arg(long)]
         name: String,
@@ -42,7 +60,11 @@ pub enum WebsiteCommand {
         legacy_mode: bool,
     },
     /// List websites.
-    List,
+    List {
+        /// Only this account's websites.
+        #[arg(long)]
+        account: Option<String>,
+    },
     /// Change a website's settings, origins or legacy mode.
     Update {
         /// The website's public token.
@@ -63,8 +85,11 @@ pub enum WebsiteCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
-    /// Create an operator account.
+    /// Create an operator.
     Create {
+        /// The account the operator works for; may be left out while there is only one.
+        #[arg(long)]
+        account: Option<String>,
         #[arg(long)]
         email: String,
         #[arg(long)]
@@ -131,6 +156,9 @@ pub struct ServeConfig {
     /// behind a reverse proxy that overwrites that header).
     #[arg(long, env = "NATTER_TRUST_PROXY", global = true)]
     pub trust_proxy: bool,
+    /// The server's external base URL for the absolute links it makes; `http://<addr>` when unset.
+    #[arg(long, env = "NATTER_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Secret for signing operator tokens; generated and stored in the database when unset.
     #[arg(long, env = "NATTER_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
@@ -149,6 +177,14 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The external base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
     /// Defaults suitable for tests: port 0, no demo data, generous rate limits.
     pub fn for_tests(database_url: String) -> Self {
         Self {
@@ -162,6 +198,7 @@ impl ServeConfig {
             rate_per_ip: 10_000,
             rate_per_website: 10_000,
             trust_proxy: false,
+            public_url: None,
             jwt_secret: Some("test-secret-test-secret-test-secret".into()),
             access_token_secs: 1800,
             webhook_retry_base_ms: 50,

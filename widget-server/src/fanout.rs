@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::random_token;
-use crate::hub::{EventKind, Hub, HubEvent, Relayed};
+use crate::hub::{EventKind, Hub, HubEvent, Relayed, Scope};
 
 const CHANNEL: &str = "natter_events";
 /// Frames above this are not relayed whole (PostgreSQL refuses payloads of 8000 bytes or more).
@@ -26,6 +26,7 @@ struct Wire {
     /// The instance that published the event.
     origin: String,
     session: String,
+    account: String,
     kind: EventKind,
     frame: Option<String>,
 }
@@ -44,13 +45,19 @@ pub async fn start(url: &str, hub: Arc<Hub>, shutdown: CancellationToken) -> Res
 }
 
 async fn notify_loop(pool: PgPool, mut rx: mpsc::Receiver<Relayed>, origin: String) {
-    while let Some(Relayed { session_id, event }) = rx.recv().await {
+    while let Some(Relayed { scope, event }) = rx.recv().await {
         let frame = match (event.kind, &event.frame) {
             (EventKind::MessageCreated { .. }, _) => None,
             (_, Some(frame)) if frame.len() <= MAX_FRAME => Some(frame.to_string()),
             _ => continue,
         };
-        let wire = Wire { origin: origin.clone(), session: session_id, kind: event.kind, frame };
+        let wire = Wire {
+            origin: origin.clone(),
+            session: scope.session_id.to_string(),
+            account: scope.account_id.to_string(),
+            kind: event.kind,
+            frame,
+        };
         let Ok(payload) = serde_json::to_string(&wire) else { continue };
         if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&pool).await {
             tracing::warn!(error = %e, "could not relay an event to other instances");
@@ -68,7 +75,8 @@ async fn listen_loop(mut listener: PgListener, hub: Arc<Hub>, origin: String, sh
             Ok(n) => match serde_json::from_str::<Wire>(n.payload()) {
                 Ok(wire) if wire.origin != origin => {
                     let event = HubEvent { kind: wire.kind, frame: wire.frame.map(Utf8Bytes::from) };
-                    hub.publish_local(&wire.session, Arc::new(event));
+                    let scope = Scope { session_id: Arc::from(wire.session), account_id: Arc::from(wire.account) };
+                    hub.publish_local(scope, Arc::new(event));
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "ignoring a malformed relayed event"),

@@ -44,17 +44,30 @@ impl HubEvent {
     }
 }
 
+/// Where an event belongs: its session and that session's account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub session_id: Arc<str>,
+    pub account_id: Arc<str>,
+}
+
+impl Scope {
+    pub fn of(session: &Session) -> Self {
+        Self { session_id: Arc::from(session.id.as_str()), account_id: Arc::from(session.account_id.as_str()) }
+    }
+}
+
 /// An event on its way to other server instances.
 #[derive(Debug)]
 pub struct Relayed {
-    pub session_id: String,
+    pub scope: Scope,
     pub event: Arc<HubEvent>,
 }
 
 type Channels = HashMap<String, broadcast::Sender<Arc<HubEvent>>>;
 
-/// Events of every session, for operator streams, with their session id.
-pub type Firehose = broadcast::Receiver<(Arc<str>, Arc<HubEvent>)>;
+/// Events of every session, for operator streams, with where they belong.
+pub type Firehose = broadcast::Receiver<(Scope, Arc<HubEvent>)>;
 
 /// Events the firehose holds before a slow operator stream lags.
 const FIREHOSE_CAPACITY: usize = 1024;
@@ -63,7 +76,7 @@ const FIREHOSE_CAPACITY: usize = 1024;
 #[derive(Debug)]
 pub struct Hub {
     sessions: Mutex<Channels>,
-    all: broadcast::Sender<(Arc<str>, Arc<HubEvent>)>,
+    all: broadcast::Sender<(Scope, Arc<HubEvent>)>,
     relay: OnceLock<mpsc::Sender<Relayed>>,
 }
 
@@ -93,24 +106,25 @@ impl Hub {
         let _already_set = self.relay.set(relay);
     }
 
-    /// Sends an event to the session's subscribers here and on other instances.
-    pub fn publish(&self, session_id: &str, event: Arc<HubEvent>) {
+    /// Sends an event of `session` to its subscribers here and on other instances.
+    pub fn publish(&self, session: &Session, event: Arc<HubEvent>) {
+        let scope = Scope::of(session);
         if let Some(relay) = self.relay.get() {
-            let relayed = Relayed { session_id: session_id.to_owned(), event: Arc::clone(&event) };
+            let relayed = Relayed { scope: scope.clone(), event: Arc::clone(&event) };
             if relay.try_send(relayed).is_err() {
-                tracing::warn!(session = session_id, "relay queue full; other instances catch up on the next message");
+                tracing::warn!(session = %session.id, "relay queue full; other instances catch up on the next message");
             }
         }
-        self.publish_local(session_id, event);
+        self.publish_local(scope, event);
     }
 
     /// Sends an event to this instance's subscribers of the session, if any.
-    pub fn publish_local(&self, session_id: &str, event: Arc<HubEvent>) {
-        if self.all.receiver_count() > 0 {
-            let _no_operators = self.all.send((Arc::from(session_id), Arc::clone(&event)));
+    pub fn publish_local(&self, scope: Scope, event: Arc<HubEvent>) {
+        if let Some(tx) = self.channels().get(&*scope.session_id) {
+            let _no_subscribers = tx.send(Arc::clone(&event));
         }
-        if let Some(tx) = self.channels().get(session_id) {
-            let _no_subscribers = tx.send(event);
+        if self.all.receiver_count() > 0 {
+            let _no_operators = self.all.send((scope, event));
         }
     }
 
@@ -223,12 +237,32 @@ mod tests {
         HubEvent::new(EventKind::MessageUpdated, &ServerFrame::PresenceUpdate(Default::default()))
     }
 
+    fn session(id: &str) -> Session {
+        Session {
+            id: id.into(),
+            website_id: "w".into(),
+            account_id: "acc".into(),
+            user_session_id: id.into(),
+            token: format!("token-{id}"),
+            user_name: None,
+            user_phone: None,
+            user_email: None,
+            status: natter_protocol::SessionStatus::Active,
+            manager_id: None,
+            last_seq: 0,
+            bot_state: 0,
+            away_sent_ms: None,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
     #[tokio::test]
     async fn subscribers_of_a_session_receive_its_events_only() {
         let hub = Arc::new(Hub::default());
         let mut a = hub.subscribe("a");
         let mut b = hub.subscribe("b");
-        hub.publish("a", frame());
+        hub.publish(&session("a"), frame());
         assert_eq!(a.rx.recv().await.expect("event").kind, EventKind::MessageUpdated);
         assert!(b.rx.try_recv().is_err());
     }
@@ -248,16 +282,17 @@ mod tests {
     async fn the_firehose_carries_every_sessions_events() {
         let hub = Arc::new(Hub::default());
         let mut all = hub.firehose();
-        hub.publish("a", frame());
-        hub.publish("b", frame());
-        let sessions = [all.recv().await.expect("a").0, all.recv().await.expect("b").0];
-        assert_eq!(sessions.map(|s| s.to_string()), ["a", "b"]);
+        hub.publish(&session("a"), frame());
+        hub.publish(&session("b"), frame());
+        let scopes = [all.recv().await.expect("a").0, all.recv().await.expect("b").0];
+        assert!(scopes.iter().all(|s| &*s.account_id == "acc"), "events carry their account");
+        assert_eq!(scopes.map(|s| s.session_id.to_string()), ["a", "b"]);
     }
 
     #[test]
     fn publishing_without_subscribers_is_a_no_op() {
         let hub = Hub::default();
-        hub.publish("nobody", frame());
+        hub.publish(&session("nobody"), frame());
         assert_eq!(hub.active_sessions(), 0);
     }
 }

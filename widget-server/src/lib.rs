@@ -54,6 +54,8 @@ pub struct Settings {
     pub static_dir: PathBuf,
     pub pkg_dir: PathBuf,
     pub trust_proxy: bool,
+    /// The external base URL for absolute links, without a trailing slash.
+    pub public_url: String,
 }
 
 /// How long a cached website is trusted before it is read again, so changes
@@ -134,6 +136,7 @@ impl AppState {
                 static_dir: config.static_dir.clone(),
                 pkg_dir: config.pkg_dir.clone(),
                 trust_proxy: config.trust_proxy,
+                public_url: config.public_url(),
             }),
             limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),
             websites: Arc::new(WebsiteCache::default()),

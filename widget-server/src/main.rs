@@ -1,7 +1,7 @@
 //! `natter-server`: parses the command line, then serves or runs an admin command.
 
 use clap::Parser;
-use natter_server::config::{Cli, Command, OperatorCommand, WebsiteCommand};
+use natter_server::config::{AccountCommand, Cli, Command, OperatorCommand, WebsiteCommand};
 use natter_server::store::Store;
 use natter_server::{cli, AppState};
 use tokio::net::TcpListener;
@@ -24,21 +24,34 @@ async fn main() -> anyhow::Result<()> {
             println!("  Natter is running on http://{}/", listener.local_addr()?);
             natter_server::serve(listener, state, shutdown_signal()).await?;
         }
-        Command::Website(WebsiteCommand::Create { name, origins, legacy_mode }) => {
-            let w = cli::create_website(store, &name, origins, legacy_mode).await?;
-            println!("{}", serde_json::json!({ "websiteToken": w.token, "apiSecret": w.api_secret, "id": w.id }));
+        Command::Account(AccountCommand::Create { name }) => {
+            println!("{}", cli::account_json(&cli::create_account(store, &name).await?));
+        }
+        Command::Account(AccountCommand::List) => {
+            let list: Vec<_> = store.list_accounts().await?.iter().map(cli::account_json).collect();
+            println!("{}", serde_json::Value::Array(list));
+        }
+        Command::Website(WebsiteCommand::Create { account, name, origins, legacy_mode }) => {
+            let w = cli::create_website(store, account.as_deref(), &name, origins, legacy_mode).await?;
+            let created = serde_json::json!({
+                "websiteToken": w.token, "apiSecret": w.api_secret, "id": w.id, "accountId": w.account_id,
+            });
+            println!("{created}");
         }
         Command::Website(WebsiteCommand::Update { token, settings, origins, legacy_mode }) => {
             let w = cli::update_website(store, &token, settings.as_deref(), origins, legacy_mode).await?;
             println!("{}", cli::website_json(&w));
         }
-        Command::Website(WebsiteCommand::List) => {
-            let list: Vec<_> = store.list_websites().await?.iter().map(cli::website_json).collect();
+        Command::Website(WebsiteCommand::List { account }) => {
+            let list: Vec<_> = store.list_websites(account.as_deref()).await?.iter().map(cli::website_json).collect();
             println!("{}", serde_json::Value::Array(list));
         }
-        Command::Operator(OperatorCommand::Create { email, password, role, name }) => {
-            let op = cli::create_operator(store, &email, &password, &role, name.as_deref()).await?;
-            println!("{}", serde_json::json!({ "id": op.id, "email": op.email, "role": op.role }));
+        Command::Operator(OperatorCommand::Create { account, email, password, role, name }) => {
+            let op = cli::create_operator(store, account.as_deref(), &email, &password, &role, name.as_deref()).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": op.id, "email": op.email, "role": op.role, "accountId": op.account_id })
+            );
         }
     }
     Ok(())

@@ -134,9 +134,11 @@ impl Contact {
         let customer = serde_json::json!({
             "id": session.id, "name": session.user_name, "phone": session.user_phone, "email": session.user_email,
         });
-        state
-            .webhooks
-            .emit("customer.identified", serde_json::json!({ "conversation_id": session.id, "customer": customer }));
+        state.webhooks.emit(
+            &session.account_id,
+            "customer.identified",
+            serde_json::json!({ "conversation_id": session.id, "customer": customer }),
+        );
         bot::after_contact(state, website, &session).await?;
         Ok(session)
     }
@@ -182,6 +184,7 @@ pub(crate) async fn open_session(
     let fresh = Session {
         id: uuid::Uuid::new_v4().to_string(),
         website_id: website.id.clone(),
+        account_id: website.account_id.clone(),
         user_session_id: user_session_id.to_owned(),
         token: random_token(),
         user_name: None,
@@ -199,9 +202,9 @@ pub(crate) async fn open_session(
     if created {
         tracing::info!(session = %session.id, website = %website.id, "session created");
         let frame = natter_protocol::ws::ServerFrame::ConversationCreated(crate::hub::conversation_event(&session));
-        state.hub.publish(&session.id, crate::hub::HubEvent::new(crate::hub::EventKind::ConversationCreated, &frame));
+        state.hub.publish(&session, crate::hub::HubEvent::new(crate::hub::EventKind::ConversationCreated, &frame));
         let data = serde_json::json!({ "conversation_id": session.id, "website_id": website.id, "channel": "widget" });
-        state.webhooks.emit("conversation.created", data);
+        state.webhooks.emit(&session.account_id, "conversation.created", data);
         bot::on_session_created(state, website, &session).await?;
     }
     Ok((session, created))

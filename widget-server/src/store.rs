@@ -56,10 +56,20 @@ impl Default for WebsiteSettings {
     }
 }
 
-/// A website (inbox).
+/// An account (a company, a tenant): it owns websites, operators and
+/// webhooks, and nothing of one account is visible to another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub created_ms: i64,
+}
+
+/// A website (inbox), a `widget` channel of its account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Website {
     pub id: String,
+    pub account_id: String,
     pub name: String,
     pub token: String,
     pub api_secret: String,
@@ -89,6 +99,8 @@ pub mod bot_flags {
 pub struct Session {
     pub id: String,
     pub website_id: String,
+    /// The website's account, kept on the session so operator queries scope by one column.
+    pub account_id: String,
     pub user_session_id: String,
     pub token: String,
     pub user_name: Option<String>,
@@ -153,6 +165,7 @@ pub struct MessagePage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Operator {
     pub id: String,
+    pub account_id: String,
     pub email: String,
     pub name: String,
     pub password_hash: String,
@@ -173,6 +186,7 @@ pub struct ConversationRow {
 /// Filters of the operator conversation list.
 #[derive(Debug, Clone, Default)]
 pub struct ConversationFilter {
+    pub account_id: String,
     pub statuses: Vec<SessionStatus>,
     pub assigned_to: Option<String>,
     pub offset: i64,
@@ -197,6 +211,7 @@ pub struct Stats {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
     pub id: String,
+    pub account_id: String,
     pub url: String,
     pub events: Vec<String>,
     pub secret: String,
@@ -225,10 +240,14 @@ pub trait Store: Send + Sync + 'static {
     /// Which database this is, for logs and metrics.
     fn kind(&self) -> &'static str;
 
+    async fn create_account(&self, account: &Account) -> StoreResult<()>;
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+
     async fn create_website(&self, website: &Website) -> StoreResult<()>;
     async fn website_by_token(&self, token: &str) -> StoreResult<Option<Website>>;
     async fn website_by_id(&self, id: &str) -> StoreResult<Option<Website>>;
-    async fn list_websites(&self) -> StoreResult<Vec<Website>>;
+    /// Every website, or those of one account.
+    async fn list_websites(&self, account_id: Option<&str>) -> StoreResult<Vec<Website>>;
     /// Saves a website's name, origins, settings and legacy mode.
     async fn update_website(&self, website: &Website) -> StoreResult<()>;
 
@@ -269,14 +288,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Other sessions of the same website with the same phone or email.
     async fn sessions_of_contact(&self, session: &Session) -> StoreResult<Vec<Session>>;
-    /// Statistics over `[from_ms, to_ms)`.
-    async fn stats(&self, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;
+    /// Statistics of an account over `[from_ms, to_ms)`.
+    async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;
 
     async fn create_operator(&self, operator: &Operator) -> StoreResult<bool>;
     async fn operator_by_email(&self, email: &str) -> StoreResult<Option<Operator>>;
     async fn operator_by_id(&self, id: &str) -> StoreResult<Option<Operator>>;
     async fn count_operators(&self) -> StoreResult<i64>;
-    async fn list_operators(&self) -> StoreResult<Vec<Operator>>;
+    async fn list_operators(&self, account_id: &str) -> StoreResult<Vec<Operator>>;
     async fn set_operator_role(&self, id: &str, role: &str) -> StoreResult<Option<Operator>>;
     /// Invalidates every access and refresh token of the operator.
     async fn revoke_operator_tokens(&self, id: &str) -> StoreResult<()>;
@@ -287,7 +306,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn save_webhook(&self, webhook: &Webhook) -> StoreResult<()>;
     async fn webhook_by_id(&self, id: &str) -> StoreResult<Option<Webhook>>;
-    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>>;
+    async fn list_webhooks(&self, account_id: &str) -> StoreResult<Vec<Webhook>>;
     async fn delete_webhook(&self, id: &str) -> StoreResult<bool>;
     async fn record_delivery(&self, delivery: &Delivery) -> StoreResult<()>;
     /// The newest deliveries of a webhook first.

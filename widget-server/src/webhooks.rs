@@ -35,6 +35,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 struct Event {
     id: String,
+    account_id: String,
     name: &'static str,
     body: Arc<str>,
 }
@@ -62,10 +63,12 @@ impl Webhooks {
         Self { tx }
     }
 
-    /// Queues `event` with `data` in the reference payload shape.
-    pub fn emit(&self, name: &'static str, data: Value) {
+    /// Queues `event` of an account with `data` in the reference payload shape;
+    /// only that account's webhooks receive it.
+    pub fn emit(&self, account_id: &str, name: &'static str, data: Value) {
         let body = json!({ "event": name, "timestamp": iso(now_ms()), "data": data }).to_string();
-        let event = Event { id: uuid::Uuid::new_v4().to_string(), name, body: body.into() };
+        let event =
+            Event { id: uuid::Uuid::new_v4().to_string(), account_id: account_id.to_owned(), name, body: body.into() };
         if self.tx.try_send(event).is_err() {
             tracing::warn!(event = name, "webhook queue full; event dropped");
         }
@@ -74,7 +77,7 @@ impl Webhooks {
 
 async fn worker(mut rx: mpsc::Receiver<Event>, store: Arc<dyn Store>, client: reqwest::Client, retry_base: Duration) {
     while let Some(event) = rx.recv().await {
-        let hooks = match store.list_webhooks().await {
+        let hooks = match store.list_webhooks(&event.account_id).await {
             Ok(hooks) => hooks,
             Err(e) => {
                 tracing::error!(error = %e, "could not load webhooks");

@@ -281,7 +281,7 @@ impl Connection<'_> {
                 let name = self.session.user_name.clone().unwrap_or_else(|| "Visitor".into());
                 let user = TypingUser { id: Some(self.session.id.clone()), name, kind: "contact".into() };
                 let event = typing_event(&self.session, matches!(frame, ClientFrame::TypingOn), user);
-                self.state.hub.publish(&self.session.id, event);
+                self.state.hub.publish(&self.session, event);
                 Ok(())
             }
             ClientFrame::Seen(seen) => {

@@ -37,7 +37,7 @@ fn seconds(ms: Option<f64>) -> Value {
 
 pub async fn stats(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     q: Result<QueryParams<Period>, AppError>,
 ) -> OpResult<Json<Value>> {
     let QueryParams(q) = q?;
@@ -56,7 +56,7 @@ pub async fn stats(
     if let Some(g) = q.granularity.as_deref().filter(|g| !matches!(*g, "hour" | "day" | "week" | "month")) {
         return Err(invalid(&format!("granularity {g} is not one of hour, day, week, month")));
     }
-    let s = state.store.stats(from, to).await?;
+    let s = state.store.stats(&op.account_id, from, to).await?;
     let count = |sender: &str| s.messages.iter().find(|(k, _)| k == sender).map_or(0, |(_, n)| *n);
     let total: i64 = s.messages.iter().map(|(_, n)| n).sum();
     Ok(Json(json!({

@@ -16,7 +16,7 @@ use crate::domain::MessageText;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::hub::{conversation_event, EventKind, HubEvent};
-use crate::store::{ConversationFilter, ConversationRow, Cursor, Message, NewMessage, Session};
+use crate::store::{ConversationFilter, ConversationRow, Cursor, Message, NewMessage, Operator, Session};
 use crate::time::{iso, parse_iso};
 use crate::AppState;
 
@@ -58,7 +58,7 @@ pub(super) fn conversation(row: &ConversationRow) -> Conversation {
 
 pub async fn list(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     q: Result<QueryParams<ConversationQuery>, AppError>,
 ) -> OpResult<Json<List<Conversation>>> {
     let QueryParams(q) = q?;
@@ -70,8 +70,13 @@ pub async fn list(
         Some("closed") => vec![SessionStatus::Closed, SessionStatus::Archived],
         Some(_) => return Err(invalid("status must be open, pending or closed")),
     };
-    let filter =
-        ConversationFilter { statuses, assigned_to: q.assigned_to, offset: (page - 1) * per_page, limit: per_page };
+    let filter = ConversationFilter {
+        account_id: op.account_id,
+        statuses,
+        assigned_to: q.assigned_to,
+        offset: (page - 1) * per_page,
+        limit: per_page,
+    };
     let (rows, total) = state.store.list_conversations(&filter).await?;
     let mut data: Vec<Conversation> = rows.iter().map(conversation).collect();
     if q.status.as_deref() == Some("pending") {
@@ -80,16 +85,22 @@ pub async fn list(
     Ok(Json(List { data, meta: Some(ListMeta { total, page, per_page }) }))
 }
 
-async fn load_session(state: &AppState, id: &str) -> OpResult<Session> {
-    state.store.session_by_id(id).await?.ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))
+/// A conversation of the operator's account; another account's is 404, as if it did not exist.
+pub(super) async fn load_session(state: &AppState, op: &Operator, id: &str) -> OpResult<Session> {
+    state
+        .store
+        .session_by_id(id)
+        .await?
+        .filter(|s| s.account_id == op.account_id)
+        .ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
 ) -> OpResult<Json<Item<Conversation>>> {
-    get_one_row(&state, &id).await
+    get_one_row(&state, &op, &id).await
 }
 
 pub(crate) fn operator_message(m: &Message) -> OperatorMessage {
@@ -119,7 +130,7 @@ pub struct MessagesQuery {
 
 pub async fn messages(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
     q: Result<QueryParams<MessagesQuery>, AppError>,
 ) -> OpResult<Json<List<OperatorMessage>>> {
@@ -128,7 +139,7 @@ pub async fn messages(
     if !(1..=100).contains(&limit) {
         return Err(OpError(AppError::Validation("validation_error", "limit must be between 1 and 100".into())));
     }
-    load_session(&state, &id).await?;
+    load_session(&state, &op, &id).await?;
     let messages = match q.before.as_deref() {
         None => state.store.list_messages(&id, Cursor::Latest, limit).await?.messages,
         Some(before) => {
@@ -149,7 +160,7 @@ pub async fn reply(
 ) -> OpResult<(StatusCode, Json<Item<OperatorMessage>>)> {
     let JsonBody(req) = body?;
     let text = MessageText::parse(&req.content, state.settings.max_message_chars)?;
-    let session = load_session(&state, &id).await?;
+    let session = load_session(&state, &op, &id).await?;
     let new = NewMessage {
         session_id: &id,
         sender: Sender::Manager,
@@ -165,11 +176,11 @@ pub async fn reply(
 /// conversation so the visitor's widget shows it too.
 async fn set_status(
     state: &AppState,
-    op: &crate::store::Operator,
+    op: &Operator,
     id: &str,
     status: SessionStatus,
 ) -> OpResult<Json<Item<Conversation>>> {
-    let session = load_session(state, id).await?;
+    let session = load_session(state, op, id).await?;
     if session.status != status {
         let updated = change_status(state, &session, status).await?;
         let verb = if status == SessionStatus::Active { "reopened" } else { "closed" };
@@ -178,11 +189,11 @@ async fn set_status(
             NewMessage { session_id: id, sender: Sender::System, body: &note, manager_id: Some(&op.id), echo_id: None };
         post_message(state, &updated, new, "System").await?;
     }
-    get_one_row(state, id).await
+    get_one_row(state, op, id).await
 }
 
-async fn get_one_row(state: &AppState, id: &str) -> OpResult<Json<Item<Conversation>>> {
-    let session = load_session(state, id).await?;
+async fn get_one_row(state: &AppState, op: &Operator, id: &str) -> OpResult<Json<Item<Conversation>>> {
+    let session = load_session(state, op, id).await?;
     Ok(Json(Item { data: conversation_of(state, session).await? }))
 }
 
@@ -218,13 +229,15 @@ pub struct AssignRequest {
 
 pub async fn assign(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
     body: Result<JsonBody<AssignRequest>, AppError>,
 ) -> OpResult<Json<Item<Conversation>>> {
     let JsonBody(req) = body?;
+    load_session(&state, &op, &id).await?;
     if let Some(user) = &req.user_id {
-        if state.store.operator_by_id(user).await?.is_none() {
+        let colleague = state.store.operator_by_id(user).await?.filter(|o| o.account_id == op.account_id);
+        if colleague.is_none() {
             return Err(OpError(AppError::Validation("validation_error", format!("no operator {user}"))));
         }
     }
@@ -234,13 +247,15 @@ pub async fn assign(
         .await?
         .ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))?;
     let frame = natter_protocol::ws::ServerFrame::ConversationStatusChanged(conversation_event(&session));
-    state.hub.publish(&session.id, HubEvent::new(EventKind::Conversation, &frame));
+    state.hub.publish(&session, HubEvent::new(EventKind::Conversation, &frame));
     if let Some(user) = &session.manager_id {
-        state
-            .webhooks
-            .emit("conversation.assigned", serde_json::json!({ "conversation_id": session.id, "assigned_to": user }));
+        state.webhooks.emit(
+            &session.account_id,
+            "conversation.assigned",
+            serde_json::json!({ "conversation_id": session.id, "assigned_to": user }),
+        );
     }
-    get_one_row(&state, &id).await
+    get_one_row(&state, &op, &id).await
 }
 
 #[derive(Deserialize)]
@@ -262,8 +277,8 @@ pub async fn typing(
     body: Result<JsonBody<TypingRequest>, AppError>,
 ) -> OpResult<StatusCode> {
     let JsonBody(req) = body?;
-    let session = load_session(&state, &id).await?;
+    let session = load_session(&state, &op, &id).await?;
     let user = natter_protocol::ws::TypingUser { id: Some(op.id.clone()), name: op.name.clone(), kind: "agent".into() };
-    state.hub.publish(&session.id, crate::hub::typing_event(&session, req.on, user));
+    state.hub.publish(&session, crate::hub::typing_event(&session, req.on, user));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -57,12 +57,17 @@ fn customer(s: &Session, others: &[Session]) -> Customer {
 
 pub async fn list(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     q: Result<QueryParams<PageQuery>, AppError>,
 ) -> OpResult<Json<List<Customer>>> {
     let QueryParams(q) = q?;
     let (page, per_page) = page_window(q.page, q.per_page)?;
-    let filter = ConversationFilter { offset: (page - 1) * per_page, limit: per_page, ..ConversationFilter::default() };
+    let filter = ConversationFilter {
+        account_id: op.account_id,
+        offset: (page - 1) * per_page,
+        limit: per_page,
+        ..ConversationFilter::default()
+    };
     let (rows, total) = state.store.list_conversations(&filter).await?;
     let data = rows.iter().map(|r| customer(&r.session, &[])).collect();
     Ok(Json(List { data, meta: Some(ListMeta { total, page, per_page }) }))
@@ -70,13 +75,14 @@ pub async fn list(
 
 pub async fn get_one(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
 ) -> OpResult<Json<Item<Customer>>> {
     let session = state
         .store
         .session_by_id(&id)
         .await?
+        .filter(|s| s.account_id == op.account_id)
         .ok_or_else(|| OpError(AppError::NotFound(format!("no customer {id}"))))?;
     let others = state.store.sessions_of_contact(&session).await?;
     Ok(Json(Item { data: customer(&session, &others) }))

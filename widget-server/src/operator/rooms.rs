@@ -73,12 +73,17 @@ fn payload(m: &Message, operator_name: Option<&str>) -> Value {
 
 pub async fn list(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     q: Result<QueryParams<PageQuery>, AppError>,
 ) -> OpResult<Json<List<Value>>> {
     let QueryParams(q) = q?;
     let (page, per_page) = (q.page.unwrap_or(1).max(1), q.per_page.unwrap_or(50).clamp(1, 100));
-    let filter = ConversationFilter { offset: (page - 1) * per_page, limit: per_page, ..ConversationFilter::default() };
+    let filter = ConversationFilter {
+        account_id: op.account_id,
+        offset: (page - 1) * per_page,
+        limit: per_page,
+        ..ConversationFilter::default()
+    };
     let (rows, total) = state.store.list_conversations(&filter).await?;
     Ok(Json(List {
         data: rows.iter().map(|r| room(&r.session)).collect(),
@@ -86,8 +91,13 @@ pub async fn list(
     }))
 }
 
-async fn operator_names(state: &AppState) -> Vec<(String, String)> {
-    state.store.list_operators().await.map(|ops| ops.into_iter().map(|o| (o.id, o.name)).collect()).unwrap_or_default()
+async fn operator_names(state: &AppState, account_id: &str) -> Vec<(String, String)> {
+    state
+        .store
+        .list_operators(account_id)
+        .await
+        .map(|ops| ops.into_iter().map(|o| (o.id, o.name)).collect())
+        .unwrap_or_default()
 }
 
 fn name_of<'a>(names: &'a [(String, String)], m: &Message) -> Option<&'a str> {
@@ -97,12 +107,17 @@ fn name_of<'a>(names: &'a [(String, String)], m: &Message) -> Option<&'a str> {
 
 pub async fn messages(
     State(state): State<AppState>,
-    _: AuthOperator,
+    AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
 ) -> OpResult<Json<List<Value>>> {
-    state.store.session_by_id(&id).await?.ok_or_else(|| OpError(AppError::NotFound(format!("no room {id}"))))?;
+    state
+        .store
+        .session_by_id(&id)
+        .await?
+        .filter(|s| s.account_id == op.account_id)
+        .ok_or_else(|| OpError(AppError::NotFound(format!("no room {id}"))))?;
     let page = state.store.list_messages(&id, Cursor::Latest, PAGE).await?;
-    let names = operator_names(&state).await;
+    let names = operator_names(&state, &op.account_id).await;
     Ok(Json(List { data: page.messages.iter().map(|m| payload(m, name_of(&names, m))).collect(), meta: None }))
 }
 
@@ -143,12 +158,13 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
         Some(t) => operator_from_token(state, &t).await.ok(),
         None => None,
     };
-    if operator.is_none() {
+    let Some(operator) = operator else {
         send(&mut socket, "error", json!({ "message": "missing or invalid token" })).await?;
         return close(&mut socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
-    }
+    };
     let mut sub = state.hub.subscribe(&room_id);
-    let Ok(Some(session)) = state.store.session_by_id(&room_id).await else {
+    let room = state.store.session_by_id(&room_id).await.ok().flatten().filter(|s| s.account_id == operator.account_id);
+    let Some(session) = room else {
         send(&mut socket, "error", json!({ "message": "no such room" })).await?;
         return close(&mut socket, CLOSE_NO_ACCESS, "no access to room").await;
     };
@@ -161,7 +177,7 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
             event = sub.rx.recv() => match event {
                 Ok(event) => match event.kind {
                     EventKind::MessageCreated { seq } if seq <= sent => {}
-                    EventKind::MessageCreated { .. } => sent = forward_messages(&mut socket, state, &room_id, sent).await?,
+                    EventKind::MessageCreated { .. } => sent = forward_messages(&mut socket, state, &session, sent).await?,
                     EventKind::Conversation => {
                         if let Ok(Some(s)) = state.store.session_by_id(&room_id).await {
                             let event = json!({
@@ -176,7 +192,7 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
                     }
                     _ => {}
                 },
-                Err(RecvError::Lagged(_)) => sent = forward_messages(&mut socket, state, &room_id, sent).await?,
+                Err(RecvError::Lagged(_)) => sent = forward_messages(&mut socket, state, &session, sent).await?,
                 Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
             },
             msg = socket.next() => match msg {
@@ -199,12 +215,12 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
 async fn forward_messages(
     socket: &mut WebSocket,
     state: &AppState,
-    room_id: &str,
+    room: &Session,
     mut sent: i64,
 ) -> Result<i64, axum::Error> {
-    let names = operator_names(state).await;
+    let names = operator_names(state, &room.account_id).await;
     loop {
-        let Ok(page) = state.store.list_messages(room_id, Cursor::AfterSeq(sent), PAGE).await else { return Ok(sent) };
+        let Ok(page) = state.store.list_messages(&room.id, Cursor::AfterSeq(sent), PAGE).await else { return Ok(sent) };
         for m in &page.messages {
             send(socket, "message", payload(m, name_of(&names, m))).await?;
             sent = m.seq;

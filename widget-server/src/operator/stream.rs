@@ -102,11 +102,12 @@ impl Stream<'_> {
                     socket.send(WsMessage::Ping(Default::default())).await?;
                 }
                 event = firehose.recv() => match event {
-                    Ok((session_id, event)) => {
-                        if let Some(frame) = self.render(&session_id, &event).await {
+                    Ok((scope, event)) if scope.account_id.as_ref() == self.operator.account_id => {
+                        if let Some(frame) = self.render(&scope.session_id, &event).await {
                             send(&mut socket, frame).await?;
                         }
                     }
+                    Ok(_) => {}
                     Err(RecvError::Lagged(_)) => send(&mut socket, json!({ "type": "resync" })).await?,
                     Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
                 },
@@ -124,8 +125,9 @@ impl Stream<'_> {
         }
     }
 
+    /// A session of the operator's account.
     async fn session(&self, id: &str) -> Option<Session> {
-        self.state.store.session_by_id(id).await.ok().flatten()
+        self.state.store.session_by_id(id).await.ok().flatten().filter(|s| s.account_id == self.operator.account_id)
     }
 
     async fn message_at(&self, session_id: &str, seq: i64) -> Option<Message> {
@@ -195,7 +197,7 @@ impl Stream<'_> {
                     name: self.operator.name.clone(),
                     kind: "agent".into(),
                 };
-                self.state.hub.publish(&session.id, typing_event(&session, on, user));
+                self.state.hub.publish(&session, typing_event(&session, on, user));
                 None
             }
             ClientFrame::Read { conversation_id, message_id } => {

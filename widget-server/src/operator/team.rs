@@ -46,8 +46,8 @@ fn role(role: &str) -> OpResult<&str> {
     }
 }
 
-pub async fn list(State(state): State<AppState>, _: AdminOperator) -> OpResult<Json<List<Member>>> {
-    let data: Vec<Member> = state.store.list_operators().await?.iter().map(member).collect();
+pub async fn list(State(state): State<AppState>, AdminOperator(me): AdminOperator) -> OpResult<Json<List<Member>>> {
+    let data: Vec<Member> = state.store.list_operators(&me.account_id).await?.iter().map(member).collect();
     let total = i64::try_from(data.len()).unwrap_or(i64::MAX);
     Ok(Json(List { data, meta: Some(ListMeta { total, page: 1, per_page: total.max(1) }) }))
 }
@@ -63,7 +63,7 @@ pub struct InviteRequest {
 
 pub async fn invite(
     State(state): State<AppState>,
-    _: AdminOperator,
+    AdminOperator(me): AdminOperator,
     body: Result<JsonBody<InviteRequest>, AppError>,
 ) -> OpResult<(StatusCode, Json<Item<Member>>)> {
     let JsonBody(req) = body?;
@@ -73,9 +73,16 @@ pub async fn invite(
         return Err(OpError(AppError::Conflict(format!("{} is already on the team", email.as_str()))));
     }
     let password = random_token();
-    let op = create_operator(state.store.as_ref(), email.as_str(), &password, role, req.name.as_deref())
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let op = create_operator(
+        state.store.as_ref(),
+        Some(&me.account_id),
+        email.as_str(),
+        &password,
+        role,
+        req.name.as_deref(),
+    )
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     let mut data = member(&op);
     data.temporary_password = Some(password);
     Ok((StatusCode::CREATED, Json(Item { data })))
@@ -96,6 +103,10 @@ pub async fn set_role(
     let role = role(&req.role_id)?;
     if user_id == me.id && role != "admin" {
         return Err(OpError(AppError::Validation("validation_error", "admins cannot demote themselves".into())));
+    }
+    let colleague = state.store.operator_by_id(&user_id).await?.filter(|o| o.account_id == me.account_id);
+    if colleague.is_none() {
+        return Err(OpError(AppError::NotFound(format!("no operator {user_id}"))));
     }
     let op = state
         .store

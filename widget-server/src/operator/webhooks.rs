@@ -11,7 +11,7 @@ use super::auth::AdminOperator;
 use crate::domain::random_token;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
-use crate::store::{Delivery, Webhook};
+use crate::store::{Delivery, Operator, Webhook};
 use crate::time::{iso, now_ms};
 use crate::webhooks::EVENTS;
 use crate::AppState;
@@ -85,12 +85,13 @@ pub struct CreateRequest {
 
 pub async fn create(
     State(state): State<AppState>,
-    _: AdminOperator,
+    AdminOperator(op): AdminOperator,
     body: Result<JsonBody<CreateRequest>, AppError>,
 ) -> OpResult<(StatusCode, Json<Item<WebhookView>>)> {
     let JsonBody(req) = body?;
     let hook = Webhook {
         id: uuid::Uuid::new_v4().to_string(),
+        account_id: op.account_id,
         url: check_url(&req.url)?,
         events: check_events(req.events)?,
         secret: match req.secret {
@@ -106,21 +107,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Item { data })))
 }
 
-pub async fn list(State(state): State<AppState>, _: AdminOperator) -> OpResult<Json<List<WebhookView>>> {
-    let data = state.store.list_webhooks().await?.iter().map(view).collect();
+pub async fn list(
+    State(state): State<AppState>,
+    AdminOperator(op): AdminOperator,
+) -> OpResult<Json<List<WebhookView>>> {
+    let data = state.store.list_webhooks(&op.account_id).await?.iter().map(view).collect();
     Ok(Json(List { data, meta: None }))
 }
 
-async fn load(state: &AppState, id: &str) -> OpResult<Webhook> {
-    state.store.webhook_by_id(id).await?.ok_or_else(|| OpError(AppError::NotFound(format!("no webhook {id}"))))
+/// A webhook of the admin's account; another account's is 404.
+async fn load(state: &AppState, op: &Operator, id: &str) -> OpResult<Webhook> {
+    state
+        .store
+        .webhook_by_id(id)
+        .await?
+        .filter(|h| h.account_id == op.account_id)
+        .ok_or_else(|| OpError(AppError::NotFound(format!("no webhook {id}"))))
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
-    _: AdminOperator,
+    AdminOperator(op): AdminOperator,
     Path(id): Path<String>,
 ) -> OpResult<Json<Item<WebhookView>>> {
-    Ok(Json(Item { data: view(&load(&state, &id).await?) }))
+    Ok(Json(Item { data: view(&load(&state, &op, &id).await?) }))
 }
 
 #[derive(Deserialize)]
@@ -133,12 +143,12 @@ pub struct UpdateRequest {
 
 pub async fn update(
     State(state): State<AppState>,
-    _: AdminOperator,
+    AdminOperator(op): AdminOperator,
     Path(id): Path<String>,
     body: Result<JsonBody<UpdateRequest>, AppError>,
 ) -> OpResult<Json<Item<WebhookView>>> {
     let JsonBody(req) = body?;
-    let mut hook = load(&state, &id).await?;
+    let mut hook = load(&state, &op, &id).await?;
     if let Some(url) = req.url {
         hook.url = check_url(&url)?;
     }
@@ -155,7 +165,12 @@ pub async fn update(
     Ok(Json(Item { data: view(&hook) }))
 }
 
-pub async fn delete(State(state): State<AppState>, _: AdminOperator, Path(id): Path<String>) -> OpResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    AdminOperator(op): AdminOperator,
+    Path(id): Path<String>,
+) -> OpResult<StatusCode> {
+    load(&state, &op, &id).await?;
     if state.store.delete_webhook(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -176,10 +191,10 @@ pub struct DeliveryView {
 
 pub async fn deliveries(
     State(state): State<AppState>,
-    _: AdminOperator,
+    AdminOperator(op): AdminOperator,
     Path(id): Path<String>,
 ) -> OpResult<Json<List<DeliveryView>>> {
-    load(&state, &id).await?;
+    load(&state, &op, &id).await?;
     let data = state
         .store
         .list_deliveries(&id, LOG_LIMIT)

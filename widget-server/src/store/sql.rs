@@ -11,8 +11,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    ConversationFilter, ConversationRow, Cursor, Delivery, Message, MessagePage, NewMessage, Operator, Session, Stats,
-    Store, StoreError, StoreResult, Webhook, Website,
+    Account, ConversationFilter, ConversationRow, Cursor, Delivery, Message, MessagePage, NewMessage, Operator,
+    Session, Stats, Store, StoreError, StoreResult, Webhook, Website,
 };
 use crate::time::now_ms;
 
@@ -36,15 +36,17 @@ pub struct SqlStore {
     pools: Pools,
 }
 
-const SESSION_COLS: &str = "id, website_id, user_session_id, token, user_name, user_phone, user_email, status, \
+const SESSION_COLS: &str =
+    "id, website_id, account_id, user_session_id, token, user_name, user_phone, user_email, status, \
     manager_id, last_seq, bot_state, away_sent_ms, created_ms, updated_ms";
 const MESSAGE_COLS: &str = "id, session_id, seq, sender, body, manager_id, echo_id, status, created_ms";
-const WEBSITE_COLS: &str = "id, name, token, api_secret, origins, settings, legacy_mode, created_ms";
-const OPERATOR_COLS: &str = "id, email, name, password_hash, role, created_ms, token_version";
+const WEBSITE_COLS: &str = "id, account_id, name, token, api_secret, origins, settings, legacy_mode, created_ms";
+const OPERATOR_COLS: &str = "id, account_id, email, name, password_hash, role, created_ms, token_version";
 
 #[derive(sqlx::FromRow)]
 struct WebsiteRow {
     id: String,
+    account_id: String,
     name: String,
     token: String,
     api_secret: String,
@@ -61,6 +63,7 @@ impl TryFrom<WebsiteRow> for Website {
             origins: serde_json::from_str(&r.origins).map_err(|e| StoreError::Corrupt(format!("origins: {e}")))?,
             settings: serde_json::from_str(&r.settings).map_err(|e| StoreError::Corrupt(format!("settings: {e}")))?,
             id: r.id,
+            account_id: r.account_id,
             name: r.name,
             token: r.token,
             api_secret: r.api_secret,
@@ -74,6 +77,7 @@ impl TryFrom<WebsiteRow> for Website {
 struct SessionRow {
     id: String,
     website_id: String,
+    account_id: String,
     user_session_id: String,
     token: String,
     user_name: Option<String>,
@@ -96,6 +100,7 @@ impl TryFrom<SessionRow> for Session {
                 .ok_or_else(|| StoreError::Corrupt(format!("status {}", r.status)))?,
             id: r.id,
             website_id: r.website_id,
+            account_id: r.account_id,
             user_session_id: r.user_session_id,
             token: r.token,
             user_name: r.user_name,
@@ -145,6 +150,7 @@ impl TryFrom<MessageRow> for Message {
 #[derive(sqlx::FromRow)]
 struct OperatorRow {
     id: String,
+    account_id: String,
     email: String,
     name: String,
     password_hash: String,
@@ -157,6 +163,7 @@ impl From<OperatorRow> for Operator {
     fn from(r: OperatorRow) -> Self {
         Self {
             id: r.id,
+            account_id: r.account_id,
             email: r.email,
             name: r.name,
             password_hash: r.password_hash,
@@ -167,12 +174,13 @@ impl From<OperatorRow> for Operator {
     }
 }
 
-const WEBHOOK_COLS: &str = "id, url, events, secret, active, created_ms";
+const WEBHOOK_COLS: &str = "id, account_id, url, events, secret, active, created_ms";
 const DELIVERY_COLS: &str = "id, webhook_id, event, attempt, status_code, success, error, created_ms";
 
 #[derive(sqlx::FromRow)]
 struct WebhookRow {
     id: String,
+    account_id: String,
     url: String,
     events: String,
     secret: String,
@@ -186,6 +194,7 @@ impl TryFrom<WebhookRow> for Webhook {
         Ok(Self {
             events: serde_json::from_str(&r.events).map_err(|e| StoreError::Corrupt(format!("webhook events: {e}")))?,
             id: r.id,
+            account_id: r.account_id,
             url: r.url,
             secret: r.secret,
             active: r.active,
@@ -306,9 +315,9 @@ impl Store for SqlStore {
     async fn create_website(&self, w: &Website) -> StoreResult<()> {
         let origins = serde_json::to_string(&w.origins).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let settings = serde_json::to_string(&w.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sql = format!("INSERT INTO websites ({WEBSITE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        let sql = format!("INSERT INTO websites ({WEBSITE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
         on!(self.write, pool => sqlx::query(&sql)
-            .bind(&w.id).bind(&w.name).bind(&w.token).bind(&w.api_secret)
+            .bind(&w.id).bind(&w.account_id).bind(&w.name).bind(&w.token).bind(&w.api_secret)
             .bind(&origins).bind(&settings).bind(w.legacy_mode).bind(w.created_ms)
             .execute(pool).await.map(drop)?);
         Ok(())
@@ -331,19 +340,34 @@ impl Store for SqlStore {
         self.website_where("id = $1", id).await
     }
 
-    async fn list_websites(&self) -> StoreResult<Vec<Website>> {
-        let sql = format!("SELECT {WEBSITE_COLS} FROM websites ORDER BY created_ms, id");
-        let rows: Vec<WebsiteRow> = on!(self.read, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+    async fn list_websites(&self, account_id: Option<&str>) -> StoreResult<Vec<Website>> {
+        let sql = format!(
+            "SELECT {WEBSITE_COLS} FROM websites WHERE ($1 IS NULL OR account_id = $1) ORDER BY created_ms, id"
+        );
+        let rows: Vec<WebsiteRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
         convert(rows)
+    }
+
+    async fn create_account(&self, a: &Account) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("INSERT INTO accounts (id, name, created_ms) VALUES ($1, $2, $3)")
+            .bind(&a.id).bind(&a.name).bind(a.created_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        let rows: Vec<(String, String, i64)> = on!(self.read, pool =>
+            sqlx::query_as("SELECT id, name, created_ms FROM accounts ORDER BY created_ms, id").fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(id, name, created_ms)| Account { id, name, created_ms }).collect())
     }
 
     async fn create_or_get_session(&self, s: &Session) -> StoreResult<(Session, bool)> {
         let sql = format!(
-            "INSERT INTO sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+            "INSERT INTO sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (website_id, user_session_id) DO NOTHING"
         );
         let inserted = on!(self.write, pool => sqlx::query(&sql)
-            .bind(&s.id).bind(&s.website_id).bind(&s.user_session_id).bind(&s.token)
+            .bind(&s.id).bind(&s.website_id).bind(&s.account_id).bind(&s.user_session_id).bind(&s.token)
             .bind(&s.user_name).bind(&s.user_phone).bind(&s.user_email).bind(s.status.as_str())
             .bind(&s.manager_id).bind(s.last_seq).bind(s.bot_state).bind(s.away_sent_ms)
             .bind(s.created_ms).bind(s.updated_ms)
@@ -511,8 +535,8 @@ impl Store for SqlStore {
     }
 
     async fn list_conversations(&self, f: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)> {
-        let mut clauses = Vec::new();
-        let mut args: Vec<String> = Vec::new();
+        let mut clauses = vec!["account_id = $1".to_owned()];
+        let mut args: Vec<String> = vec![f.account_id.clone()];
         if !f.statuses.is_empty() {
             let marks: Vec<String> = f
                 .statuses
@@ -528,7 +552,7 @@ impl Store for SqlStore {
             args.push(op.clone());
             clauses.push(format!("manager_id = ${}", args.len()));
         }
-        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let filter = format!("WHERE {}", clauses.join(" AND "));
         let count_sql = format!("SELECT COUNT(*) FROM sessions {filter}");
         let page_sql = format!(
             "SELECT {SESSION_COLS}, \
@@ -572,39 +596,42 @@ impl Store for SqlStore {
         convert(rows)
     }
 
-    async fn stats(&self, from_ms: i64, to_ms: i64) -> StoreResult<Stats> {
+    async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats> {
         const COUNTS: &str = "SELECT COUNT(*), \
             COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0), \
             COALESCE(SUM(CASE WHEN status = 'active' THEN 0 ELSE 1 END), 0) \
-            FROM sessions WHERE created_ms >= $1 AND created_ms < $2";
+            FROM sessions WHERE account_id = $3 AND created_ms >= $1 AND created_ms < $2";
         const RESPONSE: &str = "SELECT CAST(AVG(fm.t - fu.t) AS DOUBLE PRECISION) FROM \
-            (SELECT session_id, MIN(created_ms) AS t FROM messages WHERE sender = 'user' GROUP BY session_id) fu \
+            (SELECT m.session_id, MIN(m.created_ms) AS t FROM messages m JOIN sessions s ON s.id = m.session_id \
+             WHERE s.account_id = $3 AND m.sender = 'user' GROUP BY m.session_id) fu \
             JOIN (SELECT m.session_id, MIN(m.created_ms) AS t FROM messages m \
                   JOIN (SELECT session_id, MIN(created_ms) AS first_user FROM messages WHERE sender = 'user' GROUP BY session_id) u \
                   ON u.session_id = m.session_id \
                   WHERE m.sender = 'manager' AND m.created_ms >= u.first_user GROUP BY m.session_id) fm \
             ON fm.session_id = fu.session_id WHERE fu.t >= $1 AND fu.t < $2";
         const RESOLUTION: &str = "SELECT CAST(AVG(closed_ms - created_ms) AS DOUBLE PRECISION) FROM sessions \
-            WHERE closed_ms IS NOT NULL AND closed_ms >= $1 AND closed_ms < $2";
-        const MESSAGES: &str =
-            "SELECT sender, COUNT(*) FROM messages WHERE created_ms >= $1 AND created_ms < $2 GROUP BY sender";
+            WHERE account_id = $3 AND closed_ms IS NOT NULL AND closed_ms >= $1 AND closed_ms < $2";
+        const MESSAGES: &str = "SELECT m.sender, COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
+            WHERE s.account_id = $3 AND m.created_ms >= $1 AND m.created_ms < $2 GROUP BY m.sender";
         on!(self.read, pool => {
             let (conversations, open, closed): (i64, i64, i64) =
-                sqlx::query_as(COUNTS).bind(from_ms).bind(to_ms).fetch_one(pool).await?;
-            let avg_response_ms: Option<f64> = sqlx::query_scalar(RESPONSE).bind(from_ms).bind(to_ms).fetch_one(pool).await?;
+                sqlx::query_as(COUNTS).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
+            let avg_response_ms: Option<f64> =
+                sqlx::query_scalar(RESPONSE).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
             let avg_resolution_ms: Option<f64> =
-                sqlx::query_scalar(RESOLUTION).bind(from_ms).bind(to_ms).fetch_one(pool).await?;
-            let messages: Vec<(String, i64)> = sqlx::query_as(MESSAGES).bind(from_ms).bind(to_ms).fetch_all(pool).await?;
+                sqlx::query_scalar(RESOLUTION).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
+            let messages: Vec<(String, i64)> =
+                sqlx::query_as(MESSAGES).bind(from_ms).bind(to_ms).bind(account_id).fetch_all(pool).await?;
             Ok(Stats { conversations, open, closed, avg_response_ms, avg_resolution_ms, messages })
         })
     }
 
     async fn create_operator(&self, o: &Operator) -> StoreResult<bool> {
         let sql = format!(
-            "INSERT INTO operators ({OPERATOR_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+            "INSERT INTO operators ({OPERATOR_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
         );
         let n = on!(self.write, pool => sqlx::query(&sql)
-            .bind(&o.id).bind(&o.email).bind(&o.name).bind(&o.password_hash).bind(&o.role).bind(o.created_ms).bind(o.token_version)
+            .bind(&o.id).bind(&o.account_id).bind(&o.email).bind(&o.name).bind(&o.password_hash).bind(&o.role).bind(o.created_ms).bind(o.token_version)
             .execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
@@ -621,9 +648,10 @@ impl Store for SqlStore {
         Ok(on!(self.read, pool => sqlx::query_scalar("SELECT COUNT(*) FROM operators").fetch_one(pool).await?))
     }
 
-    async fn list_operators(&self) -> StoreResult<Vec<Operator>> {
-        let sql = format!("SELECT {OPERATOR_COLS} FROM operators ORDER BY created_ms, id");
-        let rows: Vec<OperatorRow> = on!(self.read, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+    async fn list_operators(&self, account_id: &str) -> StoreResult<Vec<Operator>> {
+        let sql = format!("SELECT {OPERATOR_COLS} FROM operators WHERE account_id = $1 ORDER BY created_ms, id");
+        let rows: Vec<OperatorRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
         Ok(rows.into_iter().map(Operator::from).collect())
     }
 
@@ -660,11 +688,11 @@ impl Store for SqlStore {
     async fn save_webhook(&self, w: &Webhook) -> StoreResult<()> {
         let events = serde_json::to_string(&w.events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sql = format!(
-            "INSERT INTO webhooks ({WEBHOOK_COLS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+            "INSERT INTO webhooks ({WEBHOOK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
              url = excluded.url, events = excluded.events, secret = excluded.secret, active = excluded.active"
         );
         on!(self.write, pool => sqlx::query(&sql)
-            .bind(&w.id).bind(&w.url).bind(&events).bind(&w.secret).bind(w.active).bind(w.created_ms)
+            .bind(&w.id).bind(&w.account_id).bind(&w.url).bind(&events).bind(&w.secret).bind(w.active).bind(w.created_ms)
             .execute(pool).await.map(drop)?);
         Ok(())
     }
@@ -675,9 +703,10 @@ impl Store for SqlStore {
         row.map(Webhook::try_from).transpose()
     }
 
-    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
-        let sql = format!("SELECT {WEBHOOK_COLS} FROM webhooks ORDER BY created_ms, id");
-        let rows: Vec<WebhookRow> = on!(self.read, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+    async fn list_webhooks(&self, account_id: &str) -> StoreResult<Vec<Webhook>> {
+        let sql = format!("SELECT {WEBHOOK_COLS} FROM webhooks WHERE account_id = $1 ORDER BY created_ms, id");
+        let rows: Vec<WebhookRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
         convert(rows)
     }
 

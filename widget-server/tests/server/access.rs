@@ -6,7 +6,10 @@ use natter_protocol::SessionData;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Db, Reply, TestApp, WsEvent};
+use natter_server::cli;
+use serde_json::Value;
+
+use crate::support::{Db, JsonSocket, Reply, TestApp, WsEvent};
 
 /// Asserts a refusal that carries none of the session's data.
 fn refused_blind(reply: &Reply, status: StatusCode, code: &str, secrets: &[&str]) {
@@ -45,8 +48,7 @@ async fn a_user_session_id_alone_neither_resumes_nor_updates_a_session(db: Db) {
 
 async fn a_session_of_another_website_is_not_found(db: Db) {
     let app = TestApp::spawn(db).await;
-    let other =
-        natter_server::cli::create_website(app.state.store.as_ref(), "Other", vec![], false).await.expect("website");
+    let other = cli::create_website(app.state.store.as_ref(), None, "Other", vec![], false).await.expect("website");
     let mine = app.session("mine-1").await;
     let token = mine.token.clone().unwrap_or_default();
     let path = TestApp::messages_path(&mine);
@@ -123,7 +125,164 @@ async fn a_socket_subscribes_only_with_a_live_session_token(db: Db) {
     assert_eq!(ws.closed().await, Some(4001));
 }
 
+/// A second account with its own website and admin, beside the test app's.
+struct OtherAccount {
+    website: natter_server::store::Website,
+    admin_token: String,
+}
+
+async fn other_account(app: &TestApp) -> OtherAccount {
+    let store = app.state.store.as_ref();
+    let account = cli::create_account(store, "Rival Ltd").await.expect("account");
+    let website = cli::create_website(store, Some(&account.id), "Rival shop", vec![], false).await.expect("website");
+    cli::create_operator(store, Some(&account.id), "boss@rival.example", "rival password", "admin", Some("Rex"))
+        .await
+        .expect("admin");
+    let body = json!({ "email": "boss@rival.example", "password": "rival password" }).to_string();
+    let login = app.post_raw("/api/v1/auth/login", &[], body).await;
+    let admin_token = login.body["access_token"].as_str().expect("token").to_owned();
+    OtherAccount { website, admin_token }
+}
+
+async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+    let mut req = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.header("content-type", "application/json").body(body.to_string());
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)), headers }
+}
+
+async fn another_accounts_operator_reaches_nothing_of_this_account(db: Db) {
+    use reqwest::Method;
+    let app = TestApp::spawn(db).await;
+    let rival = other_account(&app).await;
+    let visitor: SessionData = app
+        .post_session(json!({ "userSessionId": "private-1", "name": "Olena", "firstMessage": "secret 4411" }))
+        .await
+        .data();
+    let id = visitor.session_id.clone();
+    let agent = app.login().await;
+    let me = call(&app, Method::GET, "/api/v1/conversations", &agent.access_token, None).await;
+    assert_eq!(me.body["data"][0]["id"], id.as_str(), "this account's operator sees the conversation");
+    let rival_token = rival.admin_token.as_str();
+
+    let listed = call(&app, Method::GET, "/api/v1/conversations", rival_token, None).await;
+    assert_eq!((listed.status, listed.body["meta"]["total"].as_i64()), (StatusCode::OK, Some(0)), "{}", listed.body);
+    let cases: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/api/v1/conversations/{id}"), None),
+        (Method::GET, format!("/api/v1/conversations/{id}/messages"), None),
+        (Method::POST, format!("/api/v1/conversations/{id}/messages"), Some(json!({ "content": "hijack" }))),
+        (Method::POST, format!("/api/v1/conversations/{id}/close"), None),
+        (Method::POST, format!("/api/v1/conversations/{id}/reopen"), None),
+        (Method::POST, format!("/api/v1/conversations/{id}/assign"), Some(json!({ "user_id": null }))),
+        (Method::POST, format!("/api/v1/conversations/{id}/typing"), Some(json!({ "on": true }))),
+        (Method::GET, format!("/api/v1/customers/{id}"), None),
+        (Method::GET, format!("/api/rooms/{id}/messages"), None),
+    ];
+    for (method, path, body) in cases {
+        let reply = call(&app, method.clone(), &path, rival_token, body).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.body);
+        let text = reply.body.to_string();
+        assert!(!text.contains("4411") && !text.contains("Olena"), "{method} {path} reveals data: {text}");
+    }
+    for path in ["/api/v1/customers", "/api/rooms"] {
+        let reply = call(&app, Method::GET, path, rival_token, None).await;
+        assert_eq!(reply.body["data"], json!([]), "{path}: {}", reply.body);
+    }
+    let stats = call(&app, Method::GET, "/api/v1/analytics/stats", rival_token, None).await;
+    assert_eq!(stats.status, StatusCode::OK, "{}", stats.body);
+    assert!(!stats.body.to_string().contains(":1"), "no conversation or message counted: {}", stats.body);
+    let team = call(&app, Method::GET, "/api/v1/team", rival_token, None).await;
+    let emails: Vec<&str> =
+        team.body["data"].as_array().expect("team").iter().filter_map(|m| m["email"].as_str()).collect();
+    assert_eq!(emails, ["boss@rival.example"]);
+
+    let history = app.list_ok(&visitor, "after=0").await.messages;
+    assert!(history.iter().all(|m| m.message_text != "hijack"), "nothing was written");
+    let resumed: SessionData = app.post_session_as(&visitor, json!({ "userSessionId": "private-1" })).await.data();
+    assert_eq!(resumed.session.status, natter_protocol::SessionStatus::Active, "nothing was closed");
+}
+
+async fn another_accounts_operator_cannot_touch_this_accounts_team_or_webhooks(db: Db) {
+    use reqwest::Method;
+    let app = TestApp::spawn(db).await;
+    let rival = other_account(&app).await;
+    let store = app.state.store.as_ref();
+    let boss =
+        cli::create_operator(store, Some(&app.website.account_id), "boss@example.com", "admin password", "admin", None)
+            .await
+            .expect("admin");
+    let body = json!({ "email": "boss@example.com", "password": "admin password" }).to_string();
+    let boss_token =
+        app.post_raw("/api/v1/auth/login", &[], body).await.body["access_token"].as_str().expect("t").to_owned();
+    let hook = json!({ "url": "http://127.0.0.1:9/hook", "events": ["message.received"] });
+    let hook = call(&app, Method::POST, "/api/v1/webhooks", &boss_token, Some(hook)).await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+    let hook_id = hook.body["data"]["id"].as_str().expect("id").to_owned();
+
+    let rival_token = rival.admin_token.as_str();
+    let listed = call(&app, Method::GET, "/api/v1/webhooks", rival_token, None).await;
+    assert_eq!(listed.body["data"], json!([]));
+    for (method, path, body) in [
+        (Method::GET, format!("/api/v1/webhooks/{hook_id}"), None),
+        (Method::PUT, format!("/api/v1/webhooks/{hook_id}"), Some(json!({ "active": false }))),
+        (Method::GET, format!("/api/v1/webhooks/{hook_id}/deliveries"), None),
+        (Method::DELETE, format!("/api/v1/webhooks/{hook_id}"), None),
+        (Method::PUT, format!("/api/v1/team/{}/role", boss.id), Some(json!({ "role_id": "agent" }))),
+    ] {
+        let reply = call(&app, method.clone(), &path, rival_token, body).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.body);
+    }
+    let mine = call(&app, Method::GET, &format!("/api/v1/webhooks/{hook_id}"), &boss_token, None).await;
+    assert_eq!(mine.body["data"]["active"], json!(true), "the webhook is untouched: {}", mine.body);
+    let team = call(&app, Method::GET, "/api/v1/team", &boss_token, None).await;
+    assert!(team.body.to_string().contains("boss@example.com") && !team.body.to_string().contains("rival"));
+}
+
+async fn another_accounts_sockets_receive_nothing_of_this_account(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let rival = other_account(&app).await;
+    let mine = app.session("mine-live").await;
+    let mut stream = JsonSocket::connect(&app, "/ws").await;
+    stream.send(json!({ "type": "auth", "token": format!("Bearer {}", rival.admin_token) })).await;
+    assert_eq!(stream.json().await["type"], "auth.ok");
+    stream.send(json!({ "type": "subscribe", "channels": ["conversations", "messages"] })).await;
+    assert_eq!(stream.json().await["type"], "subscribed");
+    let room_path = format!("/api/rooms/{}/chat?token={}", mine.session_id, rival.admin_token);
+    let mut room = JsonSocket::connect(&app, &room_path).await;
+    assert_eq!(room.json().await["type"], "error");
+    assert_eq!(room.closed().await, Some(4003), "another account's room is refused");
+
+    app.send_ok(&mine, "private words").await;
+    let theirs: SessionData = app
+        .post_raw(
+            "/api/public/chat/sessions",
+            &[("x-api-key", rival.website.token.as_str())],
+            json!({ "userSessionId": "t-1", "firstMessage": "their own" }).to_string(),
+        )
+        .await
+        .data();
+    loop {
+        let frame = stream.json().await;
+        if frame["type"] == "error" {
+            panic!("{frame}");
+        }
+        if frame["type"] == "message.new" {
+            assert_eq!(frame["conversation_id"], theirs.session_id.as_str(), "only the account's own events: {frame}");
+            break;
+        }
+        assert_ne!(frame["conversation"]["id"], mine.session_id.as_str(), "{frame}");
+    }
+}
+
 crate::on_both_databases!(
+    another_accounts_operator_reaches_nothing_of_this_account,
+    another_accounts_operator_cannot_touch_this_accounts_team_or_webhooks,
+    another_accounts_sockets_receive_nothing_of_this_account,
     a_user_session_id_alone_neither_resumes_nor_updates_a_session,
     a_session_of_another_website_is_not_found,
     widget_v1_never_reaches_a_session_of_another_dialect,

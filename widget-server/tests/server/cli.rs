@@ -57,3 +57,37 @@ fn website_and_operator_commands_print_json_and_refuse_bad_input() {
     let (ok, _, _) = natter(&db, &["operator", "create", "--email", "x@example.com", "--password", "short"]);
     assert!(!ok);
 }
+
+#[test]
+fn accounts_own_websites_and_operators_and_must_be_named_once_there_are_two() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("accounts.db").display());
+
+    let (ok, first, err) = natter(&db, &["website", "create", "--name", "First"]);
+    assert!(ok, "{err}");
+    let default_account = first["accountId"].as_str().expect("accountId").to_owned();
+    let (ok, created, err) = natter(&db, &["account", "create", "--name", "Acme"]);
+    assert!(ok, "{err}");
+    let acme = created["accountId"].as_str().expect("accountId").to_owned();
+    assert_ne!(acme, default_account);
+    let (ok, list, _) = natter(&db, &["account", "list"]);
+    assert!(ok);
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+
+    let (ok, _, err) = natter(&db, &["website", "create", "--name", "Which?"]);
+    assert!(!ok && err.contains("--account"), "two accounts: one must be named: {err}");
+    let (ok, site, err) = natter(&db, &["website", "create", "--account", &acme, "--name", "Acme shop"]);
+    assert!(ok, "{err}");
+    assert_eq!(site["accountId"], acme.as_str());
+    let args = ["operator", "create", "--account", &acme, "--email", "a@acme.example", "--password", "long enough pw"];
+    let (ok, op, err) = natter(&db, &args);
+    assert!(ok, "{err}");
+    assert_eq!(op["accountId"], acme.as_str());
+    let (ok, _, err) = natter(&db, &["website", "create", "--account", "no-such-account", "--name", "X"]);
+    assert!(!ok && err.contains("no account"), "{err}");
+
+    let (ok, only_acme, _) = natter(&db, &["website", "list", "--account", &acme]);
+    assert!(ok);
+    let names: Vec<&str> = only_acme.as_array().expect("list").iter().filter_map(|w| w["name"].as_str()).collect();
+    assert_eq!(names, ["Acme shop"]);
+}

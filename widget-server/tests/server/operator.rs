@@ -14,6 +14,7 @@ impl TestApp {
     async fn admin_token(&self) -> String {
         natter_server::cli::create_operator(
             self.state.store.as_ref(),
+            None,
             "boss@example.com",
             "admin password",
             "admin",

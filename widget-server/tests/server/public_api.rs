@@ -223,8 +223,9 @@ async fn a_session_token_opens_only_its_own_session(db: Db) {
 
 async fn legacy_mode_accepts_requests_without_a_session_token(db: Db) {
     let app = TestApp::spawn(db).await;
-    let legacy =
-        natter_server::cli::create_website(app.state.store.as_ref(), "Old site", vec![], true).await.expect("site");
+    let legacy = natter_server::cli::create_website(app.state.store.as_ref(), None, "Old site", vec![], true)
+        .await
+        .expect("site");
     let reply = app
         .post_raw(
             "/api/public/chat/sessions",
@@ -340,6 +341,7 @@ async fn cors_allows_only_the_websites_origins(db: Db) {
     let app = TestApp::spawn(db).await;
     let shop = natter_server::cli::create_website(
         app.state.store.as_ref(),
+        None,
         "Shop",
         vec!["https://shop.example".into()],
         false,

@@ -76,8 +76,9 @@ impl TestApp {
         let mut config = ServeConfig::for_tests(url);
         tweak(&mut config);
         let state = AppState::new(&config).await.expect("state");
-        let website = cli::create_website(state.store.as_ref(), "Test site", vec![], false).await.expect("website");
-        cli::create_operator(state.store.as_ref(), OPERATOR_EMAIL, OPERATOR_PASSWORD, "agent", Some("Ann"))
+        let website =
+            cli::create_website(state.store.as_ref(), None, "Test site", vec![], false).await.expect("website");
+        cli::create_operator(state.store.as_ref(), None, OPERATOR_EMAIL, OPERATOR_PASSWORD, "agent", Some("Ann"))
             .await
             .expect("operator");
         Self::start(config, state, website, dir).await
@@ -332,4 +333,44 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// A socket speaking JSON text frames of any shape (operator and room streams).
+pub struct JsonSocket {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl JsonSocket {
+    pub async fn connect(app: &TestApp, path: &str) -> Self {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{}{path}", app.addr)).await.expect("connects");
+        Self { stream }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.stream.send(WsMessage::Text(frame.to_string().into())).await.expect("ws send");
+    }
+
+    /// The next text frame as JSON, failing the test if the socket closes first.
+    pub async fn json(&mut self) -> Value {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("a frame arrives in time") {
+                Some(Ok(WsMessage::Text(text))) => return serde_json::from_str(&text).expect("json frame"),
+                Some(Ok(WsMessage::Close(frame))) => panic!("closed ({frame:?}) while waiting for a frame"),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("socket error {e}"),
+                None => panic!("socket ended while waiting for a frame"),
+            }
+        }
+    }
+
+    /// Waits for the close frame and returns its code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("the close arrives in time") {
+                Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| f.code.into()),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
 }

@@ -69,9 +69,16 @@ async fn next_event(rx: &mut mpsc::UnboundedReceiver<Seen>, name: &str) -> Seen 
 }
 
 async fn admin(app: &TestApp) -> String {
-    natter_server::cli::create_operator(app.state.store.as_ref(), "hooks@example.com", "admin password", "admin", None)
-        .await
-        .expect("admin");
+    natter_server::cli::create_operator(
+        app.state.store.as_ref(),
+        None,
+        "hooks@example.com",
+        "admin password",
+        "admin",
+        None,
+    )
+    .await
+    .expect("admin");
     let body = json!({ "email": "hooks@example.com", "password": "admin password" }).to_string();
     app.post_raw("/api/v1/auth/login", &[], body).await.body["access_token"].as_str().expect("token").to_owned()
 }
