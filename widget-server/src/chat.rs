@@ -45,11 +45,14 @@ pub async fn post_message(
                 "id": stored.id, "content": stored.body, "sender": stored.sender,
                 "sender_id": stored.manager_id, "created_at": crate::time::iso(stored.created_ms),
             });
-            state.webhooks.emit(
-                &session.account_id,
-                event,
-                serde_json::json!({ "conversation_id": session.id, "message": message }),
-            );
+            state
+                .webhooks
+                .emit(
+                    &session.account_id,
+                    event,
+                    serde_json::json!({ "conversation_id": session.id, "message": message }),
+                )
+                .await;
         }
         let frame = ServerFrame::MessageCreated(Box::new(message_event(session, &stored, sender_name)));
         state.hub.publish(session, HubEvent::new(EventKind::MessageCreated { seq: stored.seq }, &frame));
@@ -85,11 +88,14 @@ pub async fn change_status(state: &AppState, session: &Session, status: SessionS
     let frame = ServerFrame::ConversationStatusChanged(conversation_event(&updated));
     state.hub.publish(&updated, HubEvent::new(EventKind::Conversation, &frame));
     if status != SessionStatus::Active && session.status == SessionStatus::Active {
-        state.webhooks.emit(
-            &updated.account_id,
-            "conversation.closed",
-            serde_json::json!({ "conversation_id": updated.id, "status": status }),
-        );
+        state
+            .webhooks
+            .emit(
+                &updated.account_id,
+                "conversation.closed",
+                serde_json::json!({ "conversation_id": updated.id, "status": status }),
+            )
+            .await;
     }
     Ok(updated)
 }

@@ -168,6 +168,12 @@ pub struct ServeConfig {
     /// First wait before retrying a failed webhook delivery, in milliseconds (then 4× each time).
     #[arg(long, env = "NATTER_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000, global = true)]
     pub webhook_retry_base_ms: u64,
+    /// Webhook deliveries in flight at once; 0 leaves delivery to other instances on the same database.
+    #[arg(long, env = "NATTER_WEBHOOK_WORKERS", default_value_t = 8, global = true)]
+    pub webhook_workers: usize,
+    /// Let webhooks target loopback, private and link-local addresses (local development only).
+    #[arg(long, env = "NATTER_ALLOW_PRIVATE_WEBHOOKS", global = true)]
+    pub allow_private_webhooks: bool,
     /// Do not create the demo website and admin on an empty database.
     #[arg(long, env = "NATTER_NO_DEMO", global = true)]
     pub no_demo: bool,
@@ -202,6 +208,8 @@ impl ServeConfig {
             jwt_secret: Some("test-secret-test-secret-test-secret".into()),
             access_token_secs: 1800,
             webhook_retry_base_ms: 50,
+            webhook_workers: 8,
+            allow_private_webhooks: true,
             no_demo: true,
             log_json: false,
         }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 mod cors;
 pub mod domain;
+pub mod egress;
 pub mod error;
 mod extract;
 mod fanout;
@@ -54,6 +55,8 @@ pub struct Settings {
     pub static_dir: PathBuf,
     pub pkg_dir: PathBuf,
     pub trust_proxy: bool,
+    /// Where the server may send requests of its own.
+    pub egress: egress::Egress,
     /// The external base URL for absolute links, without a trailing slash.
     pub public_url: String,
 }
@@ -115,12 +118,15 @@ impl AppState {
             Some(s) => s.clone(),
             None => store.kv_set_once("jwt_secret", &domain::random_token()).await?,
         };
-        let webhooks = Arc::new(webhooks::Webhooks::start(
-            Arc::clone(&store),
-            Duration::from_millis(config.webhook_retry_base_ms),
-        ));
-        let hub = Arc::new(Hub::default());
         let shutdown = CancellationToken::new();
+        let egress = egress::Egress { allow_private: config.allow_private_webhooks };
+        let webhook_config = webhooks::WebhookConfig {
+            retry_base: Duration::from_millis(config.webhook_retry_base_ms),
+            workers: config.webhook_workers,
+            egress,
+        };
+        let webhooks = Arc::new(webhooks::Webhooks::start(Arc::clone(&store), webhook_config, shutdown.clone()));
+        let hub = Arc::new(Hub::default());
         if store.kind() == "postgres" {
             fanout::start(&url, Arc::clone(&hub), shutdown.clone()).await?;
         }
@@ -136,6 +142,7 @@ impl AppState {
                 static_dir: config.static_dir.clone(),
                 pkg_dir: config.pkg_dir.clone(),
                 trust_proxy: config.trust_proxy,
+                egress,
                 public_url: config.public_url(),
             }),
             limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),

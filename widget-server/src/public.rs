@@ -134,11 +134,14 @@ impl Contact {
         let customer = serde_json::json!({
             "id": session.id, "name": session.user_name, "phone": session.user_phone, "email": session.user_email,
         });
-        state.webhooks.emit(
-            &session.account_id,
-            "customer.identified",
-            serde_json::json!({ "conversation_id": session.id, "customer": customer }),
-        );
+        state
+            .webhooks
+            .emit(
+                &session.account_id,
+                "customer.identified",
+                serde_json::json!({ "conversation_id": session.id, "customer": customer }),
+            )
+            .await;
         bot::after_contact(state, website, &session).await?;
         Ok(session)
     }
@@ -204,7 +207,7 @@ pub(crate) async fn open_session(
         let frame = natter_protocol::ws::ServerFrame::ConversationCreated(crate::hub::conversation_event(&session));
         state.hub.publish(&session, crate::hub::HubEvent::new(crate::hub::EventKind::ConversationCreated, &frame));
         let data = serde_json::json!({ "conversation_id": session.id, "website_id": website.id, "channel": "widget" });
-        state.webhooks.emit(&session.account_id, "conversation.created", data);
+        state.webhooks.emit(&session.account_id, "conversation.created", data).await;
         bot::on_session_created(state, website, &session).await?;
     }
     Ok((session, created))

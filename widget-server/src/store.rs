@@ -232,6 +232,19 @@ pub struct Delivery {
     pub created_ms: i64,
 }
 
+/// A webhook event waiting in the outbox for one webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub id: String,
+    pub webhook_id: String,
+    pub event: String,
+    pub body: String,
+    /// Attempts made so far.
+    pub attempt: i64,
+    /// When it is next due.
+    pub next_ms: i64,
+}
+
 /// Everything the server keeps.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -311,6 +324,18 @@ pub trait Store: Send + Sync + 'static {
     async fn record_delivery(&self, delivery: &Delivery) -> StoreResult<()>;
     /// The newest deliveries of a webhook first.
     async fn list_deliveries(&self, webhook_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
+    /// Deletes delivery log rows older than `before_ms`; returns how many.
+    async fn prune_deliveries(&self, before_ms: i64) -> StoreResult<u64>;
+
+    /// Stores webhook events for delivery, all or none.
+    async fn enqueue_webhook_events(&self, items: &[OutboxItem]) -> StoreResult<()>;
+    /// Takes up to `limit` events due at `now_ms`, hiding them from other
+    /// workers until `lease_until_ms`.
+    async fn claim_webhook_events(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<OutboxItem>>;
+    /// Records a failed attempt and when to try again.
+    async fn reschedule_webhook_event(&self, id: &str, attempt: i64, next_ms: i64) -> StoreResult<()>;
+    /// Removes a delivered (or given up) event.
+    async fn finish_webhook_event(&self, id: &str) -> StoreResult<()>;
 
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
     /// Sets `key` unless it exists; returns the stored value.

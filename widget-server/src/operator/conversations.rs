@@ -249,11 +249,14 @@ pub async fn assign(
     let frame = natter_protocol::ws::ServerFrame::ConversationStatusChanged(conversation_event(&session));
     state.hub.publish(&session, HubEvent::new(EventKind::Conversation, &frame));
     if let Some(user) = &session.manager_id {
-        state.webhooks.emit(
-            &session.account_id,
-            "conversation.assigned",
-            serde_json::json!({ "conversation_id": session.id, "assigned_to": user }),
-        );
+        state
+            .webhooks
+            .emit(
+                &session.account_id,
+                "conversation.assigned",
+                serde_json::json!({ "conversation_id": session.id, "assigned_to": user }),
+            )
+            .await;
     }
     get_one_row(&state, &op, &id).await
 }

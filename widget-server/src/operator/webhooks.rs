@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::AdminOperator;
 use crate::domain::random_token;
+use crate::egress::Refused;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
 use crate::store::{Delivery, Operator, Webhook};
@@ -46,14 +47,16 @@ fn invalid(what: String) -> OpError {
     OpError(AppError::Validation("validation_error", what))
 }
 
-fn check_url(url: &str) -> OpResult<String> {
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= 2048
-        && !url.contains(char::is_whitespace);
-    if ok {
-        Ok(url.to_owned())
-    } else {
-        Err(invalid("url must be an http:// or https:// address".into()))
+/// A target URL: http(s), at most 2 KB, and outside the private network
+/// unless the server allows that ([`crate::egress`]).
+async fn check_url(state: &AppState, url: &str) -> OpResult<String> {
+    if url.len() > 2048 || url.contains(char::is_whitespace) {
+        return Err(invalid("url must be an http:// or https:// address of at most 2048 characters".into()));
+    }
+    match state.settings.egress.check_url(url).await {
+        Ok(_) => Ok(url.to_owned()),
+        Err(refused @ Refused::NotHttp) => Err(invalid(refused.to_string())),
+        Err(refused) => Err(OpError(AppError::Validation("webhook_target_not_allowed", refused.to_string()))),
     }
 }
 
@@ -92,7 +95,7 @@ pub async fn create(
     let hook = Webhook {
         id: uuid::Uuid::new_v4().to_string(),
         account_id: op.account_id,
-        url: check_url(&req.url)?,
+        url: check_url(&state, &req.url).await?,
         events: check_events(req.events)?,
         secret: match req.secret {
             Some(secret) => check_secret(secret)?,
@@ -102,6 +105,7 @@ pub async fn create(
         created_ms: now_ms(),
     };
     state.store.save_webhook(&hook).await?;
+    state.webhooks.invalidate(&hook.account_id).await;
     let mut data = view(&hook);
     data.secret = Some(hook.secret);
     Ok((StatusCode::CREATED, Json(Item { data })))
@@ -150,7 +154,7 @@ pub async fn update(
     let JsonBody(req) = body?;
     let mut hook = load(&state, &op, &id).await?;
     if let Some(url) = req.url {
-        hook.url = check_url(&url)?;
+        hook.url = check_url(&state, &url).await?;
     }
     if let Some(events) = req.events {
         hook.events = check_events(events)?;
@@ -162,6 +166,7 @@ pub async fn update(
         hook.active = active;
     }
     state.store.save_webhook(&hook).await?;
+    state.webhooks.invalidate(&hook.account_id).await;
     Ok(Json(Item { data: view(&hook) }))
 }
 
@@ -171,6 +176,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> OpResult<StatusCode> {
     load(&state, &op, &id).await?;
+    state.webhooks.invalidate(&op.account_id).await;
     if state.store.delete_webhook(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

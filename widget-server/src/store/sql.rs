@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::{
     Account, ConversationFilter, ConversationRow, Cursor, Delivery, Message, MessagePage, NewMessage, Operator,
-    Session, Stats, Store, StoreError, StoreResult, Webhook, Website,
+    OutboxItem, Session, Stats, Store, StoreError, StoreResult, Webhook, Website,
 };
 use crate::time::now_ms;
 
@@ -226,6 +226,31 @@ impl From<DeliveryRow> for Delivery {
             success: r.success,
             error: r.error,
             created_ms: r.created_ms,
+        }
+    }
+}
+
+const OUTBOX_COLS: &str = "id, webhook_id, event, body, attempt, next_ms";
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: String,
+    webhook_id: String,
+    event: String,
+    body: String,
+    attempt: i64,
+    next_ms: i64,
+}
+
+impl From<OutboxRow> for OutboxItem {
+    fn from(r: OutboxRow) -> Self {
+        Self {
+            id: r.id,
+            webhook_id: r.webhook_id,
+            event: r.event,
+            body: r.body,
+            attempt: r.attempt,
+            next_ms: r.next_ms,
         }
     }
 }
@@ -714,6 +739,7 @@ impl Store for SqlStore {
         let n = on!(self.write, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM webhook_outbox WHERE webhook_id = $1").bind(id).execute(&mut *tx).await?;
             let n = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;
             n
@@ -737,6 +763,48 @@ impl Store for SqlStore {
         let rows: Vec<DeliveryRow> =
             on!(self.read, pool => sqlx::query_as(&sql).bind(webhook_id).bind(limit).fetch_all(pool).await?);
         Ok(rows.into_iter().map(Delivery::from).collect())
+    }
+
+    async fn prune_deliveries(&self, before_ms: i64) -> StoreResult<u64> {
+        Ok(on!(self.write, pool => sqlx::query("DELETE FROM webhook_deliveries WHERE created_ms < $1")
+            .bind(before_ms).execute(pool).await?.rows_affected()))
+    }
+
+    async fn enqueue_webhook_events(&self, items: &[OutboxItem]) -> StoreResult<()> {
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            for i in items {
+                sqlx::query(&format!("INSERT INTO webhook_outbox ({OUTBOX_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                    .bind(&i.id).bind(&i.webhook_id).bind(&i.event).bind(&i.body).bind(i.attempt).bind(i.next_ms)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn claim_webhook_events(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<OutboxItem>> {
+        // The outer `next_ms <= $1` is checked again on each row after any
+        // lock wait, so two instances never claim the same row.
+        let sql = format!(
+            "UPDATE webhook_outbox SET next_ms = $2 WHERE next_ms <= $1 AND id IN \
+             (SELECT id FROM webhook_outbox WHERE next_ms <= $1 ORDER BY next_ms LIMIT $3) RETURNING {OUTBOX_COLS}"
+        );
+        let rows: Vec<OutboxRow> = on!(self.write, pool => sqlx::query_as(&sql)
+            .bind(now_ms).bind(lease_until_ms).bind(limit).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(OutboxItem::from).collect())
+    }
+
+    async fn reschedule_webhook_event(&self, id: &str, attempt: i64, next_ms: i64) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE webhook_outbox SET attempt = $2, next_ms = $3 WHERE id = $1")
+            .bind(id).bind(attempt).bind(next_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn finish_webhook_event(&self, id: &str) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
+            .bind(id).execute(pool).await.map(drop)?);
+        Ok(())
     }
 
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {

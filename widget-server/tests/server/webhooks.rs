@@ -189,7 +189,93 @@ async fn webhook_management_is_validated_and_admin_only(db: Db) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+async fn targets_inside_the_network_are_refused(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.allow_private_webhooks = false).await;
+    let token = admin(&app).await;
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://10.0.0.7/hook",
+        "http://192.168.1.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://localhost:9/hook",
+    ] {
+        let body = json!({ "url": url, "events": ["message.received"] });
+        let (status, reply) = call(&app, reqwest::Method::POST, "/api/v1/webhooks", &token, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {reply}");
+        assert_eq!(reply["code"], "WEBHOOK_TARGET_NOT_ALLOWED", "{url}: {reply}");
+    }
+    let public = json!({ "url": "https://93.184.216.34/hook", "events": ["message.received"] });
+    let (status, created) = call(&app, reqwest::Method::POST, "/api/v1/webhooks", &token, Some(public)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().expect("id");
+    let moved = json!({ "url": "http://127.0.0.1:9/hook" });
+    let (status, _) = call(&app, reqwest::Method::PUT, &format!("/api/v1/webhooks/{id}"), &token, Some(moved)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an update cannot point inside either");
+}
+
+/// A receiver whose `/hook` redirects to `/elsewhere`; counts hits on `/elsewhere`.
+async fn redirecting_receiver() -> (String, Arc<AtomicUsize>) {
+    let followed = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&followed);
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(|| async { axum::response::Redirect::temporary("/elsewhere") }))
+        .route(
+            "/elsewhere",
+            axum::routing::post(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { AxumStatus::OK }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, followed)
+}
+
+async fn redirects_are_not_followed(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = admin(&app).await;
+    let (url, followed) = redirecting_receiver().await;
+    let body = json!({ "url": url, "events": ["conversation.created"] });
+    let (_, created) = call(&app, reqwest::Method::POST, "/api/v1/webhooks", &token, Some(body)).await;
+    let hook_id = created["data"]["id"].as_str().expect("id").to_owned();
+    app.session("redirected").await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let first = loop {
+        let path = format!("/api/v1/webhooks/{hook_id}/deliveries");
+        let (_, log) = call(&app, reqwest::Method::GET, &path, &token, None).await;
+        if let Some(first) = log["data"].as_array().and_then(|l| l.first()).cloned() {
+            break first;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no delivery was attempted");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!((first["status_code"].as_i64(), first["success"].as_bool()), (Some(307), Some(false)), "{first}");
+    assert_eq!(followed.load(Ordering::SeqCst), 0, "the redirect was not followed");
+}
+
+async fn events_not_yet_delivered_survive_a_restart(db: Db) {
+    let mut app = TestApp::spawn_with(db, |c| c.webhook_workers = 0).await;
+    let token = admin(&app).await;
+    let (url, mut seen) = receiver().await;
+    let body = json!({ "url": url, "events": ["conversation.created"], "secret": SECRET });
+    let (status, _) = call(&app, reqwest::Method::POST, "/api/v1/webhooks", &token, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let s = app.session("before-restart").await;
+    app.shutdown().await;
+
+    let _restarted = app.spawn_peer().await;
+    let (_, _, valid, body) = next_event(&mut seen, "conversation.created").await;
+    assert!(valid);
+    assert_eq!(body["data"]["conversation_id"], s.session_id.as_str(), "the event recorded before the restart");
+}
+
 crate::on_both_databases!(
+    targets_inside_the_network_are_refused,
+    redirects_are_not_followed,
+    events_not_yet_delivered_survive_a_restart,
     signed_events_reach_the_receiver_and_failures_are_retried,
     webhook_management_is_validated_and_admin_only,
 );
