@@ -57,7 +57,7 @@ pub async fn create_website(
         id: uuid::Uuid::new_v4().to_string(),
         account_id: account.id,
         name: name.to_owned(),
-        token: random_token(),
+        token: format!("pk_live_{}", random_token()),
         api_secret: random_token(),
         origins,
         settings: WebsiteSettings { title: Some(name.to_owned()), ..WebsiteSettings::default() },

@@ -242,6 +242,7 @@ mod tests {
             id: id.into(),
             website_id: "w".into(),
             account_id: "acc".into(),
+            customer_id: format!("customer-{id}"),
             user_session_id: id.into(),
             token: format!("token-{id}"),
             user_name: None,

@@ -132,7 +132,7 @@ impl Contact {
             )
             .await?;
         let customer = serde_json::json!({
-            "id": session.id, "name": session.user_name, "phone": session.user_phone, "email": session.user_email,
+            "id": session.customer_id, "name": session.user_name, "phone": session.user_phone, "email": session.user_email,
         });
         state
             .webhooks
@@ -188,6 +188,7 @@ pub(crate) async fn open_session(
         id: uuid::Uuid::new_v4().to_string(),
         website_id: website.id.clone(),
         account_id: website.account_id.clone(),
+        customer_id: uuid::Uuid::new_v4().to_string(),
         user_session_id: user_session_id.to_owned(),
         token: random_token(),
         user_name: None,

@@ -101,6 +101,8 @@ pub struct Session {
     pub website_id: String,
     /// The website's account, kept on the session so operator queries scope by one column.
     pub account_id: String,
+    /// The person behind the session.
+    pub customer_id: String,
     pub user_session_id: String,
     pub token: String,
     pub user_name: Option<String>,
@@ -113,6 +115,31 @@ pub struct Session {
     pub away_sent_ms: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
+}
+
+/// A customer (contact): the person behind one or more sessions of an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Customer {
+    pub id: String,
+    pub account_id: String,
+    /// The verified identity that joins sessions (the operator `identify` API's `user_id`).
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// JSON object given through `identify`.
+    pub metadata: serde_json::Value,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// What `identify` records about a session's person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity<'a> {
+    pub external_id: &'a str,
+    pub name: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub metadata: Option<&'a serde_json::Value>,
 }
 
 /// A stored message.
@@ -264,8 +291,9 @@ pub trait Store: Send + Sync + 'static {
     /// Saves a website's name, origins, settings and legacy mode.
     async fn update_website(&self, website: &Website) -> StoreResult<()>;
 
-    /// Inserts the session unless one with its `(website_id, user_session_id)` exists;
-    /// returns the stored one and whether it was created.
+    /// Inserts the session, and a customer of its own (`customer_id`), unless a
+    /// session with its `(website_id, user_session_id)` exists; returns the
+    /// stored one and whether it was created.
     async fn create_or_get_session(&self, session: &Session) -> StoreResult<(Session, bool)>;
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<Session>>;
     async fn session_by_user_session_id(&self, website_id: &str, user_session_id: &str)
@@ -299,8 +327,19 @@ pub trait Store: Send + Sync + 'static {
 
     async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
 
-    /// Other sessions of the same website with the same phone or email.
-    async fn sessions_of_contact(&self, session: &Session) -> StoreResult<Vec<Session>>;
+    async fn customer_by_id(&self, id: &str) -> StoreResult<Option<Customer>>;
+    /// An account's customers, most recently active first, and how many there are.
+    async fn list_customers(&self, account_id: &str, offset: i64, limit: i64) -> StoreResult<(Vec<Customer>, i64)>;
+    /// A customer's sessions, oldest first.
+    async fn sessions_of_customer(&self, customer_id: &str) -> StoreResult<Vec<Session>>;
+    /// Links a session to the customer of a verified identity in its account:
+    /// the account's customer with that `external_id` when there is one (the
+    /// session moves to it, and its former customer goes when it has no
+    /// session left), else the session's own customer takes the identity.
+    /// Returns the customer.
+    async fn identify(&self, session: &Session, identity: &Identity<'_>) -> StoreResult<Customer>;
+    /// Erases a customer with every session and message; `false` when there was none.
+    async fn delete_customer(&self, id: &str) -> StoreResult<bool>;
     /// Statistics of an account over `[from_ms, to_ms)`.
     async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;
 

@@ -38,7 +38,7 @@ pub(super) fn conversation(row: &ConversationRow) -> Conversation {
     Conversation {
         id: s.id.clone(),
         customer: CustomerRef {
-            id: s.id.clone(),
+            id: s.customer_id.clone(),
             name: s.user_name.clone(),
             email: s.user_email.clone(),
             phone: s.user_phone.clone(),

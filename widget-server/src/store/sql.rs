@@ -11,8 +11,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{
-    Account, ConversationFilter, ConversationRow, Cursor, Delivery, Message, MessagePage, NewMessage, Operator,
-    OutboxItem, Session, Stats, Store, StoreError, StoreResult, Webhook, Website,
+    Account, ConversationFilter, ConversationRow, Cursor, Customer, Delivery, Identity, Message, MessagePage,
+    NewMessage, Operator, OutboxItem, Session, Stats, Store, StoreError, StoreResult, Webhook, Website,
 };
 use crate::time::now_ms;
 
@@ -37,7 +37,7 @@ pub struct SqlStore {
 }
 
 const SESSION_COLS: &str =
-    "id, website_id, account_id, user_session_id, token, user_name, user_phone, user_email, status, \
+    "id, website_id, account_id, customer_id, user_session_id, token, user_name, user_phone, user_email, status, \
     manager_id, last_seq, bot_state, away_sent_ms, created_ms, updated_ms";
 const MESSAGE_COLS: &str = "id, session_id, seq, sender, body, manager_id, echo_id, status, created_ms";
 const WEBSITE_COLS: &str = "id, account_id, name, token, api_secret, origins, settings, legacy_mode, created_ms";
@@ -78,6 +78,7 @@ struct SessionRow {
     id: String,
     website_id: String,
     account_id: String,
+    customer_id: String,
     user_session_id: String,
     token: String,
     user_name: Option<String>,
@@ -101,6 +102,7 @@ impl TryFrom<SessionRow> for Session {
             id: r.id,
             website_id: r.website_id,
             account_id: r.account_id,
+            customer_id: r.customer_id,
             user_session_id: r.user_session_id,
             token: r.token,
             user_name: r.user_name,
@@ -227,6 +229,38 @@ impl From<DeliveryRow> for Delivery {
             error: r.error,
             created_ms: r.created_ms,
         }
+    }
+}
+
+const CUSTOMER_COLS: &str = "id, account_id, external_id, name, phone, email, metadata, created_ms, updated_ms";
+
+#[derive(sqlx::FromRow)]
+struct CustomerRow {
+    id: String,
+    account_id: String,
+    external_id: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    metadata: String,
+    created_ms: i64,
+    updated_ms: i64,
+}
+
+impl TryFrom<CustomerRow> for Customer {
+    type Error = StoreError;
+    fn try_from(r: CustomerRow) -> StoreResult<Self> {
+        Ok(Self {
+            metadata: serde_json::from_str(&r.metadata).map_err(|e| StoreError::Corrupt(format!("metadata: {e}")))?,
+            id: r.id,
+            account_id: r.account_id,
+            external_id: r.external_id,
+            name: r.name,
+            phone: r.phone,
+            email: r.email,
+            created_ms: r.created_ms,
+            updated_ms: r.updated_ms,
+        })
     }
 }
 
@@ -387,22 +421,38 @@ impl Store for SqlStore {
     }
 
     async fn create_or_get_session(&self, s: &Session) -> StoreResult<(Session, bool)> {
-        let sql = format!(
-            "INSERT INTO sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+        let insert_customer =
+            format!("INSERT INTO customers ({CUSTOMER_COLS}) VALUES ($1, $2, NULL, $3, $4, $5, '{{}}', $6, $6)");
+        let insert_session = format!(
+            "INSERT INTO sessions ({SESSION_COLS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (website_id, user_session_id) DO NOTHING"
         );
-        let inserted = on!(self.write, pool => sqlx::query(&sql)
-            .bind(&s.id).bind(&s.website_id).bind(&s.account_id).bind(&s.user_session_id).bind(&s.token)
-            .bind(&s.user_name).bind(&s.user_phone).bind(&s.user_email).bind(s.status.as_str())
-            .bind(&s.manager_id).bind(s.last_seq).bind(s.bot_state).bind(s.away_sent_ms)
-            .bind(s.created_ms).bind(s.updated_ms)
-            .execute(pool).await?.rows_affected());
-        let stored = on!(self.write, pool => {
-            let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE website_id = $1 AND user_session_id = $2");
-            let row: SessionRow = sqlx::query_as(&sql).bind(&s.website_id).bind(&s.user_session_id).fetch_one(pool).await?;
-            Session::try_from(row)?
-        });
-        Ok((stored, inserted == 1))
+        let select = format!("SELECT {SESSION_COLS} FROM sessions WHERE website_id = $1 AND user_session_id = $2");
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(&insert_customer)
+                .bind(&s.customer_id).bind(&s.account_id).bind(&s.user_name).bind(&s.user_phone).bind(&s.user_email)
+                .bind(s.created_ms)
+                .execute(&mut *tx).await?;
+            let inserted = sqlx::query(&insert_session)
+                .bind(&s.id).bind(&s.website_id).bind(&s.account_id).bind(&s.customer_id).bind(&s.user_session_id)
+                .bind(&s.token).bind(&s.user_name).bind(&s.user_phone).bind(&s.user_email).bind(s.status.as_str())
+                .bind(&s.manager_id).bind(s.last_seq).bind(s.bot_state).bind(s.away_sent_ms)
+                .bind(s.created_ms).bind(s.updated_ms)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if inserted {
+                let row: SessionRow =
+                    sqlx::query_as(&select).bind(&s.website_id).bind(&s.user_session_id).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok((Session::try_from(row)?, true))
+            } else {
+                tx.rollback().await?;
+                let row: SessionRow =
+                    sqlx::query_as(&select).bind(&s.website_id).bind(&s.user_session_id).fetch_one(pool).await?;
+                Ok((Session::try_from(row)?, false))
+            }
+        })
     }
 
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<Session>> {
@@ -428,9 +478,20 @@ impl Store for SqlStore {
             "UPDATE sessions SET user_name = COALESCE($2, user_name), user_phone = COALESCE($3, user_phone), \
              user_email = COALESCE($4, user_email), updated_ms = $5 WHERE id = $1 RETURNING {SESSION_COLS}"
         );
-        let row: SessionRow = on!(self.write, pool => sqlx::query_as(&sql)
-            .bind(session_id).bind(name).bind(phone).bind(email).bind(now_ms())
-            .fetch_one(pool).await?);
+        let row: SessionRow = on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            let row: SessionRow = sqlx::query_as(&sql)
+                .bind(session_id).bind(name).bind(phone).bind(email).bind(now_ms())
+                .fetch_one(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE customers SET name = COALESCE($2, name), phone = COALESCE($3, phone), \
+                 email = COALESCE($4, email), updated_ms = $5 WHERE id = $1",
+            )
+            .bind(&row.customer_id).bind(name).bind(phone).bind(email).bind(now_ms())
+            .execute(&mut *tx).await?;
+            tx.commit().await?;
+            row
+        });
         Session::try_from(row)
     }
 
@@ -609,16 +670,70 @@ impl Store for SqlStore {
         Ok((rows, total))
     }
 
-    async fn sessions_of_contact(&self, session: &Session) -> StoreResult<Vec<Session>> {
+    async fn customer_by_id(&self, id: &str) -> StoreResult<Option<Customer>> {
+        let sql = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE id = $1");
+        let row: Option<CustomerRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        row.map(Customer::try_from).transpose()
+    }
+
+    async fn list_customers(&self, account_id: &str, offset: i64, limit: i64) -> StoreResult<(Vec<Customer>, i64)> {
         let sql = format!(
-            "SELECT {SESSION_COLS} FROM sessions WHERE website_id = $1 AND id <> $2 AND \
-             ((user_phone IS NOT NULL AND user_phone = $3) OR (user_email IS NOT NULL AND user_email = $4)) \
-             ORDER BY created_ms"
+            "SELECT {CUSTOMER_COLS} FROM customers WHERE account_id = $1 ORDER BY updated_ms DESC, id LIMIT $2 OFFSET $3"
         );
-        let rows: Vec<SessionRow> = on!(self.read, pool => sqlx::query_as(&sql)
-            .bind(&session.website_id).bind(&session.id).bind(&session.user_phone).bind(&session.user_email)
-            .fetch_all(pool).await?);
+        let (total, rows): (i64, Vec<CustomerRow>) = on!(self.read, pool => (
+            sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE account_id = $1").bind(account_id).fetch_one(pool).await?,
+            sqlx::query_as(&sql).bind(account_id).bind(limit).bind(offset).fetch_all(pool).await?,
+        ));
+        Ok((convert(rows)?, total))
+    }
+
+    async fn sessions_of_customer(&self, customer_id: &str) -> StoreResult<Vec<Session>> {
+        let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE customer_id = $1 ORDER BY created_ms, id");
+        let rows: Vec<SessionRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(customer_id).fetch_all(pool).await?);
         convert(rows)
+    }
+
+    async fn identify(&self, session: &Session, who: &Identity<'_>) -> StoreResult<Customer> {
+        let metadata = who.metadata.map(serde_json::Value::to_string);
+        let find = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE account_id = $1 AND external_id = $2");
+        let update = format!(
+            "UPDATE customers SET external_id = $2, name = COALESCE($3, name), email = COALESCE($4, email), \
+             metadata = COALESCE($5, metadata), updated_ms = $6 WHERE id = $1 RETURNING {CUSTOMER_COLS}"
+        );
+        let now = now_ms();
+        let row: CustomerRow = on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            let known: Option<CustomerRow> =
+                sqlx::query_as(&find).bind(&session.account_id).bind(who.external_id).fetch_optional(&mut *tx).await?;
+            let target = known.map_or_else(|| session.customer_id.clone(), |c| c.id);
+            if target != session.customer_id {
+                sqlx::query("UPDATE sessions SET customer_id = $2 WHERE id = $1")
+                    .bind(&session.id).bind(&target).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM customers WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM sessions WHERE customer_id = $1)")
+                    .bind(&session.customer_id).execute(&mut *tx).await?;
+            }
+            let row: CustomerRow = sqlx::query_as(&update)
+                .bind(&target).bind(who.external_id).bind(who.name).bind(who.email).bind(&metadata).bind(now)
+                .fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            row
+        });
+        Customer::try_from(row)
+    }
+
+    async fn delete_customer(&self, id: &str) -> StoreResult<bool> {
+        let n = on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM messages WHERE session_id IN (SELECT id FROM sessions WHERE customer_id = $1)")
+                .bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE customer_id = $1").bind(id).execute(&mut *tx).await?;
+            let n = sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            n
+        });
+        Ok(n == 1)
     }
 
     async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats> {

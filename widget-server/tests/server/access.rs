@@ -168,6 +168,7 @@ async fn another_accounts_operator_reaches_nothing_of_this_account(db: Db) {
     let agent = app.login().await;
     let me = call(&app, Method::GET, "/api/v1/conversations", &agent.access_token, None).await;
     assert_eq!(me.body["data"][0]["id"], id.as_str(), "this account's operator sees the conversation");
+    let customer = me.body["data"][0]["customer"]["id"].as_str().expect("customer").to_owned();
     let rival_token = rival.admin_token.as_str();
 
     let listed = call(&app, Method::GET, "/api/v1/conversations", rival_token, None).await;
@@ -180,7 +181,10 @@ async fn another_accounts_operator_reaches_nothing_of_this_account(db: Db) {
         (Method::POST, format!("/api/v1/conversations/{id}/reopen"), None),
         (Method::POST, format!("/api/v1/conversations/{id}/assign"), Some(json!({ "user_id": null }))),
         (Method::POST, format!("/api/v1/conversations/{id}/typing"), Some(json!({ "on": true }))),
-        (Method::GET, format!("/api/v1/customers/{id}"), None),
+        (Method::GET, format!("/api/v1/customers/{customer}"), None),
+        (Method::GET, format!("/api/v1/customers/{customer}/export"), None),
+        (Method::DELETE, format!("/api/v1/customers/{customer}"), None),
+        (Method::POST, "/api/v1/customers/identify".to_owned(), Some(json!({ "session_id": id, "user_id": "u-1" }))),
         (Method::GET, format!("/api/rooms/{id}/messages"), None),
     ];
     for (method, path, body) in cases {

@@ -288,7 +288,7 @@ async fn operator_typing_shows_in_the_widget(db: Db) {
     }
 }
 
-async fn customers_show_contact_details_and_all_their_conversations(db: Db) {
+async fn customers_join_only_through_verified_identity(db: Db) {
     let app = TestApp::spawn(db).await;
     let first = app.post_session(json!({ "userSessionId": "laptop", "name": "Ira", "phone": "+380931112233" })).await;
     let first: natter_protocol::SessionData = first.data();
@@ -296,19 +296,86 @@ async fn customers_show_contact_details_and_all_their_conversations(db: Db) {
     let second: natter_protocol::SessionData = second.data();
     app.session("stranger").await;
     let token = app.login().await.access_token;
-    let status = app.authed(reqwest::Method::GET, "/api/v1/customers?per_page=2", &token, None).await;
-    assert_eq!(status.status, StatusCode::OK);
-    assert_eq!(status.body["meta"]["total"], 3);
-    assert_eq!(status.body["data"].as_array().map(Vec::len), Some(2));
-    let one = app.authed(reqwest::Method::GET, &format!("/api/v1/customers/{}", first.session_id), &token, None).await;
-    assert_eq!(one.body["data"]["name"], "Ira");
-    assert_eq!(one.body["data"]["phone"], "+380931112233");
-    let ids: Vec<&str> =
-        one.body["data"]["conversations"].as_array().expect("list").iter().filter_map(|c| c["id"].as_str()).collect();
-    assert_eq!(ids, [first.session_id.as_str(), second.session_id.as_str()]);
-    assert!(one.body["data"]["first_seen"].as_str() <= one.body["data"]["last_seen"].as_str());
+    let listed = app.authed(reqwest::Method::GET, "/api/v1/customers?per_page=2", &token, None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body["meta"]["total"], 3, "a shared phone number joins nothing: {}", listed.body);
+    assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(2));
+
+    let conversation =
+        app.authed(reqwest::Method::GET, &format!("/api/v1/conversations/{}", first.session_id), &token, None).await;
+    let ira = conversation.body["data"]["customer"]["id"].as_str().expect("customer id").to_owned();
+    let one = app.authed(reqwest::Method::GET, &format!("/api/v1/customers/{ira}"), &token, None).await;
+    assert_eq!(
+        (one.body["data"]["name"].as_str(), one.body["data"]["phone"].as_str()),
+        (Some("Ira"), Some("+380931112233"))
+    );
+    assert_eq!(one.body["data"]["verified"], false);
+    assert_eq!(one.body["data"]["conversations"].as_array().map(Vec::len), Some(1));
+
+    for s in [&first, &second] {
+        let body = json!({ "session_id": s.session_id, "user_id": "crm-42", "email": "ira@example.com", "metadata": { "plan": "pro" } });
+        let r = app.authed(reqwest::Method::POST, "/api/v1/customers/identify", &token, Some(body)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["data"]["user_id"], "crm-42");
+    }
+    let joined = app.authed(reqwest::Method::GET, &format!("/api/v1/customers/{ira}"), &token, None).await;
+    let ids: Vec<&str> = joined.body["data"]["conversations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, [first.session_id.as_str(), second.session_id.as_str()], "{}", joined.body);
+    assert_eq!(
+        (joined.body["data"]["verified"].as_bool(), joined.body["data"]["metadata"]["plan"].as_str()),
+        (Some(true), Some("pro"))
+    );
+    assert!(joined.body["data"]["first_seen"].as_str() <= joined.body["data"]["last_seen"].as_str());
+    let listed = app.authed(reqwest::Method::GET, "/api/v1/customers", &token, None).await;
+    assert_eq!(listed.body["meta"]["total"], 2, "the second session's own customer is gone");
+
+    let bad = json!({ "session_id": first.session_id, "user_id": "  " });
+    let r = app.authed(reqwest::Method::POST, "/api/v1/customers/identify", &token, Some(bad)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let missing = app.authed(reqwest::Method::GET, "/api/v1/customers/nobody", &token, None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+async fn an_admin_exports_and_erases_a_customer(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s: natter_protocol::SessionData = app
+        .post_session(
+            json!({ "userSessionId": "erase-me", "name": "Petro", "firstMessage": "my address is 5 Main St" }),
+        )
+        .await
+        .data();
+    let other = app.session("keep-me").await;
+    let agent = app.login().await.access_token;
+    let admin = app.admin_token().await;
+    let conversation =
+        app.authed(reqwest::Method::GET, &format!("/api/v1/conversations/{}", s.session_id), &agent, None).await;
+    let customer = conversation.body["data"]["customer"]["id"].as_str().expect("id").to_owned();
+
+    let denied = app.authed(reqwest::Method::DELETE, &format!("/api/v1/customers/{customer}"), &agent, None).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "agents cannot erase");
+    let export = app.authed(reqwest::Method::GET, &format!("/api/v1/customers/{customer}/export"), &admin, None).await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    let texts: Vec<&str> = export.body["data"]["conversations"][0]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(texts.contains(&"my address is 5 Main St"), "{texts:?}");
+
+    let erased = app.authed(reqwest::Method::DELETE, &format!("/api/v1/customers/{customer}"), &admin, None).await;
+    assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.body);
+    for path in [format!("/api/v1/customers/{customer}"), format!("/api/v1/conversations/{}", s.session_id)] {
+        assert_eq!(app.authed(reqwest::Method::GET, &path, &admin, None).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let visitor = app.list(&s, "after=0").await;
+    assert_eq!(visitor.status, StatusCode::NOT_FOUND, "the session is gone for its visitor too");
+    assert!(!app.list_ok(&other, "after=0").await.messages.is_empty(), "other customers are untouched");
 }
 
 async fn analytics_count_conversations_and_messages_and_time_replies(db: Db) {
@@ -348,7 +415,8 @@ async fn analytics_count_conversations_and_messages_and_time_replies(db: Db) {
 }
 
 crate::on_both_databases!(
-    customers_show_contact_details_and_all_their_conversations,
+    customers_join_only_through_verified_identity,
+    an_admin_exports_and_erases_a_customer,
     analytics_count_conversations_and_messages_and_time_replies,
     operator_typing_shows_in_the_widget,
     logout_revokes_the_access_and_refresh_tokens,
