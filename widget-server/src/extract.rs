@@ -114,8 +114,13 @@ impl Credential<'_> {
     /// that is not the session's is 403, no credential at all is 401. The
     /// website's secret or its legacy mode stand in for the token.
     pub fn admits(&self, website: &Website, session: &Session) -> Result<(), AppError> {
+        self.admits_token(website, &session.token)
+    }
+
+    /// [`Credential::admits`] for a session whose token is `session_token`.
+    pub fn admits_token(&self, website: &Website, session_token: &str) -> Result<(), AppError> {
         match self.token {
-            Some(t) if secrets_match(t, &session.token) => Ok(()),
+            Some(t) if secrets_match(t, session_token) => Ok(()),
             Some(_) => {
                 Err(AppError::Forbidden("invalid_session_token", "the session token is not this session's".into()))
             }
@@ -126,6 +131,43 @@ impl Credential<'_> {
             )),
         }
     }
+}
+
+/// The session named in the path, proven like [`SessionAuth`] but from the
+/// session cache, without reading the session itself: for reads that need
+/// only its id.
+pub struct SessionKeyAuth {
+    pub key: Arc<crate::SessionKey>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionKeyAuth
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let WebsiteAuth { website, secret } = WebsiteAuth::from_request_parts(parts, state).await?;
+        let session_id = path_session_id(parts, state).await?;
+        let app = AppState::from_ref(state);
+        let key = app
+            .sessions
+            .get(app.store.as_ref(), &session_id)
+            .await?
+            .filter(|k| k.website_id == website.id)
+            .ok_or_else(|| AppError::NotFound(format!("no session {session_id}")))?;
+        let credential = Credential { token: session_token(&parts.headers), secret };
+        credential.admits_token(&website, &key.token)?;
+        Ok(Self { key })
+    }
+}
+
+/// The first path parameter, the session id.
+async fn path_session_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, AppError> {
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| AppError::BadRequest("invalid_path", e.body_text()))?;
+    Ok(params.into_iter().map(|(_, v)| v).next().unwrap_or_default())
 }
 
 /// A session of the authenticated website, proven by its session token
@@ -143,10 +185,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let WebsiteAuth { website, secret } = WebsiteAuth::from_request_parts(parts, state).await?;
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| AppError::BadRequest("invalid_path", e.body_text()))?;
-        let session_id = params.into_iter().map(|(_, v)| v).next().unwrap_or_default();
+        let session_id = path_session_id(parts, state).await?;
         let app = AppState::from_ref(state);
         let session = app
             .store

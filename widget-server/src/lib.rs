@@ -88,6 +88,47 @@ impl WebsiteCache {
     }
 }
 
+/// Sessions bound to the website.
+const MAX_CACHED_SESSIONS: usize = 200_000;
+
+/// What proves a request's right to a session, by session id. It never
+/// changes while the session exists, so it is kept until the session is
+/// erased (or the cache is full and starts over).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKey {
+    pub id: String,
+    pub website_id: String,
+    pub token: String,
+}
+
+/// Session keys by session id, so authorising a poll needs no database read.
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    by_id: std::sync::RwLock<HashMap<String, Arc<SessionKey>>>,
+}
+
+impl SessionCache {
+    pub async fn get(&self, store: &dyn Store, id: &str) -> StoreResult<Option<Arc<SessionKey>>> {
+        let cached = self.by_id.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned();
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let Some(s) = store.session_by_id(id).await? else { return Ok(None) };
+        let key = Arc::new(SessionKey { id: s.id, website_id: s.website_id, token: s.token });
+        let mut map = self.by_id.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_CACHED_SESSIONS {
+            map.clear();
+        }
+        map.insert(id.to_owned(), Arc::clone(&key));
+        Ok(Some(key))
+    }
+
+    /// Drops an erased session.
+    pub fn forget(&self, id: &str) {
+        self.by_id.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
+    }
+}
+
 /// Everything a handler may need.
 #[derive(Clone)]
 pub struct AppState {
@@ -97,6 +138,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub limiter: Arc<RateLimiter>,
     pub websites: Arc<WebsiteCache>,
+    pub sessions: Arc<SessionCache>,
     pub jwt: Arc<JwtKeys>,
     pub webhooks: Arc<webhooks::Webhooks>,
     /// Cancelled when the server begins to shut down.
@@ -147,6 +189,7 @@ impl AppState {
             }),
             limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),
             websites: Arc::new(WebsiteCache::default()),
+            sessions: Arc::new(SessionCache::default()),
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
             webhooks,
             shutdown,

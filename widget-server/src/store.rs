@@ -319,6 +319,11 @@ pub trait Store: Send + Sync + 'static {
     /// session's previous one. With an `echo_id` already stored, returns that
     /// message and `false`.
     async fn insert_message(&self, message: NewMessage<'_>) -> StoreResult<(Message, bool)>;
+    /// A session's committed last seq when this store knows it without the
+    /// database (only where it is the database's only writer). It trails a
+    /// commit only until that commit's request is answered, so a poll after a
+    /// seq at or above it has nothing acknowledged to miss.
+    fn seq_hint(&self, session_id: &str) -> Option<i64>;
     async fn list_messages(&self, session_id: &str, cursor: Cursor, limit: i64) -> StoreResult<MessagePage>;
     async fn message_by_id(&self, session_id: &str, id: &str) -> StoreResult<Option<Message>>;
     /// Marks messages up to `seq` read, those to the visitor when `by_visitor`,

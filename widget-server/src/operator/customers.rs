@@ -179,7 +179,11 @@ pub async fn erase(
     Path(id): Path<String>,
 ) -> OpResult<StatusCode> {
     let customer = load(&state, &op, &id).await?;
+    let sessions = state.store.sessions_of_customer(&customer.id).await?;
     state.store.delete_customer(&customer.id).await?;
+    for s in &sessions {
+        state.sessions.forget(&s.id);
+    }
     tracing::info!(customer = %customer.id, "customer erased");
     Ok(StatusCode::NO_CONTENT)
 }

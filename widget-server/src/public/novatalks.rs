@@ -111,8 +111,8 @@ async fn list(
     let session = conversation(&state, &website, &id, &headers).await?;
     let cursor = match (q.before.as_deref(), q.after.as_deref()) {
         (None, None) => Cursor::Latest,
-        (Some(before), None) => Cursor::BeforeSeq(seq_of(&state, &session, "before", before).await?),
-        (None, Some(after)) => Cursor::AfterSeq(seq_of(&state, &session, "after", after).await?),
+        (Some(before), None) => Cursor::BeforeSeq(seq_of(&state, &session.id, "before", before).await?),
+        (None, Some(after)) => Cursor::AfterSeq(seq_of(&state, &session.id, "after", after).await?),
         (Some(_), Some(_)) => {
             return Err(AppError::BadRequest("conflicting_cursors", "use before or after, not both".into()))
         }

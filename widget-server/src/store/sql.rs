@@ -3,6 +3,7 @@
 //! query is written once and run through whichever pool is configured.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,10 +32,18 @@ macro_rules! on {
     };
 }
 
+mod writer;
+
 /// The SQL store.
 pub struct SqlStore {
     pools: Pools,
+    writer: writer::Writer,
+    /// Sessions' committed last seq, where this process is the only writer (SQLite).
+    hints: Option<Arc<writer::SeqHints>>,
 }
+
+/// Writer tasks on PostgreSQL (SQLite has one writer connection, so one task).
+const PG_WRITERS: usize = 4;
 
 const SESSION_COLS: &str =
     "id, website_id, account_id, customer_id, user_session_id, token, user_name, user_phone, user_email, status, \
@@ -329,7 +338,13 @@ impl SqlStore {
                 SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(read_opts).await?;
             Pools::Sqlite { write, read }
         };
-        Ok(Self { pools })
+        let (pool, tasks, hints) = match &pools {
+            Pools::Sqlite { write, .. } => {
+                (writer::WritePool::Sqlite(write.clone()), 1, Some(Arc::new(writer::SeqHints::default())))
+            }
+            Pools::Postgres(pool) => (writer::WritePool::Postgres(pool.clone()), PG_WRITERS, None),
+        };
+        Ok(Self { pools, writer: writer::Writer::start(pool, tasks, hints.clone()), hints })
     }
 
     async fn session_where(&self, clause: &str, a: &str, b: Option<&str>) -> StoreResult<Option<Session>> {
@@ -339,7 +354,11 @@ impl SqlStore {
             let q = match b { Some(b) => q.bind(b), None => q };
             q.fetch_optional(pool).await?
         });
-        row.map(Session::try_from).transpose()
+        let session = row.map(Session::try_from).transpose()?;
+        if let (Some(hints), Some(s)) = (&self.hints, &session) {
+            hints.note(&s.id, s.last_seq);
+        }
+        Ok(session)
     }
 
     async fn website_where(&self, clause: &str, arg: &str) -> StoreResult<Option<Website>> {
@@ -535,43 +554,11 @@ impl Store for SqlStore {
     }
 
     async fn insert_message(&self, m: NewMessage<'_>) -> StoreResult<(Message, bool)> {
-        let now = now_ms();
-        let id = uuid::Uuid::new_v4().to_string();
-        let select_echo = format!("SELECT {MESSAGE_COLS} FROM messages WHERE session_id = $1 AND echo_id = $2");
-        let insert = format!(
-            "INSERT INTO messages ({MESSAGE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8) \
-             ON CONFLICT DO NOTHING RETURNING {MESSAGE_COLS}"
-        );
-        on!(self.write, pool => {
-            let mut tx = pool.begin().await?;
-            // Taking the session row first serialises writers of one session, so the
-            // echo check below sees every committed message and seq has no holes.
-            let (seq, created): (i64, i64) = sqlx::query_as(
-                "UPDATE sessions SET last_seq = last_seq + 1, \
-                 last_created_ms = CASE WHEN $2 > last_created_ms THEN $2 ELSE last_created_ms + 1 END, \
-                 updated_ms = $2 WHERE id = $1 RETURNING last_seq, last_created_ms",
-            )
-            .bind(m.session_id).bind(now).fetch_one(&mut *tx).await?;
-            if let Some(echo) = m.echo_id {
-                let existing: Option<MessageRow> =
-                    sqlx::query_as(&select_echo).bind(m.session_id).bind(echo).fetch_optional(&mut *tx).await?;
-                if let Some(row) = existing {
-                    tx.rollback().await?;
-                    return Ok((Message::try_from(row)?, false));
-                }
-            }
-            let row: Option<MessageRow> = sqlx::query_as(&insert)
-                .bind(&id).bind(m.session_id).bind(seq).bind(m.sender.as_str()).bind(m.body)
-                .bind(m.manager_id).bind(m.echo_id).bind(created)
-                .fetch_optional(&mut *tx).await?;
-            match row {
-                Some(row) => {
-                    tx.commit().await?;
-                    Ok((Message::try_from(row)?, true))
-                }
-                None => Err(StoreError::Corrupt(format!("message {id} conflicted after the session lock"))),
-            }
-        })
+        self.writer.insert(m).await
+    }
+
+    fn seq_hint(&self, session_id: &str) -> Option<i64> {
+        self.hints.as_ref()?.get(session_id)
     }
 
     async fn list_messages(&self, session_id: &str, cursor: Cursor, limit: i64) -> StoreResult<MessagePage> {

@@ -3,6 +3,7 @@
 
 mod access;
 mod cli;
+mod durability;
 mod migrate;
 mod novatalks;
 mod omnisupport;

@@ -385,7 +385,44 @@ impl TestApp {
     }
 }
 
+async fn a_poll_right_after_an_acknowledged_send_sees_it(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("poll-after-send").await;
+    let mut last = app.list_ok(&s, "after=0").await.messages.last().map_or(0, |m| m.seq);
+    assert!(app.list_ok(&s, &format!("after={last}")).await.messages.is_empty(), "nothing after the newest");
+    let senders: Vec<_> = (0..8)
+        .map(|i| {
+            let (http, url, headers) = (app.http.clone(), app.url(&TestApp::messages_path(&s)), s.token.clone());
+            let key = app.website.token.clone();
+            tokio::spawn(async move {
+                for n in 0..10 {
+                    let body = json!({ "message": format!("noise {i}-{n}") }).to_string();
+                    let res = http
+                        .post(&url)
+                        .header("x-api-key", &key)
+                        .header("x-session-token", headers.as_deref().unwrap_or_default())
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("send");
+                    assert_eq!(res.status(), StatusCode::CREATED);
+                }
+            })
+        })
+        .collect();
+    for n in 0..20 {
+        let sent = app.send_ok(&s, &format!("mine {n}")).await;
+        let page = app.list_ok(&s, &format!("after={last}&limit=100")).await.messages;
+        assert!(page.iter().any(|m| m.id == sent.id), "acknowledged message {} missing after seq {last}", sent.seq);
+        last = page.last().map_or(last, |m| m.seq);
+    }
+    for s in senders {
+        s.await.expect("sender");
+    }
+}
+
 crate::on_both_databases!(
+    a_poll_right_after_an_acknowledged_send_sees_it,
     creating_then_resuming_a_session_returns_the_same_session_with_its_history,
     another_visitor_gets_another_session,
     first_message_is_stored_with_the_new_session,
