@@ -129,9 +129,21 @@ impl SessionCache {
     }
 }
 
-/// Everything a handler may need.
+/// Everything a handler may need, behind one `Arc`: extractors clone the
+/// state on every request, so a clone is one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
@@ -172,7 +184,7 @@ impl AppState {
         if store.kind() == "postgres" {
             fanout::start(&url, Arc::clone(&hub), shutdown.clone()).await?;
         }
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             store,
             hub,
             metrics: Arc::new(Metrics::default()),
@@ -193,7 +205,7 @@ impl AppState {
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
             webhooks,
             shutdown,
-        })
+        })))
     }
 }
 

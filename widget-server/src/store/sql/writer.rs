@@ -251,7 +251,8 @@ fn assign(
 /// Stores a batch in one transaction; returns each message's result in order.
 async fn commit(pool: &WritePool, batch: &[&Owned]) -> StoreResult<Vec<(Message, bool)>> {
     let now = now_ms();
-    let ids: Vec<String> = batch.iter().map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    // Time-ordered ids keep the id index appending instead of writing all over it.
+    let ids: Vec<String> = batch.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
     let mut sessions: Vec<&str> = batch.iter().map(|m| m.session_id.as_str()).collect();
     sessions.sort_unstable();
     sessions.dedup();
