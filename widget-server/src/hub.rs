@@ -71,18 +71,27 @@ pub type Firehose = broadcast::Receiver<(Scope, Arc<HubEvent>)>;
 
 /// Events the firehose holds before a slow operator stream lags.
 const FIREHOSE_CAPACITY: usize = 1024;
+/// Revocations held before a socket lags (it then checks its operator again).
+const REVOKED_CAPACITY: usize = 64;
 
 /// The registry of session channels, plus one channel carrying every event.
 #[derive(Debug)]
 pub struct Hub {
     sessions: Mutex<Channels>,
     all: broadcast::Sender<(Scope, Arc<HubEvent>)>,
+    /// Operators whose tokens were just revoked, so their sockets end.
+    revoked: broadcast::Sender<Arc<str>>,
     relay: OnceLock<mpsc::Sender<Relayed>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Self { sessions: Mutex::default(), all: broadcast::channel(FIREHOSE_CAPACITY).0, relay: OnceLock::new() }
+        Self {
+            sessions: Mutex::default(),
+            all: broadcast::channel(FIREHOSE_CAPACITY).0,
+            revoked: broadcast::channel(REVOKED_CAPACITY).0,
+            relay: OnceLock::new(),
+        }
     }
 }
 
@@ -131,6 +140,18 @@ impl Hub {
     /// Every event of every session from now on (operator streams).
     pub fn firehose(&self) -> Firehose {
         self.all.subscribe()
+    }
+
+    /// Tells this instance's sockets of an operator that its tokens were revoked
+    /// (logout, a role change, removal). Other instances notice at their next
+    /// keepalive, when each operator socket checks its operator again.
+    pub fn revoke(&self, operator_id: &str) {
+        let _no_sockets = self.revoked.send(Arc::from(operator_id));
+    }
+
+    /// Revocations from now on.
+    pub fn revocations(&self) -> broadcast::Receiver<Arc<str>> {
+        self.revoked.subscribe()
     }
 
     /// Number of sessions with at least one subscriber.

@@ -175,6 +175,8 @@ pub(crate) async fn visitor_message(
 }
 
 /// Finds the session of `user_session_id` or creates it (with its greeting).
+/// A new session is announced with [`announce`] once the request's whole use
+/// case is done, so the announcement carries its contact details.
 pub(crate) async fn open_session(
     state: &AppState,
     website: &Website,
@@ -205,13 +207,18 @@ pub(crate) async fn open_session(
     let (session, created) = state.store.create_or_get_session(&fresh).await?;
     if created {
         tracing::info!(session = %session.id, website = %website.id, "session created");
-        let frame = natter_protocol::ws::ServerFrame::ConversationCreated(crate::hub::conversation_event(&session));
-        state.hub.publish(&session, crate::hub::HubEvent::new(crate::hub::EventKind::ConversationCreated, &frame));
-        let data = serde_json::json!({ "conversation_id": session.id, "website_id": website.id, "channel": "widget" });
-        state.webhooks.emit(&session.account_id, "conversation.created", data).await;
         bot::on_session_created(state, website, &session).await?;
     }
     Ok((session, created))
+}
+
+/// Tells operators and webhooks about a new conversation, as it stands.
+pub(crate) async fn announce(state: &AppState, session: &Session) {
+    let frame = natter_protocol::ws::ServerFrame::ConversationCreated(crate::hub::conversation_event(session));
+    state.hub.publish(session, crate::hub::HubEvent::new(crate::hub::EventKind::ConversationCreated, &frame));
+    let data =
+        serde_json::json!({ "conversation_id": session.id, "website_id": session.website_id, "channel": "widget" });
+    state.webhooks.emit(&session.account_id, "conversation.created", data).await;
 }
 
 /// Creates the session of a `userSessionId`, or resumes it for a caller that
@@ -241,6 +248,9 @@ async fn create_session(
     }
     if let Some(text) = &first {
         visitor_message(&state, &website, &session, text, echo.as_ref()).await?;
+    }
+    if created {
+        announce(&state, &session).await;
     }
     let messages = history(state.store.as_ref(), &session.id).await?;
     let data = SessionData {
@@ -322,15 +332,15 @@ async fn notify(
     let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), None)?;
     let text = MessageText::parse(&req.message, state.settings.max_message_chars)?;
     let credential = Credential { token: session_token(&headers), secret };
-    let session = match req.user_session_id.as_deref() {
+    let (session, created) = match req.user_session_id.as_deref() {
         Some(id) => {
             let key = ClientKey::parse("userSessionId", id)?;
             match state.store.session_by_user_session_id(&website.id, key.as_str()).await? {
                 Some(existing) => {
                     credential.admits(&website, &existing)?;
-                    existing
+                    (existing, false)
                 }
-                None if secret || website.legacy_mode => open_session(&state, &website, key.as_str()).await?.0,
+                None if secret || website.legacy_mode => open_session(&state, &website, key.as_str()).await?,
                 None => {
                     return Err(AppError::Unauthorized(
                         "session_token_required",
@@ -339,12 +349,15 @@ async fn notify(
                 }
             }
         }
-        None => open_session(&state, &website, ClientKey::parse("userSessionId", &random_token())?.as_str()).await?.0,
+        None => open_session(&state, &website, ClientKey::parse("userSessionId", &random_token())?.as_str()).await?,
     };
     let session = contact.apply(&state, &website, session).await?;
-    let (message, created) = visitor_message(&state, &website, &session, &text, None).await?;
+    let (message, stored) = visitor_message(&state, &website, &session, &text, None).await?;
+    if created {
+        announce(&state, &session).await;
+    }
     let data = NotifyData { session_id: session.id.clone(), message: chat_message(&message) };
-    Ok((created_or_ok(created), Json(Envelope::ok(data))))
+    Ok((created_or_ok(stored), Json(Envelope::ok(data))))
 }
 
 async fn config(

@@ -91,6 +91,43 @@ where
     }
 }
 
+/// Watches an operator's access on a socket: it ends when their tokens are
+/// revoked here, and is re-checked against the database at every keepalive.
+pub struct Watch {
+    operator: Operator,
+    revocations: tokio::sync::broadcast::Receiver<std::sync::Arc<str>>,
+}
+
+impl Watch {
+    pub fn new(state: &AppState, operator: Operator) -> Self {
+        Self { revocations: state.hub.revocations(), operator }
+    }
+
+    /// Resolves when this operator's tokens may have been revoked (a
+    /// revocation of them, or missed revocations); confirm with [`Watch::holds`].
+    pub async fn revoked(&mut self) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match self.revocations.recv().await {
+                Ok(id) if *id == self.operator.id => return,
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => return,
+                Err(RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// Whether the operator still exists with the same tokens and role.
+    pub async fn holds(&self, state: &AppState) -> bool {
+        match state.store.operator_by_id(&self.operator.id).await {
+            Ok(Some(now)) => now.token_version == self.operator.token_version && now.role == self.operator.role,
+            Ok(None) => false,
+            // A database hiccup is not a revocation.
+            Err(_) => true,
+        }
+    }
+}
+
 /// The operator an access token (with or without `Bearer `) belongs to.
 pub async fn operator_from_token(state: &AppState, token: &str) -> OpResult<Operator> {
     let token = token.trim();
@@ -180,5 +217,6 @@ pub async fn refresh(
 /// Revokes every access and refresh token of the operator.
 pub async fn logout(State(state): State<AppState>, AuthOperator(op): AuthOperator) -> OpResult<StatusCode> {
     state.store.revoke_operator_tokens(&op.id).await?;
+    state.hub.revoke(&op.id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,20 +14,20 @@ use axum::response::Response;
 use axum::Json;
 use futures_util::StreamExt;
 use natter_protocol::operator::{List, ListMeta, LoginRequest};
-use natter_protocol::ws::{CLOSE_GOING_AWAY, CLOSE_UNAUTHORIZED};
+use natter_protocol::ws::{CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT, CLOSE_UNAUTHORIZED};
 use natter_protocol::Sender;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::auth::{login as operator_login, operator_from_token, AuthOperator};
+use super::auth::{login as operator_login, operator_from_token, AuthOperator, Watch};
 use super::PageQuery;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::hub::EventKind;
 use crate::store::{ConversationFilter, Cursor, Message, Session};
 use crate::time::iso;
-use crate::ws::{close, WsResult};
+use crate::ws::{close, Keepalive, WsResult};
 use crate::AppState;
 
 /// Close code for a room that does not exist or may not be watched.
@@ -171,9 +171,27 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
     send(&mut socket, "connected", json!({ "roomId": room_id, "message": "Connected to the room chat" })).await?;
     let mut sent = session.last_seq;
     let shutdown = state.shutdown.clone();
+    let mut keepalive = Keepalive::new(keepalive);
+    let mut watch = Watch::new(state, operator);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
+            () = watch.revoked() => {
+                if !watch.holds(state).await {
+                    send(&mut socket, "error", json!({ "message": "the session ended: log in again" })).await?;
+                    return close(&mut socket, CLOSE_UNAUTHORIZED, "session ended").await;
+                }
+            }
+            alive = keepalive.tick() => {
+                if !alive {
+                    return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
+                }
+                if !watch.holds(state).await {
+                    send(&mut socket, "error", json!({ "message": "the session ended: log in again" })).await?;
+                    return close(&mut socket, CLOSE_UNAUTHORIZED, "session ended").await;
+                }
+                socket.send(WsMessage::Ping(Default::default())).await?;
+            }
             event = sub.rx.recv() => match event {
                 Ok(event) => match event.kind {
                     EventKind::MessageCreated { seq } if seq <= sent => {}
@@ -197,6 +215,7 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
             },
             msg = socket.next() => match msg {
                 Some(Ok(WsMessage::Text(text))) => {
+                    keepalive.heard();
                     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     match v["type"].as_str() {
                         Some("ping") => send(&mut socket, "pong", json!({})).await?,
@@ -205,7 +224,7 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
                     }
                 }
                 Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => keepalive.heard(),
             },
         }
     }

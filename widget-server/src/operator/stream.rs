@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::auth::operator_from_token;
+use super::auth::{operator_from_token, Watch};
 use super::conversations::{conversation_of, operator_message};
 use crate::chat::mark_read;
 use crate::hub::{typing_event, EventKind, HubEvent};
@@ -62,6 +62,12 @@ async fn error(socket: &mut WebSocket, message: &str) -> WsResult {
     send(socket, json!({ "type": "error", "message": message })).await
 }
 
+/// Ends the socket of an operator who logged out, lost their role or was removed.
+async fn revoked(socket: &mut WebSocket) -> WsResult {
+    error(socket, "the session ended: log in again").await?;
+    close(socket, CLOSE_UNAUTHORIZED, "session ended").await
+}
+
 pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResult {
     let operator = match serde_json::from_str::<ClientFrame>(first) {
         Ok(ClientFrame::Auth { token }) => match operator_from_token(state, &token).await {
@@ -91,13 +97,22 @@ impl Stream<'_> {
     async fn live(mut self, mut socket: WebSocket) -> WsResult {
         let mut keepalive = Keepalive::new(self.state.settings.keepalive);
         let mut firehose = self.state.hub.firehose();
+        let mut watch = Watch::new(self.state, self.operator.clone());
         let shutdown = self.state.shutdown.clone();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
+                () = watch.revoked() => {
+                    if !watch.holds(self.state).await {
+                        return revoked(&mut socket).await;
+                    }
+                }
                 alive = keepalive.tick() => {
                     if !alive {
                         return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
+                    }
+                    if !watch.holds(self.state).await {
+                        return revoked(&mut socket).await;
                     }
                     socket.send(WsMessage::Ping(Default::default())).await?;
                 }

@@ -115,5 +115,6 @@ pub async fn set_role(
         .ok_or_else(|| OpError(AppError::NotFound(format!("no operator {user_id}"))))?;
     // Tokens carry the role: make the operator log in again.
     state.store.revoke_operator_tokens(&op.id).await?;
+    state.hub.revoke(&op.id);
     Ok(Json(Item { data: member(&op) }))
 }

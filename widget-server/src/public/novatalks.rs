@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{open_session, seq_of, visitor_message, Contact};
+use super::{announce, open_session, seq_of, visitor_message, Contact};
 use crate::chat::sender_name;
 use crate::domain::{random_token, ClientKey, MessageText};
 use crate::error::{AppError, AppResult};
@@ -83,8 +83,11 @@ async fn create(
     let website = website(&state, &q).await?;
     let contact = Contact::parse(Some(&req.name), req.phone_number.as_deref(), req.email.as_deref())?;
     let user_session_id = ClientKey::parse("userSessionId", &random_token())?;
-    let (session, _) = open_session(&state, &website, user_session_id.as_str()).await?;
+    let (session, created) = open_session(&state, &website, user_session_id.as_str()).await?;
     let session = contact.apply(&state, &website, session).await?;
+    if created {
+        announce(&state, &session).await;
+    }
     Ok(Json(json!({
         "payload": {
             "contact": {

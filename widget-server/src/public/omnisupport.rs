@@ -19,7 +19,7 @@ use natter_protocol::operator::{Item, List, OperatorMessage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{open_session, visitor_message, Contact};
+use super::{announce, open_session, visitor_message, Contact};
 use crate::chat::history;
 use crate::domain::{ClientKey, MessageText};
 use crate::error::{AppError, OpResult};
@@ -54,9 +54,9 @@ struct SessionKey<'a> {
 }
 
 impl SessionKey<'_> {
-    /// The visitor's session of this dialect; with `create`, a new
-    /// `session_id` starts one.
-    async fn open(&self, state: &AppState, website: &Website, create: bool) -> Result<Session, AppError> {
+    /// The visitor's session of this dialect and whether it is new; with
+    /// `create`, a new `session_id` starts one.
+    async fn open(&self, state: &AppState, website: &Website, create: bool) -> Result<(Session, bool), AppError> {
         if let Some(token) = self.token {
             let session = state
                 .store
@@ -74,20 +74,21 @@ impl SessionKey<'_> {
                     ));
                 }
             }
-            return Ok(session);
+            return Ok((session, false));
         }
         let id = self.session_id.ok_or_else(|| {
             AppError::Unauthorized("session_token_required", "send session_id or session_token".into())
         })?;
         let key = format!("{SESSION_PREFIX}{}", ClientKey::parse("session_id", id)?.as_str());
         if create {
-            return Ok(open_session(state, website, &key).await?.0);
+            return open_session(state, website, &key).await;
         }
-        state
+        let session = state
             .store
             .session_by_user_session_id(&website.id, &key)
             .await?
-            .ok_or_else(|| AppError::NotFound(format!("no session {id}")))
+            .ok_or_else(|| AppError::NotFound(format!("no session {id}")))?;
+        Ok((session, false))
     }
 }
 
@@ -123,8 +124,11 @@ async fn init(
         session_id: req.session_id.as_deref(),
         token: first_token([req.session_token.as_deref(), session_token(&headers)]),
     };
-    let session = key.open(&state, &website, true).await?;
+    let (session, created) = key.open(&state, &website, true).await?;
     let session = contact.apply(&state, &website, session).await?;
+    if created {
+        announce(&state, &session).await;
+    }
     let messages: Vec<OperatorMessage> =
         history(state.store.as_ref(), &session.id).await?.iter().map(operator_message).collect();
     Ok(Json(Item {
@@ -162,8 +166,11 @@ async fn send(
         session_id: req.session_id.as_deref(),
         token: first_token([req.session_token.as_deref(), session_token(&headers)]),
     };
-    let session = key.open(&state, &website, true).await?;
+    let (session, new_session) = key.open(&state, &website, true).await?;
     let (message, created) = visitor_message(&state, &website, &session, &text, echo.as_ref()).await?;
+    if new_session {
+        announce(&state, &session).await;
+    }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Item { data: operator_message(&message) })))
 }
@@ -188,7 +195,7 @@ async fn list(
         session_id: q.session_id.as_deref(),
         token: first_token([q.session_token.as_deref(), session_token(&headers)]),
     };
-    let session = key.open(&state, &website, false).await?;
+    let (session, _) = key.open(&state, &website, false).await?;
     let data = history(state.store.as_ref(), &session.id).await?.iter().map(operator_message).collect();
     Ok(Json(List { data, meta: None }))
 }

@@ -284,7 +284,57 @@ async fn another_accounts_sockets_receive_nothing_of_this_account(db: Db) {
     }
 }
 
+async fn an_operators_sockets_end_when_they_log_out_or_lose_their_role(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("watched").await;
+    let token = app.login().await.access_token;
+    let mut stream = JsonSocket::connect(&app, "/ws").await;
+    stream.send(json!({ "type": "auth", "token": format!("Bearer {token}") })).await;
+    assert_eq!(stream.json().await["type"], "auth.ok");
+    let mut room = JsonSocket::connect(&app, &format!("/api/rooms/{}/chat?token={token}", s.session_id)).await;
+    assert_eq!(room.json().await["type"], "connected");
+
+    let out = call(&app, reqwest::Method::POST, "/api/v1/auth/logout", &token, None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(stream.json().await["type"], "error");
+    assert_eq!(stream.closed().await, Some(4001), "the operator socket ends with the session");
+    assert_eq!(room.json().await["type"], "error");
+    assert_eq!(room.closed().await, Some(4001), "so does the room stream");
+
+    let store = app.state.store.as_ref();
+    let boss =
+        cli::create_operator(store, None, "boss@example.com", "admin password", "admin", None).await.expect("admin");
+    let body = json!({ "email": "boss@example.com", "password": "admin password" }).to_string();
+    let boss_token =
+        app.post_raw("/api/v1/auth/login", &[], body).await.body["access_token"].as_str().expect("t").to_owned();
+    let mut boss_stream = JsonSocket::connect(&app, "/ws").await;
+    boss_stream.send(json!({ "type": "auth", "token": format!("Bearer {boss_token}") })).await;
+    assert_eq!(boss_stream.json().await["type"], "auth.ok");
+    let colleague =
+        cli::create_operator(store, None, "second@example.com", "admin password", "admin", None).await.expect("admin");
+    let body = json!({ "email": "second@example.com", "password": "admin password" }).to_string();
+    let second_token =
+        app.post_raw("/api/v1/auth/login", &[], body).await.body["access_token"].as_str().expect("t").to_owned();
+    let mut second = JsonSocket::connect(&app, "/ws").await;
+    second.send(json!({ "type": "auth", "token": format!("Bearer {second_token}") })).await;
+    assert_eq!(second.json().await["type"], "auth.ok");
+    let demoted = call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/team/{}/role", colleague.id),
+        &boss_token,
+        Some(json!({ "role_id": "agent" })),
+    )
+    .await;
+    assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.body);
+    assert_eq!(second.json().await["type"], "error");
+    assert_eq!(second.closed().await, Some(4001), "a demoted operator's socket ends");
+    boss_stream.send(json!({ "type": "ping" })).await;
+    assert_eq!(boss_stream.json().await["type"], "pong", "other operators' sockets stay open");
+}
+
 crate::on_both_databases!(
+    an_operators_sockets_end_when_they_log_out_or_lose_their_role,
     another_accounts_operator_reaches_nothing_of_this_account,
     another_accounts_operator_cannot_touch_this_accounts_team_or_webhooks,
     another_accounts_sockets_receive_nothing_of_this_account,

@@ -113,7 +113,18 @@ async fn operators_see_new_conversations_messages_and_typing_live(db: Db) {
     next_of(&mut op, "pong").await;
 }
 
+async fn a_new_conversation_is_announced_with_its_contact_details(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let mut ws = operator_socket(&app).await;
+    let body = json!({ "userSessionId": "named-1", "name": "Olha", "firstMessage": "Hello there" });
+    let created: natter_protocol::SessionData = app.post_session(body).await.data();
+    let announced = next_of(&mut ws, "conversation.created").await;
+    assert_eq!(announced["conversation"]["id"], created.session_id.as_str());
+    assert_eq!(announced["conversation"]["customer"]["name"], "Olha", "{announced}");
+}
+
 crate::on_both_databases!(
+    a_new_conversation_is_announced_with_its_contact_details,
     a_bad_operator_token_is_closed_with_4001,
     operators_see_new_conversations_messages_and_typing_live,
 );
