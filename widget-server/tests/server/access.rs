@@ -302,8 +302,7 @@ async fn an_operators_sockets_end_when_they_log_out_or_lose_their_role(db: Db) {
     assert_eq!(room.closed().await, Some(4001), "so does the room stream");
 
     let store = app.state.store.as_ref();
-    let boss =
-        cli::create_operator(store, None, "boss@example.com", "admin password", "admin", None).await.expect("admin");
+    cli::create_operator(store, None, "boss@example.com", "admin password", "admin", None).await.expect("admin");
     let body = json!({ "email": "boss@example.com", "password": "admin password" }).to_string();
     let boss_token =
         app.post_raw("/api/v1/auth/login", &[], body).await.body["access_token"].as_str().expect("t").to_owned();
