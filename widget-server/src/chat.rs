@@ -1,11 +1,10 @@
 //! Chat operations shared by the public API, `/ws` and the operator API:
 //! storing a message and announcing it, marking messages read, history.
 
-use natter_protocol::ws::ServerFrame;
 use natter_protocol::{Sender, SessionStatus};
 
 use crate::error::{AppError, AppResult};
-use crate::hub::{conversation_event, message_event, EventKind, HubEvent};
+use crate::hub::{Event, HubEvent};
 use crate::store::{Cursor, Message, NewMessage, Session, Store, StoreResult, Website};
 use crate::AppState;
 
@@ -22,6 +21,15 @@ pub fn sender_name<'a>(
         Sender::Bot => website.settings.title.as_deref().unwrap_or(&website.name),
         Sender::System => "System",
     }
+}
+
+/// The name shown for a stored message's author, its operator looked up.
+pub async fn sender_name_of(store: &dyn Store, website: &Website, session: &Session, m: &Message) -> String {
+    let operator = match (m.sender, &m.manager_id) {
+        (Sender::Manager, Some(id)) => store.operator_by_id(id).await.ok().flatten().map(|o| o.name),
+        _ => None,
+    };
+    sender_name(website, session, m.sender, operator.as_deref()).to_owned()
 }
 
 /// Stores a message and, when it is new, sends `message.created` to the
@@ -54,8 +62,9 @@ pub async fn post_message(
                 )
                 .await;
         }
-        let frame = ServerFrame::MessageCreated(Box::new(message_event(session, &stored, sender_name)));
-        state.hub.publish(session, HubEvent::new(EventKind::MessageCreated { seq: stored.seq }, &frame));
+        let event =
+            Event::MessageCreated { session: session.clone(), message: stored.clone(), author: sender_name.to_owned() };
+        state.hub.publish(session, HubEvent::new(event));
     }
     Ok((stored, created))
 }
@@ -72,8 +81,8 @@ pub async fn mark_read(
     let changed = state.store.mark_read(&session.id, up_to_seq, by_visitor).await?;
     for m in &changed {
         let name = sender_name(website, session, m.sender, None);
-        let frame = ServerFrame::MessageUpdated(Box::new(message_event(session, m, name)));
-        state.hub.publish(session, HubEvent::new(EventKind::MessageUpdated, &frame));
+        let event = Event::MessageUpdated { session: session.clone(), message: m.clone(), author: name.to_owned() };
+        state.hub.publish(session, HubEvent::new(event));
     }
     Ok(changed.len())
 }
@@ -85,8 +94,7 @@ pub async fn change_status(state: &AppState, session: &Session, status: SessionS
         .set_session_status(&session.id, status)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no conversation {}", session.id)))?;
-    let frame = ServerFrame::ConversationStatusChanged(conversation_event(&updated));
-    state.hub.publish(&updated, HubEvent::new(EventKind::Conversation, &frame));
+    state.hub.publish(&updated, HubEvent::new(Event::ConversationChanged { session: updated.clone() }));
     if status != SessionStatus::Active && session.status == SessionStatus::Active {
         state
             .webhooks

@@ -19,8 +19,25 @@ use crate::time::iso;
 /// this many slots, and a session sees a few events a minute, so it is small.
 const CHANNEL_CAPACITY: usize = 16;
 
-/// What an event is, so a subscriber can filter without parsing the frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What happened, as the whole use case left it. Each protocol renders its
+/// own frames from this; nothing downstream reads the database to learn it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A message was stored; `author` is the name shown for it.
+    MessageCreated { session: Session, message: Message, author: String },
+    /// A message's status changed (read receipts).
+    MessageUpdated { session: Session, message: Message, author: String },
+    /// A new conversation, announced once its opening request is done.
+    ConversationCreated { session: Session },
+    /// A conversation's status or assignee changed.
+    ConversationChanged { session: Session },
+    /// Someone started or stopped typing.
+    Typing { session: Session, on: bool, user: TypingUser },
+}
+
+/// What an event is, so a subscriber can filter without looking inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     MessageCreated { seq: i64 },
     MessageUpdated,
@@ -29,18 +46,70 @@ pub enum EventKind {
     Typing { from_visitor: bool },
 }
 
-/// One event, with its frame already serialised. A `message.created` relayed
-/// from another instance has no frame: subscribers read the message from the
-/// database instead.
+/// An event on the hub, with its widget frame rendered at most once however
+/// many sockets of the session forward it.
 #[derive(Debug)]
 pub struct HubEvent {
-    pub kind: EventKind,
-    pub frame: Option<Utf8Bytes>,
+    pub event: Event,
+    widget: OnceLock<Utf8Bytes>,
 }
 
 impl HubEvent {
-    pub fn new(kind: EventKind, frame: &ServerFrame) -> Arc<Self> {
-        Arc::new(Self { kind, frame: Some(Utf8Bytes::from(frame.to_json())) })
+    pub fn new(event: Event) -> Arc<Self> {
+        Arc::new(Self { event, widget: OnceLock::new() })
+    }
+
+    pub fn kind(&self) -> EventKind {
+        match &self.event {
+            Event::MessageCreated { message, .. } => EventKind::MessageCreated { seq: message.seq },
+            Event::MessageUpdated { .. } => EventKind::MessageUpdated,
+            Event::ConversationCreated { .. } => EventKind::ConversationCreated,
+            Event::ConversationChanged { .. } => EventKind::Conversation,
+            Event::Typing { user, .. } => EventKind::Typing { from_visitor: user.kind == "contact" },
+        }
+    }
+
+    /// The session the event is about.
+    pub fn session(&self) -> &Session {
+        match &self.event {
+            Event::MessageCreated { session, .. }
+            | Event::MessageUpdated { session, .. }
+            | Event::ConversationCreated { session }
+            | Event::ConversationChanged { session }
+            | Event::Typing { session, .. } => session,
+        }
+    }
+
+    /// The event as the widget's `/ws` frame (Novatalks shapes).
+    pub fn widget_frame(&self) -> Utf8Bytes {
+        self.widget
+            .get_or_init(|| {
+                let frame = match &self.event {
+                    Event::MessageCreated { session, message, author } => {
+                        ServerFrame::MessageCreated(Box::new(message_event(session, message, author)))
+                    }
+                    Event::MessageUpdated { session, message, author } => {
+                        ServerFrame::MessageUpdated(Box::new(message_event(session, message, author)))
+                    }
+                    Event::ConversationCreated { session } => {
+                        ServerFrame::ConversationCreated(conversation_event(session))
+                    }
+                    Event::ConversationChanged { session } => {
+                        ServerFrame::ConversationStatusChanged(conversation_event(session))
+                    }
+                    Event::Typing { session, on, user } => {
+                        let data =
+                            TypingEvent { conversation_id: session.id.clone(), is_private: false, user: user.clone() };
+                        if *on {
+                            ServerFrame::TypingOn(data)
+                        } else {
+                            ServerFrame::TypingOff(data)
+                        }
+                    }
+                };
+                Utf8Bytes::from(frame.to_json())
+            })
+            .clone()
     }
 }
 
@@ -244,10 +313,7 @@ pub fn conversation_event(session: &Session) -> ConversationEvent {
 
 /// A typing event for `session`, from the visitor or an operator.
 pub fn typing_event(session: &Session, on: bool, user: TypingUser) -> Arc<HubEvent> {
-    let data = TypingEvent { conversation_id: session.id.clone(), is_private: false, user };
-    let from_visitor = data.user.kind == "contact";
-    let frame = if on { ServerFrame::TypingOn(data) } else { ServerFrame::TypingOff(data) };
-    HubEvent::new(EventKind::Typing { from_visitor }, &frame)
+    HubEvent::new(Event::Typing { session: session.clone(), on, user })
 }
 
 #[cfg(test)]
@@ -255,7 +321,7 @@ mod tests {
     use super::*;
 
     fn frame() -> Arc<HubEvent> {
-        HubEvent::new(EventKind::MessageUpdated, &ServerFrame::PresenceUpdate(Default::default()))
+        HubEvent::new(Event::ConversationChanged { session: session("any") })
     }
 
     fn session(id: &str) -> Session {
@@ -285,7 +351,7 @@ mod tests {
         let mut a = hub.subscribe("a");
         let mut b = hub.subscribe("b");
         hub.publish(&session("a"), frame());
-        assert_eq!(a.rx.recv().await.expect("event").kind, EventKind::MessageUpdated);
+        assert_eq!(a.rx.recv().await.expect("event").kind(), EventKind::Conversation);
         assert!(b.rx.try_recv().is_err());
     }
 

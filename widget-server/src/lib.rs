@@ -182,7 +182,7 @@ impl AppState {
         let webhooks = Arc::new(webhooks::Webhooks::start(Arc::clone(&store), webhook_config, shutdown.clone()));
         let hub = Arc::new(Hub::default());
         if store.kind() == "postgres" {
-            fanout::start(&url, Arc::clone(&hub), shutdown.clone()).await?;
+            fanout::start(&url, Arc::clone(&hub), Arc::clone(&store), shutdown.clone()).await?;
         }
         Ok(Self(Arc::new(Shared {
             store,

@@ -214,8 +214,8 @@ pub(crate) async fn open_session(
 
 /// Tells operators and webhooks about a new conversation, as it stands.
 pub(crate) async fn announce(state: &AppState, session: &Session) {
-    let frame = natter_protocol::ws::ServerFrame::ConversationCreated(crate::hub::conversation_event(session));
-    state.hub.publish(session, crate::hub::HubEvent::new(crate::hub::EventKind::ConversationCreated, &frame));
+    let event = crate::hub::Event::ConversationCreated { session: session.clone() };
+    state.hub.publish(session, crate::hub::HubEvent::new(event));
     let data =
         serde_json::json!({ "conversation_id": session.id, "website_id": session.website_id, "channel": "widget" });
     state.webhooks.emit(&session.account_id, "conversation.created", data).await;

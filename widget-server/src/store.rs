@@ -95,7 +95,7 @@ pub mod bot_flags {
 }
 
 /// A chat session (conversation).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
     pub website_id: String,
@@ -143,7 +143,7 @@ pub struct Identity<'a> {
 }
 
 /// A stored message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub id: String,
     pub session_id: String,

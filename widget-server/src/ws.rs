@@ -235,23 +235,17 @@ impl Connection<'_> {
                     send(&mut socket, &ServerFrame::PresenceUpdate(Default::default())).await?;
                 }
                 event = sub.rx.recv() => match event {
-                    Ok(event) => match event.kind {
+                    Ok(event) => match event.kind() {
                         EventKind::MessageCreated { seq } => match delivery(self.sent_seq, seq) {
                             Delivery::Duplicate => {}
-                            Delivery::Next if event.frame.is_some() => {
-                                if let Some(frame) = &event.frame {
-                                    socket.send(WsMessage::Text(frame.clone())).await?;
-                                }
+                            Delivery::Next => {
+                                socket.send(WsMessage::Text(event.widget_frame())).await?;
                                 self.sent_seq = seq;
                             }
-                            Delivery::Next | Delivery::Gap => Box::pin(self.replay(&mut socket)).await?,
+                            Delivery::Gap => Box::pin(self.replay(&mut socket)).await?,
                         },
                         EventKind::Typing { from_visitor: true } => {}
-                        _ => {
-                            if let Some(frame) = &event.frame {
-                                socket.send(WsMessage::Text(frame.clone())).await?;
-                            }
-                        }
+                        _ => socket.send(WsMessage::Text(event.widget_frame())).await?,
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(session = %self.session.id, missed, "subscriber lagged; re-reading from the database");

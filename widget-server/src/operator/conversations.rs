@@ -15,7 +15,7 @@ use crate::chat::{change_status, post_message};
 use crate::domain::MessageText;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
-use crate::hub::{conversation_event, EventKind, HubEvent};
+use crate::hub::{Event, HubEvent};
 use crate::store::{ConversationFilter, ConversationRow, Cursor, Message, NewMessage, Operator, Session};
 use crate::time::{iso, parse_iso};
 use crate::AppState;
@@ -246,8 +246,7 @@ pub async fn assign(
         .assign_session(&id, req.user_id.as_deref())
         .await?
         .ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))?;
-    let frame = natter_protocol::ws::ServerFrame::ConversationStatusChanged(conversation_event(&session));
-    state.hub.publish(&session, HubEvent::new(EventKind::Conversation, &frame));
+    state.hub.publish(&session, HubEvent::new(Event::ConversationChanged { session: session.clone() }));
     if let Some(user) = &session.manager_id {
         state
             .webhooks

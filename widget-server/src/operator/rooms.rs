@@ -193,7 +193,7 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
                 socket.send(WsMessage::Ping(Default::default())).await?;
             }
             event = sub.rx.recv() => match event {
-                Ok(event) => match event.kind {
+                Ok(event) => match event.kind() {
                     EventKind::MessageCreated { seq } if seq <= sent => {}
                     EventKind::MessageCreated { .. } => sent = forward_messages(&mut socket, state, &session, sent).await?,
                     EventKind::Conversation => {

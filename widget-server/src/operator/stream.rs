@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures_util::StreamExt;
-use natter_protocol::ws::{ServerFrame, TypingUser, CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT, CLOSE_UNAUTHORIZED};
+use natter_protocol::ws::{TypingUser, CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT, CLOSE_UNAUTHORIZED};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
@@ -18,8 +18,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::auth::{operator_from_token, Watch};
 use super::conversations::{conversation_of, operator_message};
 use crate::chat::mark_read;
-use crate::hub::{typing_event, EventKind, HubEvent};
-use crate::store::{Cursor, Message, Operator, Session};
+use crate::hub::{typing_event, Event, HubEvent};
+use crate::store::{Operator, Session};
 use crate::ws::{close, Keepalive, WsResult};
 use crate::AppState;
 
@@ -118,7 +118,7 @@ impl Stream<'_> {
                 }
                 event = firehose.recv() => match event {
                     Ok((scope, event)) if scope.account_id.as_ref() == self.operator.account_id => {
-                        if let Some(frame) = self.render(&scope.session_id, &event).await {
+                        if let Some(frame) = self.render(&event).await {
                             send(&mut socket, frame).await?;
                         }
                     }
@@ -145,46 +145,35 @@ impl Stream<'_> {
         self.state.store.session_by_id(id).await.ok().flatten().filter(|s| s.account_id == self.operator.account_id)
     }
 
-    async fn message_at(&self, session_id: &str, seq: i64) -> Option<Message> {
-        let page = self.state.store.list_messages(session_id, Cursor::AfterSeq(seq - 1), 1).await.ok()?;
-        page.messages.into_iter().next().filter(|m| m.seq == seq)
-    }
-
-    /// The operator frame for a hub event, if this stream wants it.
-    async fn render(&self, session_id: &str, event: &HubEvent) -> Option<Value> {
+    /// The operator frame for a hub event, if this stream wants it, rendered
+    /// from the event itself (a conversation's inbox view also reads its
+    /// newest message).
+    async fn render(&self, event: &HubEvent) -> Option<Value> {
         let wants = |channel: &str| self.channels.contains(channel);
-        let parsed = || event.frame.as_ref().and_then(|f| serde_json::from_str::<ServerFrame>(f).ok());
-        match event.kind {
-            EventKind::MessageCreated { seq } if wants("messages") => {
-                let m = self.message_at(session_id, seq).await?;
-                Some(json!({ "type": "message.new", "conversation_id": session_id, "message": operator_message(&m) }))
-            }
-            EventKind::MessageUpdated if wants("messages") => match parsed()? {
-                ServerFrame::MessageUpdated(m) => {
-                    let m = self.message_at(session_id, m.seq).await?;
-                    Some(
-                        json!({ "type": "message.updated", "conversation_id": session_id, "message": operator_message(&m) }),
-                    )
-                }
-                _ => None,
-            },
-            EventKind::ConversationCreated | EventKind::Conversation if wants("conversations") => {
-                let kind = if event.kind == EventKind::ConversationCreated {
+        match &event.event {
+            Event::MessageCreated { session, message, .. } if wants("messages") => Some(
+                json!({ "type": "message.new", "conversation_id": session.id, "message": operator_message(message) }),
+            ),
+            Event::MessageUpdated { session, message, .. } if wants("messages") => Some(
+                json!({ "type": "message.updated", "conversation_id": session.id, "message": operator_message(message) }),
+            ),
+            Event::ConversationCreated { session } | Event::ConversationChanged { session }
+                if wants("conversations") =>
+            {
+                let kind = if matches!(event.event, Event::ConversationCreated { .. }) {
                     "conversation.created"
                 } else {
                     "conversation.updated"
                 };
-                let conversation = conversation_of(self.state, self.session(session_id).await?).await.ok()?;
+                let conversation = conversation_of(self.state, session.clone()).await.ok()?;
                 Some(json!({ "type": kind, "conversation": conversation }))
             }
-            EventKind::Typing { from_visitor: true } if wants("conversations") || wants("messages") => {
-                let (kind, data) = match parsed()? {
-                    ServerFrame::TypingOn(t) => ("typing.start", t),
-                    ServerFrame::TypingOff(t) => ("typing.stop", t),
-                    _ => return None,
-                };
+            Event::Typing { session, on, user }
+                if user.kind == "contact" && (wants("conversations") || wants("messages")) =>
+            {
+                let kind = if *on { "typing.start" } else { "typing.stop" };
                 Some(
-                    json!({ "type": kind, "conversation_id": session_id, "user": { "id": data.user.id, "name": data.user.name } }),
+                    json!({ "type": kind, "conversation_id": session.id, "user": { "id": user.id, "name": user.name } }),
                 )
             }
             _ => None,

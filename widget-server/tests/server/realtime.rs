@@ -203,3 +203,18 @@ async fn instances_sharing_postgres_deliver_each_others_messages_in_order() {
     }
     assert_eq!(seen_on_b, ((seen_on_b[0])..=sent.seq).collect::<Vec<_>>(), "in order, without gaps");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_too_large_for_a_notification_still_reaches_the_other_instance() {
+    let a = TestApp::spawn(Db::Postgres).await;
+    let b = a.spawn_peer().await;
+    let s = a.session("large-relay").await;
+    let mut on_a = a.subscribed(&s, None).await;
+    let tokens = b.login().await;
+    // 3,000 four-byte characters: 12 KB of UTF-8, over PostgreSQL's 8,000-byte notification limit.
+    let long = "🙂".repeat(3000);
+    let reply = b.operator_reply(&tokens.access_token, &s.session_id, &long).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let got = on_a.created().await;
+    assert_eq!(got.message_text, long, "read back from the database on the receiving instance");
+}
