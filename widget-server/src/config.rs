@@ -159,6 +159,11 @@ pub struct ServeConfig {
     /// The server's external base URL for the absolute links it makes; `http://<addr>` when unset.
     #[arg(long, env = "NATTER_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// SQLite durability: `full` syncs every commit (an acknowledged message
+    /// survives power loss), `normal` only at checkpoints (it survives the
+    /// process being killed).
+    #[arg(long, env = "NATTER_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"], global = true)]
+    pub sqlite_synchronous: String,
     /// Secret for signing operator tokens; generated and stored in the database when unset.
     #[arg(long, env = "NATTER_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
@@ -205,6 +210,7 @@ impl ServeConfig {
             rate_per_website: 10_000,
             trust_proxy: false,
             public_url: None,
+            sqlite_synchronous: "full".into(),
             jwt_secret: Some("test-secret-test-secret-test-secret".into()),
             access_token_secs: 1800,
             webhook_retry_base_ms: 50,

@@ -1,26 +1,49 @@
 //! Natter's server: the public widget API, the realtime `/ws`, the operator
 //! API and the static front end, over SQLite or PostgreSQL.
 
+/// The server's own replies: greeting, contact request, "connecting", away.
 pub mod bot;
+/// Chat operations every dialect shares: store and announce a message,
+/// status changes, read receipts, history.
 pub mod chat;
+/// Admin commands (`account`, `website`, `operator`) and the demo data.
 pub mod cli;
+/// Typed configuration from flags and environment variables.
 pub mod config;
+/// CORS for the public API, by each website's allowed origins.
 mod cors;
+/// Parsed input: message text, names, phones, e-mails, client keys.
 pub mod domain;
+/// Where the server may send requests of its own (no private addresses).
 pub mod egress;
+/// The error type and how each API renders it.
 pub mod error;
+/// Extractors: JSON bodies, queries, website and session authorisation.
 mod extract;
+/// The relay of hub events between instances sharing PostgreSQL.
 mod fanout;
+/// Typed events and per-session channels.
 pub mod hub;
+/// Prometheus counters and latency.
 pub mod metrics;
+/// The operator API, the operator socket and the room streams, by feature.
 mod operator;
+/// `/healthz`, `/readyz`, `/metrics`.
 mod ops;
+/// The visitor dialects: native, Novatalks and OmniSupport.
 mod public;
+/// Per-IP and per-website request limits.
 pub mod ratelimit;
+/// Records, the `Store` trait and its SQL implementation (with the
+/// group-commit message writer).
 pub mod store;
+/// Timestamps.
 pub mod time;
+/// Static pages: demo, loader, console, widget build.
 mod web;
+/// Signed webhooks through a durable outbox.
 pub mod webhooks;
+/// The widget's realtime socket `/ws`.
 pub(crate) mod ws;
 
 use std::collections::HashMap;
@@ -167,7 +190,11 @@ impl AppState {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await?);
+        let durability = match config.sqlite_synchronous.as_str() {
+            "normal" => store::Durability::ProcessCrash,
+            _ => store::Durability::PowerLoss,
+        };
+        let store: Arc<dyn Store> = Arc::new(SqlStore::connect_with(&url, durability).await?);
         let secret = match &config.jwt_secret {
             Some(s) => s.clone(),
             None => store.kv_set_once("jwt_secret", &domain::random_token()).await?,

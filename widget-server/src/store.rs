@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use natter_protocol::{MessageStatus, Sender, SessionStatus};
 use serde::{Deserialize, Serialize};
 
-pub use sql::SqlStore;
+pub use sql::{Durability, SqlStore};
 
 /// Storage failures. Callers answer them with a generic 500.
 #[derive(Debug, thiserror::Error)]

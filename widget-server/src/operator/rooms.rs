@@ -162,6 +162,7 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
         send(&mut socket, "error", json!({ "message": "missing or invalid token" })).await?;
         return close(&mut socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
     };
+    let mut watch = Watch::new(state, operator.clone());
     let mut sub = state.hub.subscribe(&room_id);
     let room = state.store.session_by_id(&room_id).await.ok().flatten().filter(|s| s.account_id == operator.account_id);
     let Some(session) = room else {
@@ -172,7 +173,6 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
     let mut sent = session.last_seq;
     let shutdown = state.shutdown.clone();
     let mut keepalive = Keepalive::new(keepalive);
-    let mut watch = Watch::new(state, operator);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,

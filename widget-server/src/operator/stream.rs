@@ -82,9 +82,12 @@ pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResu
             return close(&mut socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
         }
     };
+    // Watching starts before the operator hears they are in, so a logout
+    // right after cannot slip past.
+    let watch = Watch::new(state, operator.clone());
     let me = json!({ "id": operator.id, "name": operator.name, "role": operator.role });
     send(&mut socket, json!({ "type": "auth.ok", "operator": me })).await?;
-    Stream { state, operator, channels: HashSet::new() }.live(socket).await
+    Stream { state, operator, channels: HashSet::new() }.live(socket, watch).await
 }
 
 struct Stream<'a> {
@@ -94,10 +97,9 @@ struct Stream<'a> {
 }
 
 impl Stream<'_> {
-    async fn live(mut self, mut socket: WebSocket) -> WsResult {
+    async fn live(mut self, mut socket: WebSocket, mut watch: Watch) -> WsResult {
         let mut keepalive = Keepalive::new(self.state.settings.keepalive);
         let mut firehose = self.state.hub.firehose();
-        let mut watch = Watch::new(self.state, self.operator.clone());
         let shutdown = self.state.shutdown.clone();
         loop {
             tokio::select! {

@@ -34,6 +34,21 @@ macro_rules! on {
 
 mod writer;
 
+/// What a committed SQLite transaction survives (PostgreSQL follows its own
+/// `synchronous_commit`). Both run in WAL mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = FULL`: the WAL is synced at every commit (once per
+    /// group-committed batch), so an acknowledged message survives a power
+    /// loss or an operating-system crash too.
+    #[default]
+    PowerLoss,
+    /// `synchronous = NORMAL`: the WAL is synced only at checkpoints; an
+    /// acknowledged message survives the server process being killed, but
+    /// the newest ones may be lost if the machine loses power.
+    ProcessCrash,
+}
+
 /// The SQL store.
 pub struct SqlStore {
     pools: Pools,
@@ -313,6 +328,11 @@ fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> StoreResult<Ve
 impl SqlStore {
     /// Connects to `url` (`sqlite://…` or `postgres://…`) and runs the migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, Durability::default()).await
+    }
+
+    /// [`SqlStore::connect`] with a chosen SQLite durability.
+    pub async fn connect_with(url: &str, durability: Durability) -> StoreResult<Self> {
         let pools = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool =
                 PgPoolOptions::new().max_connections(32).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
@@ -322,7 +342,10 @@ impl SqlStore {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(match durability {
+                    Durability::PowerLoss => SqliteSynchronous::Full,
+                    Durability::ProcessCrash => SqliteSynchronous::Normal,
+                })
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             // An SQLite connection is a file in this process and cannot drop
