@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use crate::domain::{random_token, Email};
-use crate::operator::hash_password;
 use crate::store::{Account, Operator, Store, Website, WebsiteSettings};
 use crate::time::now_ms;
 
@@ -118,7 +117,7 @@ pub async fn create_operator(
         account_id: account.id,
         email: email.as_str().to_owned(),
         name,
-        password_hash: hash_password(password)?,
+        password_hash: crate::password::hash(password)?,
         role: role.to_owned(),
         created_ms: now_ms(),
         token_version: 0,

@@ -30,10 +30,14 @@ pub mod metrics;
 mod operator;
 /// `/healthz`, `/readyz`, `/metrics`.
 mod ops;
+/// Operator password hashing.
+mod password;
 /// The visitor dialects: native, Novatalks and OmniSupport.
 mod public;
 /// Per-IP and per-website request limits.
 pub mod ratelimit;
+/// What every socket shares: keepalive and closing.
+pub mod socket;
 /// Records, the `Store` trait and its SQL implementation (with the
 /// group-commit message writer).
 pub mod store;
@@ -88,10 +92,11 @@ pub struct Settings {
 /// made with `natter-server website update` reach a running server.
 const WEBSITE_CACHE_TTL: Duration = Duration::from_secs(30);
 
-/// Websites by public token, loaded on first use and refreshed after a while.
+/// Websites by public token (and by id), loaded on first use and refreshed after a while.
 #[derive(Debug, Default)]
 pub struct WebsiteCache {
     by_token: RwLock<HashMap<String, (Instant, Arc<Website>)>>,
+    by_id: RwLock<HashMap<String, (Instant, Arc<Website>)>>,
 }
 
 impl WebsiteCache {
@@ -107,6 +112,22 @@ impl WebsiteCache {
         };
         let website = Arc::new(website);
         self.by_token.write().await.insert(token.to_owned(), (Instant::now(), Arc::clone(&website)));
+        Ok(Some(website))
+    }
+
+    /// The website with this id; sockets share one copy rather than each keeping its own.
+    pub async fn get_by_id(&self, store: &dyn Store, id: &str) -> StoreResult<Option<Arc<Website>>> {
+        if let Some((at, w)) = self.by_id.read().await.get(id) {
+            if at.elapsed() < WEBSITE_CACHE_TTL {
+                return Ok(Some(Arc::clone(w)));
+            }
+        }
+        let Some(website) = store.website_by_id(id).await? else {
+            self.by_id.write().await.remove(id);
+            return Ok(None);
+        };
+        let website = Arc::new(website);
+        self.by_id.write().await.insert(id.to_owned(), (Instant::now(), Arc::clone(&website)));
         Ok(Some(website))
     }
 }

@@ -14,7 +14,7 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use serde::Deserialize;
 
-pub use auth::{hash_password, JwtKeys};
+pub use auth::JwtKeys;
 
 use crate::error::{AppError, OpError};
 use crate::AppState;

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
@@ -16,10 +16,10 @@ use natter_protocol::ws::{
     CLOSE_UNAUTHORIZED,
 };
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 
 use crate::chat::{mark_read, sender_name};
 use crate::hub::{message_event, typing_event, EventKind, Subscription};
+use crate::socket::{close, Keepalive, WsResult};
 use crate::store::{Cursor, Session, Website};
 use crate::AppState;
 
@@ -52,41 +52,8 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
         })
 }
 
-pub type WsResult = Result<(), axum::Error>;
-
-/// The keepalive of a socket: a tick every period, at which a peer silent for
-/// two periods is given up and a live one is pinged.
-pub struct Keepalive {
-    ticker: Interval,
-    period: Duration,
-    last_heard: Instant,
-}
-
-impl Keepalive {
-    pub fn new(period: Duration) -> Self {
-        let mut ticker = interval_at(Instant::now() + period, period);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Self { ticker, period, last_heard: Instant::now() }
-    }
-
-    /// Waits for the next tick; `false` when the peer has been silent too long.
-    pub async fn tick(&mut self) -> bool {
-        self.ticker.tick().await;
-        self.last_heard.elapsed() <= self.period * 2
-    }
-
-    /// Notes that the peer sent something.
-    pub fn heard(&mut self) {
-        self.last_heard = Instant::now();
-    }
-}
-
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
     socket.send(WsMessage::Text(frame.to_json().into())).await
-}
-
-pub async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> WsResult {
-    socket.send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await
 }
 
 async fn refuse(socket: &mut WebSocket, code: &str, message: &str) -> WsResult {
@@ -148,7 +115,7 @@ async fn open(mut socket: WebSocket, state: &AppState) -> Result<Option<Subscrib
             return close(&mut socket, 1011, "server error").await.map(|()| None);
         }
     };
-    let website = match state.store.website_by_id(&session.website_id).await {
+    let website = match state.websites.get_by_id(state.store.as_ref(), &session.website_id).await {
         Ok(Some(w)) => w,
         _ => return close(&mut socket, 1011, "server error").await.map(|()| None),
     };
@@ -166,7 +133,7 @@ async fn open(mut socket: WebSocket, state: &AppState) -> Result<Option<Subscrib
 
 struct Connection<'a> {
     state: &'a AppState,
-    website: Website,
+    website: std::sync::Arc<Website>,
     session: Session,
     /// Highest message seq the client has: from `last_seq`, or the session's
     /// seq at subscription. Messages go out in seq order from here.

@@ -1,9 +1,6 @@
 //! Operator authentication: argon2 passwords, JWT access tokens carrying the
 //! operator's token version (logout raises it), single-use refresh tokens.
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -16,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::random_token;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
+use crate::password;
 use crate::store::Operator;
 use crate::time::now_ms;
 use crate::AppState;
@@ -42,25 +40,6 @@ struct Claims {
     ver: i64,
     exp: i64,
     iat: i64,
-}
-
-/// Hashes a password with argon2id and a random salt.
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
-/// A real hash of a random password, so unknown emails cost a full verification.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
 }
 
 fn token_hash(token: &str) -> String {
@@ -186,9 +165,9 @@ pub async fn login(
     let operator = state.store.operator_by_email(req.email.trim()).await?;
     let hash: &str = match &operator {
         Some(o) => &o.password_hash,
-        None => dummy_hash(),
+        None => password::dummy_hash(),
     };
-    let valid = verify_password(&req.password, hash);
+    let valid = password::verify(&req.password, hash);
     match operator {
         Some(op) if valid => Ok(Json(issue_tokens(&state, &op).await?)),
         _ => Err(AppError::Unauthorized("invalid_credentials", "wrong email or password".into()).into()),

@@ -25,9 +25,9 @@ use super::PageQuery;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::hub::EventKind;
+use crate::socket::{close, Keepalive, WsResult};
 use crate::store::{ConversationFilter, Cursor, Message, Session};
 use crate::time::iso;
-use crate::ws::{close, Keepalive, WsResult};
 use crate::AppState;
 
 /// Close code for a room that does not exist or may not be watched.

@@ -19,8 +19,8 @@ use super::auth::{operator_from_token, Watch};
 use super::conversations::{conversation_of, operator_message};
 use crate::chat::mark_read;
 use crate::hub::{typing_event, Event, HubEvent};
+use crate::socket::{close, Keepalive, WsResult};
 use crate::store::{Operator, Session};
-use crate::ws::{close, Keepalive, WsResult};
 use crate::AppState;
 
 #[derive(Deserialize)]
