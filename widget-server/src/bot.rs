@@ -6,11 +6,9 @@
 use chrono::{Datelike, Timelike};
 use natter_protocol::{BusinessHours, Sender};
 
-use crate::chat::{post_message, sender_name};
-use crate::error::AppResult;
+use crate::chat::{sender_name, Chat, ChatResult};
 use crate::store::{bot_flags, NewMessage, Session, Website};
 use crate::time::now_ms;
-use crate::AppState;
 
 /// An away message is repeated at most this often within one session.
 const AWAY_REPEAT_MS: i64 = 12 * 60 * 60 * 1000;
@@ -40,27 +38,27 @@ pub fn website_online(website: &Website) -> bool {
     website.settings.business_hours.as_ref().is_none_or(|h| is_open(h, now_ms()))
 }
 
-async fn say(state: &AppState, website: &Website, session: &Session, sender: Sender, text: &str) -> AppResult<()> {
+async fn say(chat: &Chat, website: &Website, session: &Session, sender: Sender, text: &str) -> ChatResult<()> {
     if text.trim().is_empty() {
         return Ok(());
     }
     let name = sender_name(website, session, sender, None);
     let message = NewMessage { session_id: &session.id, sender, body: text, manager_id: None, echo_id: None };
-    post_message(state, session, message, name).await?;
+    chat.post(session, message, name).await?;
     Ok(())
 }
 
 /// A new session gets the greeting.
-pub async fn on_session_created(state: &AppState, website: &Website, session: &Session) -> AppResult<()> {
-    if state.store.set_bot_flags(&session.id, bot_flags::GREETED).await? != 0 {
-        say(state, website, session, Sender::Bot, &website.settings.greeting).await?;
+pub async fn on_session_created(chat: &Chat, website: &Website, session: &Session) -> ChatResult<()> {
+    if chat.store().set_bot_flags(&session.id, bot_flags::GREETED).await? != 0 {
+        say(chat, website, session, Sender::Bot, &website.settings.greeting).await?;
     }
     Ok(())
 }
 
 /// After a visitor message: ask for contact details once, and say we are away
 /// when outside business hours.
-pub async fn after_visitor_message(state: &AppState, website: &Website, session: &Session) -> AppResult<()> {
+pub async fn after_visitor_message(chat: &Chat, website: &Website, session: &Session) -> ChatResult<()> {
     let settings = &website.settings;
     let has_contact = session.user_name.is_some() && session.user_phone.is_some();
     // The flag as loaded with the session spares the writer a transaction on
@@ -68,28 +66,28 @@ pub async fn after_visitor_message(state: &AppState, website: &Website, session:
     if settings.contact_form == "after-first-message"
         && !has_contact
         && session.bot_state & bot_flags::CONTACT_ASKED == 0
-        && state.store.set_bot_flags(&session.id, bot_flags::CONTACT_ASKED).await? != 0
+        && chat.store().set_bot_flags(&session.id, bot_flags::CONTACT_ASKED).await? != 0
     {
-        say(state, website, session, Sender::Bot, &settings.contact_request).await?;
+        say(chat, website, session, Sender::Bot, &settings.contact_request).await?;
     }
     let now = now_ms();
     let away = settings.business_hours.as_ref().is_some_and(|h| !is_open(h, now));
     if away && session.away_sent_ms.is_none_or(|at| now - at >= AWAY_REPEAT_MS) {
-        state.store.set_away_sent(&session.id, now).await?;
-        say(state, website, session, Sender::Bot, &settings.away_message).await?;
+        chat.store().set_away_sent(&session.id, now).await?;
+        say(chat, website, session, Sender::Bot, &settings.away_message).await?;
     }
     Ok(())
 }
 
 /// When the visitor's name and phone are both known for the first time: a
 /// system note with the details, then the "manager is connecting" reply.
-pub async fn after_contact(state: &AppState, website: &Website, session: &Session) -> AppResult<()> {
+pub async fn after_contact(chat: &Chat, website: &Website, session: &Session) -> ChatResult<()> {
     let (Some(name), Some(phone)) = (&session.user_name, &session.user_phone) else {
         return Ok(());
     };
-    if state.store.set_bot_flags(&session.id, bot_flags::CONNECTING_SENT).await? != 0 {
-        say(state, website, session, Sender::System, &format!("Contact details: {name}, {phone}")).await?;
-        say(state, website, session, Sender::Bot, &website.settings.connecting_message).await?;
+    if chat.store().set_bot_flags(&session.id, bot_flags::CONNECTING_SENT).await? != 0 {
+        say(chat, website, session, Sender::System, &format!("Contact details: {name}, {phone}")).await?;
+        say(chat, website, session, Sender::Bot, &website.settings.connecting_message).await?;
     }
     Ok(())
 }

@@ -1,124 +1,222 @@
-//! Chat operations shared by the public API, `/ws` and the operator API:
-//! storing a message and announcing it, marking messages read, history.
+//! The chat core: the use cases every dialect and the operator side run
+//! (open or resume a session, contact details, visitor message, operator
+//! reply, status, assign, read receipts, typing, and the bot's replies
+//! through [`crate::bot`]) and the typed events they publish. It knows no HTTP
+//! framework and no database driver: the edges call it with parsed input,
+//! and it works through the [`Store`] trait and the [`Hub`]. What reacts to
+//! an event outside the chat (webhooks) is decided in one place,
+//! [`Chat::publish`].
+
+mod conversation;
+mod message;
+mod session;
+
+use std::sync::Arc;
 
 use natter_protocol::{Sender, SessionStatus};
+use serde_json::{json, Value};
 
-use crate::error::{AppError, AppResult};
-use crate::hub::{Event, HubEvent};
-use crate::store::{Cursor, Message, NewMessage, Session, Store, StoreResult, Website};
-use crate::AppState;
+pub use message::{history, sender_name, sender_name_of};
+pub use session::Contact;
 
-/// The name shown for a message's author.
-pub fn sender_name<'a>(
-    website: &'a Website,
-    session: &'a Session,
-    sender: Sender,
-    operator: Option<&'a str>,
-) -> &'a str {
-    match sender {
-        Sender::User => session.user_name.as_deref().unwrap_or("Visitor"),
-        Sender::Manager => operator.unwrap_or("Support"),
-        Sender::Bot => website.settings.title.as_deref().unwrap_or(&website.name),
-        Sender::System => "System",
+use crate::hub::{Change, Event, Hub, HubEvent};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use crate::time::iso;
+use crate::webhooks::Webhooks;
+
+/// What a use case can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type ChatResult<T> = Result<T, ChatError>;
+
+/// The chat core, shared by every request.
+pub struct Chat {
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    webhooks: Arc<Webhooks>,
+    metrics: Arc<Metrics>,
+}
+
+impl Chat {
+    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, webhooks: Arc<Webhooks>, metrics: Arc<Metrics>) -> Self {
+        Self { store, hub, webhooks, metrics }
+    }
+
+    /// The store the core writes through.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Publishes what happened to every socket and instance, and records the
+    /// webhook event it makes, if any, before returning.
+    async fn publish(&self, event: Event) {
+        let hook = webhook_of(&event);
+        let scope_session = event.session().clone();
+        self.hub.publish(&scope_session, HubEvent::new(event));
+        if let Some((name, data)) = hook {
+            self.webhooks.emit(&scope_session.account_id, name, data).await;
+        }
     }
 }
 
-/// The name shown for a stored message's author, its operator looked up.
-pub async fn sender_name_of(store: &dyn Store, website: &Website, session: &Session, m: &Message) -> String {
-    let operator = match (m.sender, &m.manager_id) {
-        (Sender::Manager, Some(id)) => store.operator_by_id(id).await.ok().flatten().map(|o| o.name),
-        _ => None,
-    };
-    sender_name(website, session, m.sender, operator.as_deref()).to_owned()
-}
-
-/// Stores a message and, when it is new, sends `message.created` to the
-/// session's subscribers. Returns the message and whether it was new.
-pub async fn post_message(
-    state: &AppState,
-    session: &Session,
-    message: NewMessage<'_>,
-    sender_name: &str,
-) -> AppResult<(Message, bool)> {
-    let (stored, created) = state.store.insert_message(message).await?;
-    if created {
-        state.metrics.messages_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let event = match stored.sender {
-            Sender::User => Some("message.received"),
-            Sender::Manager => Some("message.sent"),
-            Sender::Bot | Sender::System => None,
-        };
-        if let Some(event) = event {
-            let message = serde_json::json!({
-                "id": stored.id, "content": stored.body, "sender": stored.sender,
-                "sender_id": stored.manager_id, "created_at": crate::time::iso(stored.created_ms),
+/// The webhook an event makes: its name and its `data`.
+fn webhook_of(event: &Event) -> Option<(&'static str, Value)> {
+    match event {
+        Event::MessageCreated { session, message, .. } => {
+            let name = match message.sender {
+                Sender::User => "message.received",
+                Sender::Manager => "message.sent",
+                Sender::Bot | Sender::System => return None,
+            };
+            let message = json!({
+                "id": message.id, "content": message.body, "sender": message.sender,
+                "sender_id": message.manager_id, "created_at": iso(message.created_ms),
             });
-            state
-                .webhooks
-                .emit(
-                    &session.account_id,
-                    event,
-                    serde_json::json!({ "conversation_id": session.id, "message": message }),
-                )
-                .await;
+            Some((name, json!({ "conversation_id": session.id, "message": message })))
         }
-        let event =
-            Event::MessageCreated { session: session.clone(), message: stored.clone(), author: sender_name.to_owned() };
-        state.hub.publish(session, HubEvent::new(event));
-    }
-    Ok((stored, created))
-}
-
-/// Marks messages up to `seq` read (those to the visitor when `by_visitor`,
-/// else the visitor's own) and sends `message.updated` for each that changed.
-pub async fn mark_read(
-    state: &AppState,
-    website: &Website,
-    session: &Session,
-    up_to_seq: i64,
-    by_visitor: bool,
-) -> AppResult<usize> {
-    let changed = state.store.mark_read(&session.id, up_to_seq, by_visitor).await?;
-    for m in &changed {
-        let name = sender_name(website, session, m.sender, None);
-        let event = Event::MessageUpdated { session: session.clone(), message: m.clone(), author: name.to_owned() };
-        state.hub.publish(session, HubEvent::new(event));
-    }
-    Ok(changed.len())
-}
-
-/// Sets a session's status and sends `conversation.status_changed`.
-pub async fn change_status(state: &AppState, session: &Session, status: SessionStatus) -> AppResult<Session> {
-    let updated = state
-        .store
-        .set_session_status(&session.id, status)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no conversation {}", session.id)))?;
-    state.hub.publish(&updated, HubEvent::new(Event::ConversationChanged { session: updated.clone() }));
-    if status != SessionStatus::Active && session.status == SessionStatus::Active {
-        state
-            .webhooks
-            .emit(
-                &updated.account_id,
-                "conversation.closed",
-                serde_json::json!({ "conversation_id": updated.id, "status": status }),
-            )
-            .await;
-    }
-    Ok(updated)
-}
-
-/// Every message of a session, oldest first.
-pub async fn history(store: &dyn Store, session_id: &str) -> StoreResult<Vec<Message>> {
-    const PAGE: i64 = 500;
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = store.list_messages(session_id, Cursor::AfterSeq(after), PAGE).await?;
-        after = page.messages.last().map_or(after, |m| m.seq);
-        all.extend(page.messages);
-        if !page.has_more {
-            return Ok(all);
+        Event::ConversationCreated { session } => Some((
+            "conversation.created",
+            json!({ "conversation_id": session.id, "website_id": session.website_id, "channel": "widget" }),
+        )),
+        Event::ConversationChanged { session, change: Change::Status { from } } => {
+            let closed = *from == SessionStatus::Active && session.status != SessionStatus::Active;
+            closed.then(|| ("conversation.closed", json!({ "conversation_id": session.id, "status": session.status })))
         }
+        Event::ConversationChanged { session, change: Change::Assigned } => {
+            let user = session.manager_id.as_ref()?;
+            Some(("conversation.assigned", json!({ "conversation_id": session.id, "assigned_to": user })))
+        }
+        Event::ConversationChanged { session, change: Change::Contact } => {
+            let customer = json!({
+                "id": session.customer_id, "name": session.user_name,
+                "phone": session.user_phone, "email": session.user_email,
+            });
+            Some(("customer.identified", json!({ "conversation_id": session.id, "customer": customer })))
+        }
+        Event::MessageUpdated { .. } | Event::Typing { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::MessageText;
+    use crate::egress::Egress;
+    use crate::hub::EventKind;
+    use crate::store::{Account, SqlStore, Website, WebsiteSettings};
+    use crate::webhooks::WebhookConfig;
+
+    /// The core over a fresh SQLite file, with no server around it.
+    async fn core() -> (Chat, Arc<Hub>, Website, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("core.db").display());
+        let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.expect("store"));
+        let account = Account { id: "acc".into(), name: "Acme".into(), created_ms: 0 };
+        store.create_account(&account).await.expect("account");
+        let website = Website {
+            id: "w".into(),
+            account_id: "acc".into(),
+            name: "Shop".into(),
+            token: "pk_live_test".into(),
+            api_secret: "secret".into(),
+            origins: vec![],
+            settings: WebsiteSettings::default(),
+            legacy_mode: false,
+            created_ms: 0,
+        };
+        store.create_website(&website).await.expect("website");
+        let config = WebhookConfig {
+            retry_base: std::time::Duration::from_secs(1),
+            workers: 0,
+            egress: Egress { allow_private: false },
+        };
+        let webhooks = Arc::new(Webhooks::start(Arc::clone(&store), config, Default::default()));
+        let hub = Arc::new(Hub::default());
+        let chat = Chat::new(store, Arc::clone(&hub), webhooks, Arc::default());
+        (chat, hub, website, dir)
+    }
+
+    #[tokio::test]
+    async fn a_visitor_message_is_stored_announced_and_answered_by_the_bot() {
+        let (chat, hub, website, _dir) = core().await;
+        let mut all = hub.firehose();
+        let (session, created) = chat.open_session(&website, "visitor-1").await.expect("open");
+        assert!(created);
+        let text = MessageText::parse("Hello", 100).expect("text");
+        let (message, stored) = chat.visitor_message(&website, &session, &text, None).await.expect("send");
+        assert!(stored);
+        assert_eq!(message.body, "Hello");
+        let mut kinds = Vec::new();
+        while let Ok((_, event)) = all.try_recv() {
+            kinds.push(event.kind());
+        }
+        // The greeting, the visitor's message, then the request for contact details.
+        assert_eq!(
+            kinds,
+            [
+                EventKind::MessageCreated { seq: 1 },
+                EventKind::MessageCreated { seq: 2 },
+                EventKind::MessageCreated { seq: 3 }
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn contact_details_change_the_conversation_once() {
+        let (chat, hub, website, _dir) = core().await;
+        let (session, _) = chat.open_session(&website, "visitor-2").await.expect("open");
+        let mut all = hub.firehose();
+        let contact =
+            Contact { name: Some(crate::domain::PersonName::parse("Olha").expect("name")), ..Contact::default() };
+        let updated = chat.update_contact(&website, session, &contact).await.expect("update");
+        assert_eq!(updated.user_name.as_deref(), Some("Olha"));
+        let again = chat.update_contact(&website, updated, &contact).await.expect("same again");
+        assert_eq!(again.user_name.as_deref(), Some("Olha"));
+        let (_, event) = all.try_recv().expect("one event");
+        assert_eq!(event.kind(), EventKind::Contact);
+        assert!(all.try_recv().is_err(), "details given again change nothing");
+    }
+
+    #[test]
+    fn events_make_the_webhooks_of_the_reference() {
+        let session = |status| crate::store::Session {
+            id: "s".into(),
+            website_id: "w".into(),
+            account_id: "a".into(),
+            customer_id: "c".into(),
+            user_session_id: "u".into(),
+            token: "t".into(),
+            user_name: None,
+            user_phone: None,
+            user_email: None,
+            status,
+            manager_id: Some("op".into()),
+            last_seq: 0,
+            bot_state: 0,
+            away_sent_ms: None,
+            created_ms: 0,
+            updated_ms: 0,
+        };
+        let closed = Event::ConversationChanged {
+            session: session(SessionStatus::Closed),
+            change: Change::Status { from: SessionStatus::Active },
+        };
+        assert_eq!(webhook_of(&closed).map(|w| w.0), Some("conversation.closed"));
+        let reopened = Event::ConversationChanged {
+            session: session(SessionStatus::Active),
+            change: Change::Status { from: SessionStatus::Closed },
+        };
+        assert!(webhook_of(&reopened).is_none(), "reopening is not a close");
+        let assigned = Event::ConversationChanged { session: session(SessionStatus::Active), change: Change::Assigned };
+        assert_eq!(webhook_of(&assigned).map(|w| w.0), Some("conversation.assigned"));
+        let created = Event::ConversationCreated { session: session(SessionStatus::Active) };
+        assert_eq!(webhook_of(&created).map(|w| w.0), Some("conversation.created"));
     }
 }

@@ -99,6 +99,15 @@ impl IntoResponse for AppError {
     }
 }
 
+impl From<crate::chat::ChatError> for AppError {
+    fn from(e: crate::chat::ChatError) -> Self {
+        match e {
+            crate::chat::ChatError::NotFound(what) => Self::NotFound(what),
+            crate::chat::ChatError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 /// An `AppError` rendered for the operator API.
 #[derive(Debug)]
 pub struct OpError(pub AppError);

@@ -30,20 +30,53 @@ pub enum Event {
     MessageUpdated { session: Session, message: Message, author: String },
     /// A new conversation, announced once its opening request is done.
     ConversationCreated { session: Session },
-    /// A conversation's status or assignee changed.
-    ConversationChanged { session: Session },
+    /// A conversation's status, assignee or contact details changed.
+    ConversationChanged { session: Session, change: Change },
     /// Someone started or stopped typing.
     Typing { session: Session, on: bool, user: TypingUser },
+}
+
+/// What changed in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum Change {
+    /// The status, and what it was before.
+    Status {
+        from: natter_protocol::SessionStatus,
+    },
+    Assigned,
+    /// The visitor's name, phone or e-mail.
+    Contact,
+}
+
+impl Event {
+    /// The session the event is about.
+    pub fn session(&self) -> &Session {
+        match self {
+            Event::MessageCreated { session, .. }
+            | Event::MessageUpdated { session, .. }
+            | Event::ConversationCreated { session }
+            | Event::ConversationChanged { session, .. }
+            | Event::Typing { session, .. } => session,
+        }
+    }
 }
 
 /// What an event is, so a subscriber can filter without looking inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
-    MessageCreated { seq: i64 },
+    MessageCreated {
+        seq: i64,
+    },
     MessageUpdated,
     ConversationCreated,
+    /// Status or assignee.
     Conversation,
-    Typing { from_visitor: bool },
+    /// The visitor's contact details.
+    Contact,
+    Typing {
+        from_visitor: bool,
+    },
 }
 
 /// An event on the hub, with its widget frame rendered at most once however
@@ -64,19 +97,9 @@ impl HubEvent {
             Event::MessageCreated { message, .. } => EventKind::MessageCreated { seq: message.seq },
             Event::MessageUpdated { .. } => EventKind::MessageUpdated,
             Event::ConversationCreated { .. } => EventKind::ConversationCreated,
+            Event::ConversationChanged { change: Change::Contact, .. } => EventKind::Contact,
             Event::ConversationChanged { .. } => EventKind::Conversation,
             Event::Typing { user, .. } => EventKind::Typing { from_visitor: user.kind == "contact" },
-        }
-    }
-
-    /// The session the event is about.
-    pub fn session(&self) -> &Session {
-        match &self.event {
-            Event::MessageCreated { session, .. }
-            | Event::MessageUpdated { session, .. }
-            | Event::ConversationCreated { session }
-            | Event::ConversationChanged { session }
-            | Event::Typing { session, .. } => session,
         }
     }
 
@@ -94,7 +117,7 @@ impl HubEvent {
                     Event::ConversationCreated { session } => {
                         ServerFrame::ConversationCreated(conversation_event(session))
                     }
-                    Event::ConversationChanged { session } => {
+                    Event::ConversationChanged { session, .. } => {
                         ServerFrame::ConversationStatusChanged(conversation_event(session))
                     }
                     Event::Typing { session, on, user } => {
@@ -311,17 +334,12 @@ pub fn conversation_event(session: &Session) -> ConversationEvent {
     }
 }
 
-/// A typing event for `session`, from the visitor or an operator.
-pub fn typing_event(session: &Session, on: bool, user: TypingUser) -> Arc<HubEvent> {
-    HubEvent::new(Event::Typing { session: session.clone(), on, user })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn frame() -> Arc<HubEvent> {
-        HubEvent::new(Event::ConversationChanged { session: session("any") })
+        HubEvent::new(Event::ConversationChanged { session: session("any"), change: Change::Assigned })
     }
 
     fn session(id: &str) -> Session {

@@ -197,6 +197,8 @@ pub struct Shared {
     pub sessions: Arc<SessionCache>,
     pub jwt: Arc<JwtKeys>,
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// The chat core: every use case goes through it.
+    pub chat: Arc<chat::Chat>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
 }
@@ -232,10 +234,18 @@ impl AppState {
         if store.kind() == "postgres" {
             fanout::start(&url, Arc::clone(&hub), Arc::clone(&store), shutdown.clone()).await?;
         }
+        let metrics = Arc::new(Metrics::default());
+        let chat = Arc::new(chat::Chat::new(
+            Arc::clone(&store),
+            Arc::clone(&hub),
+            Arc::clone(&webhooks),
+            Arc::clone(&metrics),
+        ));
         Ok(Self(Arc::new(Shared {
             store,
             hub,
-            metrics: Arc::new(Metrics::default()),
+            chat,
+            metrics,
             settings: Arc::new(Settings {
                 keepalive: Duration::from_secs_f64(config.keepalive_secs.max(0.05)),
                 max_body_bytes: config.max_body_bytes,

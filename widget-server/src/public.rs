@@ -12,17 +12,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use natter_protocol::{
     ChatSession, CreateSessionRequest, Envelope, MessageData, MessagesData, MessagesQuery, NotifyData, NotifyRequest,
-    SendMessageRequest, Sender, SessionData, SessionStatus, WidgetConfig,
+    SendMessageRequest, SessionData, WidgetConfig,
 };
 
 use crate::bot;
-use crate::chat::{history, post_message, sender_name};
+use crate::chat::{history, Contact};
 use crate::domain::{random_token, ClientKey, Email, MessageText, PersonName, Phone};
 use crate::error::{AppError, AppResult};
 use crate::extract::{session_token, Credential, JsonBody, QueryParams, SessionAuth, SessionKeyAuth, WebsiteAuth};
 use crate::hub::chat_message;
-use crate::store::{Cursor, NewMessage, Session, Website};
-use crate::time::{iso, now_ms, parse_iso};
+use crate::store::{Cursor, Session};
+use crate::time::{iso, parse_iso};
 use crate::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -91,134 +91,16 @@ pub fn chat_session(s: &Session) -> ChatSession {
     }
 }
 
-/// Contact fields of a request, parsed.
-pub(crate) struct Contact {
-    name: Option<PersonName>,
-    phone: Option<Phone>,
-    email: Option<Email>,
-}
-
-impl Contact {
-    pub(crate) fn parse(name: Option<&str>, phone: Option<&str>, email: Option<&str>) -> AppResult<Self> {
-        fn present(v: Option<&str>) -> Option<&str> {
-            v.filter(|v| !v.trim().is_empty())
-        }
-        Ok(Self {
-            name: present(name).map(PersonName::parse).transpose()?,
-            phone: present(phone).map(Phone::parse).transpose()?,
-            email: present(email).map(Email::parse).transpose()?,
-        })
+/// Contact fields of a request, parsed; empty ones count as absent.
+pub(crate) fn parse_contact(name: Option<&str>, phone: Option<&str>, email: Option<&str>) -> AppResult<Contact> {
+    fn present(v: Option<&str>) -> Option<&str> {
+        v.filter(|v| !v.trim().is_empty())
     }
-
-    fn is_empty(&self) -> bool {
-        self.name.is_none() && self.phone.is_none() && self.email.is_none()
-    }
-
-    /// Stores the fields that changed and runs the contact bot reply.
-    pub(crate) async fn apply(&self, state: &AppState, website: &Website, session: Session) -> AppResult<Session> {
-        let changed = self.name.as_ref().is_some_and(|n| session.user_name.as_deref() != Some(n.as_str()))
-            || self.phone.as_ref().is_some_and(|p| session.user_phone.as_deref() != Some(p.as_str()))
-            || self.email.as_ref().is_some_and(|e| session.user_email.as_deref() != Some(e.as_str()));
-        if !changed {
-            return Ok(session);
-        }
-        let session = state
-            .store
-            .update_contact(
-                &session.id,
-                self.name.as_ref().map(PersonName::as_str),
-                self.phone.as_ref().map(Phone::as_str),
-                self.email.as_ref().map(Email::as_str),
-            )
-            .await?;
-        let customer = serde_json::json!({
-            "id": session.customer_id, "name": session.user_name, "phone": session.user_phone, "email": session.user_email,
-        });
-        state
-            .webhooks
-            .emit(
-                &session.account_id,
-                "customer.identified",
-                serde_json::json!({ "conversation_id": session.id, "customer": customer }),
-            )
-            .await;
-        bot::after_contact(state, website, &session).await?;
-        Ok(session)
-    }
-}
-
-/// Stores a visitor message and, when it is new, runs the bot replies.
-pub(crate) async fn visitor_message(
-    state: &AppState,
-    website: &Website,
-    session: &Session,
-    text: &MessageText,
-    echo_id: Option<&ClientKey>,
-) -> AppResult<(crate::store::Message, bool)> {
-    let new = NewMessage {
-        session_id: &session.id,
-        sender: Sender::User,
-        body: text.as_str(),
-        manager_id: None,
-        echo_id: echo_id.map(ClientKey::as_str),
-    };
-    let (message, created) =
-        post_message(state, session, new, sender_name(website, session, Sender::User, None)).await?;
-    if created && session.status != SessionStatus::Active {
-        // A visitor writing into a closed conversation reopens it.
-        crate::chat::change_status(state, session, SessionStatus::Active).await?;
-    }
-    if created {
-        bot::after_visitor_message(state, website, session).await?;
-    }
-    Ok((message, created))
-}
-
-/// Finds the session of `user_session_id` or creates it (with its greeting).
-/// A new session is announced with [`announce`] once the request's whole use
-/// case is done, so the announcement carries its contact details.
-pub(crate) async fn open_session(
-    state: &AppState,
-    website: &Website,
-    user_session_id: &str,
-) -> AppResult<(Session, bool)> {
-    if let Some(s) = state.store.session_by_user_session_id(&website.id, user_session_id).await? {
-        return Ok((s, false));
-    }
-    let now = now_ms();
-    let fresh = Session {
-        id: uuid::Uuid::new_v4().to_string(),
-        website_id: website.id.clone(),
-        account_id: website.account_id.clone(),
-        customer_id: uuid::Uuid::new_v4().to_string(),
-        user_session_id: user_session_id.to_owned(),
-        token: random_token(),
-        user_name: None,
-        user_phone: None,
-        user_email: None,
-        status: SessionStatus::Active,
-        manager_id: None,
-        last_seq: 0,
-        bot_state: 0,
-        away_sent_ms: None,
-        created_ms: now,
-        updated_ms: now,
-    };
-    let (session, created) = state.store.create_or_get_session(&fresh).await?;
-    if created {
-        tracing::info!(session = %session.id, website = %website.id, "session created");
-        bot::on_session_created(state, website, &session).await?;
-    }
-    Ok((session, created))
-}
-
-/// Tells operators and webhooks about a new conversation, as it stands.
-pub(crate) async fn announce(state: &AppState, session: &Session) {
-    let event = crate::hub::Event::ConversationCreated { session: session.clone() };
-    state.hub.publish(session, crate::hub::HubEvent::new(event));
-    let data =
-        serde_json::json!({ "conversation_id": session.id, "website_id": session.website_id, "channel": "widget" });
-    state.webhooks.emit(&session.account_id, "conversation.created", data).await;
+    Ok(Contact {
+        name: present(name).map(PersonName::parse).transpose()?,
+        phone: present(phone).map(Phone::parse).transpose()?,
+        email: present(email).map(Email::parse).transpose()?,
+    })
 }
 
 /// Creates the session of a `userSessionId`, or resumes it for a caller that
@@ -230,7 +112,7 @@ async fn create_session(
     headers: HeaderMap,
     JsonBody(req): JsonBody<CreateSessionRequest>,
 ) -> AppResult<(StatusCode, Json<Envelope<SessionData>>)> {
-    let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
+    let contact = parse_contact(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
     let user_session_id = match req.user_session_id.as_deref().filter(|s| !s.is_empty()) {
         Some(id) => ClientKey::parse("userSessionId", id)?,
         None => ClientKey::parse("userSessionId", &random_token())?,
@@ -239,18 +121,18 @@ async fn create_session(
         req.first_message.as_deref().map(|t| MessageText::parse(t, state.settings.max_message_chars)).transpose()?;
     let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echoId", e)).transpose()?;
 
-    let (mut session, created) = open_session(&state, &website, user_session_id.as_str()).await?;
+    let (mut session, created) = state.chat.open_session(&website, user_session_id.as_str()).await?;
     if !created {
         Credential { token: session_token(&headers), secret }.admits(&website, &session)?;
     }
     if !contact.is_empty() {
-        session = contact.apply(&state, &website, session).await?;
+        session = state.chat.update_contact(&website, session, &contact).await?;
     }
     if let Some(text) = &first {
-        visitor_message(&state, &website, &session, text, echo.as_ref()).await?;
+        state.chat.visitor_message(&website, &session, text, echo.as_ref()).await?;
     }
     if created {
-        announce(&state, &session).await;
+        state.chat.announce(&session).await;
     }
     let messages = history(state.store.as_ref(), &session.id).await?;
     let data = SessionData {
@@ -269,7 +151,7 @@ async fn send_message(
 ) -> AppResult<(StatusCode, Json<Envelope<MessageData>>)> {
     let text = MessageText::parse(&req.message, state.settings.max_message_chars)?;
     let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echoId", e)).transpose()?;
-    let (message, created) = visitor_message(&state, &website, &session, &text, echo.as_ref()).await?;
+    let (message, created) = state.chat.visitor_message(&website, &session, &text, echo.as_ref()).await?;
     Ok((created_or_ok(created), Json(Envelope::ok(MessageData { message: chat_message(&message) }))))
 }
 
@@ -329,7 +211,7 @@ async fn notify(
     headers: HeaderMap,
     JsonBody(req): JsonBody<NotifyRequest>,
 ) -> AppResult<(StatusCode, Json<Envelope<NotifyData>>)> {
-    let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), None)?;
+    let contact = parse_contact(req.name.as_deref(), req.phone.as_deref(), None)?;
     let text = MessageText::parse(&req.message, state.settings.max_message_chars)?;
     let credential = Credential { token: session_token(&headers), secret };
     let (session, created) = match req.user_session_id.as_deref() {
@@ -340,7 +222,7 @@ async fn notify(
                     credential.admits(&website, &existing)?;
                     (existing, false)
                 }
-                None if secret || website.legacy_mode => open_session(&state, &website, key.as_str()).await?,
+                None if secret || website.legacy_mode => state.chat.open_session(&website, key.as_str()).await?,
                 None => {
                     return Err(AppError::Unauthorized(
                         "session_token_required",
@@ -349,12 +231,12 @@ async fn notify(
                 }
             }
         }
-        None => open_session(&state, &website, ClientKey::parse("userSessionId", &random_token())?.as_str()).await?,
+        None => state.chat.open_session(&website, ClientKey::parse("userSessionId", &random_token())?.as_str()).await?,
     };
-    let session = contact.apply(&state, &website, session).await?;
-    let (message, stored) = visitor_message(&state, &website, &session, &text, None).await?;
+    let session = state.chat.update_contact(&website, session, &contact).await?;
+    let (message, stored) = state.chat.visitor_message(&website, &session, &text, None).await?;
     if created {
-        announce(&state, &session).await;
+        state.chat.announce(&session).await;
     }
     let data = NotifyData { session_id: session.id.clone(), message: chat_message(&message) };
     Ok((created_or_ok(stored), Json(Envelope::ok(data))))

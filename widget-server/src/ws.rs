@@ -17,8 +17,8 @@ use natter_protocol::ws::{
 };
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::chat::{mark_read, sender_name};
-use crate::hub::{message_event, typing_event, EventKind, Subscription};
+use crate::chat::sender_name;
+use crate::hub::{message_event, EventKind, Subscription};
 use crate::socket::{close, Keepalive, WsResult};
 use crate::store::{Cursor, Session, Website};
 use crate::AppState;
@@ -211,7 +211,8 @@ impl Connection<'_> {
                             }
                             Delivery::Gap => Box::pin(self.replay(&mut socket)).await?,
                         },
-                        EventKind::Typing { from_visitor: true } => {}
+                        // The visitor's own typing and contact details need no echo.
+                        EventKind::Typing { from_visitor: true } | EventKind::Contact => {}
                         _ => socket.send(WsMessage::Text(event.widget_frame())).await?,
                     },
                     Err(RecvError::Lagged(missed)) => {
@@ -241,8 +242,7 @@ impl Connection<'_> {
             ClientFrame::TypingOn | ClientFrame::TypingOff => {
                 let name = self.session.user_name.clone().unwrap_or_else(|| "Visitor".into());
                 let user = TypingUser { id: Some(self.session.id.clone()), name, kind: "contact".into() };
-                let event = typing_event(&self.session, matches!(frame, ClientFrame::TypingOn), user);
-                self.state.hub.publish(&self.session, event);
+                self.state.chat.typing(&self.session, matches!(frame, ClientFrame::TypingOn), user).await;
                 Ok(())
             }
             ClientFrame::Seen(seen) => {
@@ -255,7 +255,12 @@ impl Connection<'_> {
                     },
                     (None, None) => i64::MAX,
                 };
-                mark_read(self.state, &self.website, &self.session, seq, true).await.map(drop).map_err(|e| internal(&e))
+                self.state
+                    .chat
+                    .mark_read(&self.website, &self.session, seq, true)
+                    .await
+                    .map(drop)
+                    .map_err(|e| internal(&e))
             }
         }
     }

@@ -11,12 +11,10 @@ use natter_protocol::{Sender, SessionStatus};
 use serde::Deserialize;
 
 use super::auth::AuthOperator;
-use crate::chat::{change_status, post_message};
 use crate::domain::MessageText;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
-use crate::hub::{Event, HubEvent};
-use crate::store::{ConversationFilter, ConversationRow, Cursor, Message, NewMessage, Operator, Session};
+use crate::store::{ConversationFilter, ConversationRow, Cursor, Message, Operator, Session};
 use crate::time::{iso, parse_iso};
 use crate::AppState;
 
@@ -161,19 +159,11 @@ pub async fn reply(
     let JsonBody(req) = body?;
     let text = MessageText::parse(&req.content, state.settings.max_message_chars)?;
     let session = load_session(&state, &op, &id).await?;
-    let new = NewMessage {
-        session_id: &id,
-        sender: Sender::Manager,
-        body: text.as_str(),
-        manager_id: Some(&op.id),
-        echo_id: None,
-    };
-    let (message, _) = post_message(&state, &session, new, &op.name).await?;
+    let message = state.chat.operator_reply(&session, &op, &text).await?;
     Ok((StatusCode::CREATED, Json(Item { data: operator_message(&message) })))
 }
 
-/// Changes the status and, when it changed, leaves a system note in the
-/// conversation so the visitor's widget shows it too.
+/// Changes the status (the core leaves a system note the visitor sees).
 async fn set_status(
     state: &AppState,
     op: &Operator,
@@ -181,14 +171,7 @@ async fn set_status(
     status: SessionStatus,
 ) -> OpResult<Json<Item<Conversation>>> {
     let session = load_session(state, op, id).await?;
-    if session.status != status {
-        let updated = change_status(state, &session, status).await?;
-        let verb = if status == SessionStatus::Active { "reopened" } else { "closed" };
-        let note = format!("{} {verb} the conversation", op.name);
-        let new =
-            NewMessage { session_id: id, sender: Sender::System, body: &note, manager_id: Some(&op.id), echo_id: None };
-        post_message(state, &updated, new, "System").await?;
-    }
+    state.chat.set_status_by(&session, op, status).await?;
     get_one_row(state, op, id).await
 }
 
@@ -234,29 +217,14 @@ pub async fn assign(
     body: Result<JsonBody<AssignRequest>, AppError>,
 ) -> OpResult<Json<Item<Conversation>>> {
     let JsonBody(req) = body?;
-    load_session(&state, &op, &id).await?;
+    let session = load_session(&state, &op, &id).await?;
     if let Some(user) = &req.user_id {
         let colleague = state.store.operator_by_id(user).await?.filter(|o| o.account_id == op.account_id);
         if colleague.is_none() {
             return Err(OpError(AppError::Validation("validation_error", format!("no operator {user}"))));
         }
     }
-    let session = state
-        .store
-        .assign_session(&id, req.user_id.as_deref())
-        .await?
-        .ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))?;
-    state.hub.publish(&session, HubEvent::new(Event::ConversationChanged { session: session.clone() }));
-    if let Some(user) = &session.manager_id {
-        state
-            .webhooks
-            .emit(
-                &session.account_id,
-                "conversation.assigned",
-                serde_json::json!({ "conversation_id": session.id, "assigned_to": user }),
-            )
-            .await;
-    }
+    state.chat.assign(&session, req.user_id.as_deref()).await?;
     get_one_row(&state, &op, &id).await
 }
 
@@ -281,6 +249,6 @@ pub async fn typing(
     let JsonBody(req) = body?;
     let session = load_session(&state, &op, &id).await?;
     let user = natter_protocol::ws::TypingUser { id: Some(op.id.clone()), name: op.name.clone(), kind: "agent".into() };
-    state.hub.publish(&session, crate::hub::typing_event(&session, req.on, user));
+    state.chat.typing(&session, req.on, user).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,8 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::{operator_from_token, Watch};
 use super::conversations::{conversation_of, operator_message};
-use crate::chat::mark_read;
-use crate::hub::{typing_event, Event, HubEvent};
+use crate::hub::{Event, HubEvent};
 use crate::socket::{close, Keepalive, WsResult};
 use crate::store::{Operator, Session};
 use crate::AppState;
@@ -159,7 +158,7 @@ impl Stream<'_> {
             Event::MessageUpdated { session, message, .. } if wants("messages") => Some(
                 json!({ "type": "message.updated", "conversation_id": session.id, "message": operator_message(message) }),
             ),
-            Event::ConversationCreated { session } | Event::ConversationChanged { session }
+            Event::ConversationCreated { session } | Event::ConversationChanged { session, .. }
                 if wants("conversations") =>
             {
                 let kind = if matches!(event.event, Event::ConversationCreated { .. }) {
@@ -203,7 +202,7 @@ impl Stream<'_> {
                     name: self.operator.name.clone(),
                     kind: "agent".into(),
                 };
-                self.state.hub.publish(&session, typing_event(&session, on, user));
+                self.state.chat.typing(&session, on, user).await;
                 None
             }
             ClientFrame::Read { conversation_id, message_id } => {
@@ -213,7 +212,7 @@ impl Stream<'_> {
                     None => i64::MAX,
                 };
                 let website = self.state.store.website_by_id(&session.website_id).await.ok().flatten()?;
-                mark_read(self.state, &website, &session, seq, false).await.err().map(|e| {
+                self.state.chat.mark_read(&website, &session, seq, false).await.err().map(|e| {
                     tracing::error!(error = %e, "read receipt failed");
                     json!({ "type": "error", "message": "server error" })
                 })

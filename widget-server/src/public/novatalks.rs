@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{announce, open_session, seq_of, visitor_message, Contact};
+use super::{parse_contact, seq_of};
 use crate::chat::sender_name;
 use crate::domain::{random_token, ClientKey, MessageText};
 use crate::error::{AppError, AppResult};
@@ -81,12 +81,12 @@ async fn create(
     JsonBody(req): JsonBody<CreateRequest>,
 ) -> AppResult<Json<Value>> {
     let website = website(&state, &q).await?;
-    let contact = Contact::parse(Some(&req.name), req.phone_number.as_deref(), req.email.as_deref())?;
+    let contact = parse_contact(Some(&req.name), req.phone_number.as_deref(), req.email.as_deref())?;
     let user_session_id = ClientKey::parse("userSessionId", &random_token())?;
-    let (session, created) = open_session(&state, &website, user_session_id.as_str()).await?;
-    let session = contact.apply(&state, &website, session).await?;
+    let (session, created) = state.chat.open_session(&website, user_session_id.as_str()).await?;
+    let session = state.chat.update_contact(&website, session, &contact).await?;
     if created {
-        announce(&state, &session).await;
+        state.chat.announce(&session).await;
     }
     Ok(Json(json!({
         "payload": {
@@ -161,6 +161,6 @@ async fn send(
     let JsonBody(req) = body?;
     let text = MessageText::parse(&req.message.content, state.settings.max_message_chars)?;
     let echo = req.message.echo_id.as_deref().map(|e| ClientKey::parse("echo_id", e)).transpose()?;
-    visitor_message(&state, &website, &session, &text, echo.as_ref()).await?;
+    state.chat.visitor_message(&website, &session, &text, echo.as_ref()).await?;
     Ok(StatusCode::OK)
 }

@@ -19,7 +19,7 @@ use natter_protocol::operator::{Item, List, OperatorMessage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{announce, open_session, visitor_message, Contact};
+use super::parse_contact;
 use crate::chat::history;
 use crate::domain::{ClientKey, MessageText};
 use crate::error::{AppError, OpResult};
@@ -81,7 +81,7 @@ impl SessionKey<'_> {
         })?;
         let key = format!("{SESSION_PREFIX}{}", ClientKey::parse("session_id", id)?.as_str());
         if create {
-            return open_session(state, website, &key).await;
+            return Ok(state.chat.open_session(website, &key).await?);
         }
         let session = state
             .store
@@ -118,16 +118,16 @@ async fn init(
     body: Result<JsonBody<InitRequest>, AppError>,
 ) -> OpResult<Json<Item<Value>>> {
     let JsonBody(req) = body?;
-    let contact = Contact::parse(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
+    let contact = parse_contact(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
     let website = website(&state, &req.api_key).await?;
     let key = SessionKey {
         session_id: req.session_id.as_deref(),
         token: first_token([req.session_token.as_deref(), session_token(&headers)]),
     };
     let (session, created) = key.open(&state, &website, true).await?;
-    let session = contact.apply(&state, &website, session).await?;
+    let session = state.chat.update_contact(&website, session, &contact).await?;
     if created {
-        announce(&state, &session).await;
+        state.chat.announce(&session).await;
     }
     let messages: Vec<OperatorMessage> =
         history(state.store.as_ref(), &session.id).await?.iter().map(operator_message).collect();
@@ -167,9 +167,9 @@ async fn send(
         token: first_token([req.session_token.as_deref(), session_token(&headers)]),
     };
     let (session, new_session) = key.open(&state, &website, true).await?;
-    let (message, created) = visitor_message(&state, &website, &session, &text, echo.as_ref()).await?;
+    let (message, created) = state.chat.visitor_message(&website, &session, &text, echo.as_ref()).await?;
     if new_session {
-        announce(&state, &session).await;
+        state.chat.announce(&session).await;
     }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Item { data: operator_message(&message) })))

@@ -1,0 +1,130 @@
+//! Messages: storing and announcing them, visitor messages (with the bot's
+//! replies), operator replies, read receipts, history.
+
+use natter_protocol::{Sender, SessionStatus};
+
+use super::{Chat, ChatResult};
+use crate::bot;
+use crate::domain::{ClientKey, MessageText};
+use crate::hub::Event;
+use crate::store::{Cursor, Message, NewMessage, Operator, Session, Store, StoreResult, Website};
+
+/// The name shown for a message's author.
+pub fn sender_name<'a>(
+    website: &'a Website,
+    session: &'a Session,
+    sender: Sender,
+    operator: Option<&'a str>,
+) -> &'a str {
+    match sender {
+        Sender::User => session.user_name.as_deref().unwrap_or("Visitor"),
+        Sender::Manager => operator.unwrap_or("Support"),
+        Sender::Bot => website.settings.title.as_deref().unwrap_or(&website.name),
+        Sender::System => "System",
+    }
+}
+
+/// The name shown for a stored message's author, its operator looked up.
+pub async fn sender_name_of(store: &dyn Store, website: &Website, session: &Session, m: &Message) -> String {
+    let operator = match (m.sender, &m.manager_id) {
+        (Sender::Manager, Some(id)) => store.operator_by_id(id).await.ok().flatten().map(|o| o.name),
+        _ => None,
+    };
+    sender_name(website, session, m.sender, operator.as_deref()).to_owned()
+}
+
+/// Every message of a session, oldest first.
+pub async fn history(store: &dyn Store, session_id: &str) -> StoreResult<Vec<Message>> {
+    const PAGE: i64 = 500;
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.list_messages(session_id, Cursor::AfterSeq(after), PAGE).await?;
+        after = page.messages.last().map_or(after, |m| m.seq);
+        all.extend(page.messages);
+        if !page.has_more {
+            return Ok(all);
+        }
+    }
+}
+
+impl Chat {
+    /// Stores a message and, when it is new, announces it. Returns the
+    /// message and whether it was new (an `echo_id` already stored answers
+    /// the stored message).
+    pub(crate) async fn post(
+        &self,
+        session: &Session,
+        message: NewMessage<'_>,
+        author: &str,
+    ) -> ChatResult<(Message, bool)> {
+        let (stored, created) = self.store.insert_message(message).await?;
+        if created {
+            self.metrics.messages_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let event =
+                Event::MessageCreated { session: session.clone(), message: stored.clone(), author: author.to_owned() };
+            self.publish(event).await;
+        }
+        Ok((stored, created))
+    }
+
+    /// A visitor's message: stored once per `echo_id`; a closed conversation
+    /// reopens; then the bot replies if it has something to say.
+    pub async fn visitor_message(
+        &self,
+        website: &Website,
+        session: &Session,
+        text: &MessageText,
+        echo_id: Option<&ClientKey>,
+    ) -> ChatResult<(Message, bool)> {
+        let new = NewMessage {
+            session_id: &session.id,
+            sender: Sender::User,
+            body: text.as_str(),
+            manager_id: None,
+            echo_id: echo_id.map(ClientKey::as_str),
+        };
+        let (message, created) = self.post(session, new, sender_name(website, session, Sender::User, None)).await?;
+        if created && session.status != SessionStatus::Active {
+            self.change_status(session, SessionStatus::Active).await?;
+        }
+        if created {
+            bot::after_visitor_message(self, website, session).await?;
+        }
+        Ok((message, created))
+    }
+
+    /// An operator's reply.
+    pub async fn operator_reply(
+        &self,
+        session: &Session,
+        operator: &Operator,
+        text: &MessageText,
+    ) -> ChatResult<Message> {
+        let new = NewMessage {
+            session_id: &session.id,
+            sender: Sender::Manager,
+            body: text.as_str(),
+            manager_id: Some(&operator.id),
+            echo_id: None,
+        };
+        Ok(self.post(session, new, &operator.name).await?.0)
+    }
+
+    /// Marks messages up to `seq` read (those to the visitor when
+    /// `by_visitor`, else the visitor's own) and announces each that changed.
+    pub async fn mark_read(
+        &self,
+        website: &Website,
+        session: &Session,
+        up_to_seq: i64,
+        by_visitor: bool,
+    ) -> ChatResult<usize> {
+        let changed = self.store.mark_read(&session.id, up_to_seq, by_visitor).await?;
+        for m in &changed {
+            let author = sender_name(website, session, m.sender, None).to_owned();
+            self.publish(Event::MessageUpdated { session: session.clone(), message: m.clone(), author }).await;
+        }
+        Ok(changed.len())
+    }
+}
