@@ -1,6 +1,6 @@
 //! What every socket shares (the widget socket, the operator socket and the
-//! room streams): the keepalive that drops silent peers, and closing with a
-//! code.
+//! room streams): the keepalive that drops silent peers, sends that give up
+//! on peers that stopped reading, and closing with a code.
 
 use std::time::Duration;
 
@@ -37,7 +37,20 @@ impl Keepalive {
     }
 }
 
+/// How long one frame may take to go out before the peer counts as gone.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends a frame, giving up on a peer that does not take it within
+/// [`SEND_TIMEOUT`]: a stalled client must not hold its socket, and what is
+/// queued for it, forever.
+pub async fn send(socket: &mut WebSocket, message: WsMessage) -> WsResult {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(axum::Error::new(std::io::Error::new(std::io::ErrorKind::TimedOut, "the peer stopped reading"))),
+    }
+}
+
 /// Sends a close frame with `code` and `reason`.
 pub async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> WsResult {
-    socket.send(WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await
+    send(socket, WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await
 }

@@ -53,7 +53,7 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
-    socket.send(WsMessage::Text(frame.to_json().into())).await
+    crate::socket::send(socket, WsMessage::Text(frame.to_json().into())).await
 }
 
 async fn refuse(socket: &mut WebSocket, code: &str, message: &str) -> WsResult {
@@ -206,14 +206,14 @@ impl Connection<'_> {
                         EventKind::MessageCreated { seq } => match delivery(self.sent_seq, seq) {
                             Delivery::Duplicate => {}
                             Delivery::Next => {
-                                socket.send(WsMessage::Text(event.widget_frame())).await?;
+                                crate::socket::send(&mut socket, WsMessage::Text(event.widget_frame())).await?;
                                 self.sent_seq = seq;
                             }
                             Delivery::Gap => Box::pin(self.replay(&mut socket)).await?,
                         },
                         // The visitor's own typing and contact details need no echo.
                         EventKind::Typing { from_visitor: true } | EventKind::Contact => {}
-                        _ => socket.send(WsMessage::Text(event.widget_frame())).await?,
+                        _ => crate::socket::send(&mut socket, WsMessage::Text(event.widget_frame())).await?,
                     },
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(session = %self.session.id, missed, "subscriber lagged; re-reading from the database");

@@ -138,7 +138,7 @@ pub async fn chat(
 }
 
 async fn send(socket: &mut WebSocket, kind: &str, payload: Value) -> WsResult {
-    socket.send(WsMessage::Text(json!({ "type": kind, "payload": payload }).to_string().into())).await
+    crate::socket::send(socket, WsMessage::Text(json!({ "type": kind, "payload": payload }).to_string().into())).await
 }
 
 /// The token from the query, or from a first `{"type": "auth", "token": …}` frame.
@@ -190,7 +190,7 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
                     send(&mut socket, "error", json!({ "message": "the session ended: log in again" })).await?;
                     return close(&mut socket, CLOSE_UNAUTHORIZED, "session ended").await;
                 }
-                socket.send(WsMessage::Ping(Default::default())).await?;
+                crate::socket::send(&mut socket, WsMessage::Ping(Default::default())).await?;
             }
             event = sub.rx.recv() => match event {
                 Ok(event) => match event.kind() {

@@ -54,7 +54,7 @@ pub fn is_operator_frame(text: &str) -> bool {
 }
 
 async fn send(socket: &mut WebSocket, value: Value) -> WsResult {
-    socket.send(WsMessage::Text(value.to_string().into())).await
+    crate::socket::send(socket, WsMessage::Text(value.to_string().into())).await
 }
 
 async fn error(socket: &mut WebSocket, message: &str) -> WsResult {
@@ -115,7 +115,7 @@ impl Stream<'_> {
                     if !watch.holds(self.state).await {
                         return revoked(&mut socket).await;
                     }
-                    socket.send(WsMessage::Ping(Default::default())).await?;
+                    crate::socket::send(&mut socket, WsMessage::Ping(Default::default())).await?;
                 }
                 event = firehose.recv() => match event {
                     Ok((scope, event)) if scope.account_id.as_ref() == self.operator.account_id => {
