@@ -272,17 +272,23 @@ pub struct OutboxItem {
     pub next_ms: i64,
 }
 
-/// Everything the server keeps.
+/// The database itself: health, kind, and a small key-value table for server secrets.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Database: Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
     /// Which database this is, for logs and metrics.
     fn kind(&self) -> &'static str;
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets `key` unless it exists; returns the stored value.
+    async fn kv_set_once(&self, key: &str, value: &str) -> StoreResult<String>;
+}
 
+/// Accounts and their websites.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     async fn create_account(&self, account: &Account) -> StoreResult<()>;
     async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
-
     async fn create_website(&self, website: &Website) -> StoreResult<()>;
     async fn website_by_token(&self, token: &str) -> StoreResult<Option<Website>>;
     async fn website_by_id(&self, id: &str) -> StoreResult<Option<Website>>;
@@ -290,7 +296,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_websites(&self, account_id: Option<&str>) -> StoreResult<Vec<Website>>;
     /// Saves a website's name, origins, settings and legacy mode.
     async fn update_website(&self, website: &Website) -> StoreResult<()>;
+}
 
+/// Sessions (conversations): creation, lookup, contact details, status, the inbox and its statistics.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
     /// Inserts the session, and a customer of its own (`customer_id`), unless a
     /// session with its `(website_id, user_session_id)` exists; returns the
     /// stored one and whether it was created.
@@ -314,7 +324,14 @@ pub trait Store: Send + Sync + 'static {
     /// Adds `flags` to the session's bot state; returns the flags that were newly set.
     async fn set_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<i64>;
     async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()>;
+    async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
+    /// Statistics of an account over `[from_ms, to_ms)`.
+    async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;
+}
 
+/// Messages: the group-committed insert, pages, read receipts.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
     /// Stores a message with the next seq and a `created_ms` strictly above the
     /// session's previous one. With an `echo_id` already stored, returns that
     /// message and `false`.
@@ -329,9 +346,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks messages up to `seq` read, those to the visitor when `by_visitor`,
     /// else those from the visitor; returns those that changed.
     async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>>;
+}
 
-    async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
-
+/// Customers: lookup, verified identity, erasure.
+#[async_trait]
+pub trait CustomerStore: Send + Sync + 'static {
     async fn customer_by_id(&self, id: &str) -> StoreResult<Option<Customer>>;
     /// An account's customers, most recently active first, and how many there are.
     async fn list_customers(&self, account_id: &str, offset: i64, limit: i64) -> StoreResult<(Vec<Customer>, i64)>;
@@ -345,9 +364,11 @@ pub trait Store: Send + Sync + 'static {
     async fn identify(&self, session: &Session, identity: &Identity<'_>) -> StoreResult<Customer>;
     /// Erases a customer with every session and message; `false` when there was none.
     async fn delete_customer(&self, id: &str) -> StoreResult<bool>;
-    /// Statistics of an account over `[from_ms, to_ms)`.
-    async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;
+}
 
+/// Operators and their refresh tokens.
+#[async_trait]
+pub trait OperatorStore: Send + Sync + 'static {
     async fn create_operator(&self, operator: &Operator) -> StoreResult<bool>;
     async fn operator_by_email(&self, email: &str) -> StoreResult<Option<Operator>>;
     async fn operator_by_id(&self, id: &str) -> StoreResult<Option<Operator>>;
@@ -356,11 +377,14 @@ pub trait Store: Send + Sync + 'static {
     async fn set_operator_role(&self, id: &str, role: &str) -> StoreResult<Option<Operator>>;
     /// Invalidates every access and refresh token of the operator.
     async fn revoke_operator_tokens(&self, id: &str) -> StoreResult<()>;
-
     async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()>;
     /// Marks an unused, unexpired refresh token used and returns its operator.
     async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<String>>;
+}
 
+/// Webhooks, their delivery log and the outbox of events to deliver.
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
     async fn save_webhook(&self, webhook: &Webhook) -> StoreResult<()>;
     async fn webhook_by_id(&self, id: &str) -> StoreResult<Option<Webhook>>;
     async fn list_webhooks(&self, account_id: &str) -> StoreResult<Vec<Webhook>>;
@@ -370,7 +394,6 @@ pub trait Store: Send + Sync + 'static {
     async fn list_deliveries(&self, webhook_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
     /// Deletes delivery log rows older than `before_ms`; returns how many.
     async fn prune_deliveries(&self, before_ms: i64) -> StoreResult<u64>;
-
     /// Stores webhook events for delivery, all or none.
     async fn enqueue_webhook_events(&self, items: &[OutboxItem]) -> StoreResult<()>;
     /// Takes up to `limit` events due at `now_ms`, hiding them from other
@@ -380,8 +403,24 @@ pub trait Store: Send + Sync + 'static {
     async fn reschedule_webhook_event(&self, id: &str, attempt: i64, next_ms: i64) -> StoreResult<()>;
     /// Removes a delivered (or given up) event.
     async fn finish_webhook_event(&self, id: &str) -> StoreResult<()>;
+}
 
-    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
-    /// Sets `key` unless it exists; returns the stored value.
-    async fn kv_set_once(&self, key: &str, value: &str) -> StoreResult<String>;
+/// Everything the server keeps: one implementation per database, used as
+/// `Arc<dyn Store>`. Callers bring the traits they use into scope with
+/// `use crate::store::prelude::*`.
+pub trait Store:
+    Database + AccountStore + SessionStore + MessageStore + CustomerStore + OperatorStore + WebhookStore
+{
+}
+
+impl<T> Store for T where
+    T: Database + AccountStore + SessionStore + MessageStore + CustomerStore + OperatorStore + WebhookStore
+{
+}
+
+/// The store traits, for `use crate::store::prelude::*`.
+pub mod prelude {
+    pub use super::{
+        AccountStore, CustomerStore, Database, MessageStore, OperatorStore, SessionStore, Store, WebhookStore,
+    };
 }

@@ -1,7 +1,8 @@
 //! Migrations carry an existing database forward: data made before accounts
 //! existed lands in one account.
 
-use natter_server::store::{SqlStore, Store};
+use natter_server::store::prelude::*;
+use natter_server::store::SqlStore;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 

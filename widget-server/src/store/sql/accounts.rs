@@ -1,0 +1,55 @@
+//! Accounts and their websites on SQL.
+
+use super::*;
+
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn create_website(&self, w: &Website) -> StoreResult<()> {
+        let origins = serde_json::to_string(&w.origins).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let settings = serde_json::to_string(&w.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sql = format!("INSERT INTO websites ({WEBSITE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        on!(self.write, pool => sqlx::query(&sql)
+            .bind(&w.id).bind(&w.account_id).bind(&w.name).bind(&w.token).bind(&w.api_secret)
+            .bind(&origins).bind(&settings).bind(w.legacy_mode).bind(w.created_ms)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn update_website(&self, w: &Website) -> StoreResult<()> {
+        let origins = serde_json::to_string(&w.origins).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let settings = serde_json::to_string(&w.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        on!(self.write, pool => sqlx::query("UPDATE websites SET name = $2, origins = $3, settings = $4, legacy_mode = $5 WHERE id = $1")
+            .bind(&w.id).bind(&w.name).bind(&origins).bind(&settings).bind(w.legacy_mode)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn website_by_token(&self, token: &str) -> StoreResult<Option<Website>> {
+        self.website_where("token = $1", token).await
+    }
+
+    async fn website_by_id(&self, id: &str) -> StoreResult<Option<Website>> {
+        self.website_where("id = $1", id).await
+    }
+
+    async fn list_websites(&self, account_id: Option<&str>) -> StoreResult<Vec<Website>> {
+        let sql = format!(
+            "SELECT {WEBSITE_COLS} FROM websites WHERE ($1 IS NULL OR account_id = $1) ORDER BY created_ms, id"
+        );
+        let rows: Vec<WebsiteRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
+        convert(rows)
+    }
+
+    async fn create_account(&self, a: &Account) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("INSERT INTO accounts (id, name, created_ms) VALUES ($1, $2, $3)")
+            .bind(&a.id).bind(&a.name).bind(a.created_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        let rows: Vec<(String, String, i64)> = on!(self.read, pool =>
+            sqlx::query_as("SELECT id, name, created_ms FROM accounts ORDER BY created_ms, id").fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(id, name, created_ms)| Account { id, name, created_ms }).collect())
+    }
+}

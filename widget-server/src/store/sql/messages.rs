@@ -1,0 +1,61 @@
+//! Messages on SQL: the insert goes through the group-commit writer; pages
+//! and read receipts.
+
+use super::*;
+
+#[async_trait]
+impl MessageStore for SqlStore {
+    async fn insert_message(&self, m: NewMessage<'_>) -> StoreResult<(Message, bool)> {
+        self.writer.insert(m).await
+    }
+
+    fn seq_hint(&self, session_id: &str) -> Option<i64> {
+        self.hints.as_ref()?.get(session_id)
+    }
+
+    async fn list_messages(&self, session_id: &str, cursor: Cursor, limit: i64) -> StoreResult<MessagePage> {
+        let (clause, order, arg) = match cursor {
+            Cursor::Latest => ("", "DESC", None),
+            Cursor::AfterSeq(seq) => ("AND seq > $2", "ASC", Some(seq)),
+            Cursor::AfterTime(ms) => ("AND created_ms > $2", "ASC", Some(ms)),
+            Cursor::BeforeSeq(seq) => ("AND seq < $2", "DESC", Some(seq)),
+            Cursor::BeforeTime(ms) => ("AND created_ms < $2", "DESC", Some(ms)),
+        };
+        let limit_param = if arg.is_some() { "$3" } else { "$2" };
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE session_id = $1 {clause} ORDER BY seq {order} LIMIT {limit_param}"
+        );
+        let rows: Vec<MessageRow> = on!(self.read, pool => {
+            let q = sqlx::query_as(&sql).bind(session_id);
+            let q = match arg { Some(a) => q.bind(a), None => q };
+            q.bind(limit + 1).fetch_all(pool).await?
+        });
+        let mut messages: Vec<Message> = convert(rows)?;
+        let has_more = messages.len() as i64 > limit;
+        messages.truncate(usize::try_from(limit).unwrap_or(0));
+        if order == "DESC" {
+            messages.reverse();
+        }
+        Ok(MessagePage { messages, has_more })
+    }
+
+    async fn message_by_id(&self, session_id: &str, id: &str) -> StoreResult<Option<Message>> {
+        let sql = format!("SELECT {MESSAGE_COLS} FROM messages WHERE session_id = $1 AND id = $2");
+        let row: Option<MessageRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(session_id).bind(id).fetch_optional(pool).await?);
+        row.map(Message::try_from).transpose()
+    }
+
+    async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>> {
+        let whose = if by_visitor { "sender <> 'user'" } else { "sender = 'user'" };
+        let sql = format!(
+            "UPDATE messages SET status = 'read' WHERE session_id = $1 AND seq <= $2 AND {whose} \
+             AND status <> 'read' RETURNING {MESSAGE_COLS}"
+        );
+        let rows: Vec<MessageRow> =
+            on!(self.write, pool => sqlx::query_as(&sql).bind(session_id).bind(up_to_seq).fetch_all(pool).await?);
+        let mut messages: Vec<Message> = convert(rows)?;
+        messages.sort_by_key(|m| m.seq);
+        Ok(messages)
+    }
+}

@@ -1,0 +1,65 @@
+//! Operators and their refresh tokens on SQL.
+
+use super::*;
+
+#[async_trait]
+impl OperatorStore for SqlStore {
+    async fn create_operator(&self, o: &Operator) -> StoreResult<bool> {
+        let sql = format!(
+            "INSERT INTO operators ({OPERATOR_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
+        );
+        let n = on!(self.write, pool => sqlx::query(&sql)
+            .bind(&o.id).bind(&o.account_id).bind(&o.email).bind(&o.name).bind(&o.password_hash).bind(&o.role).bind(o.created_ms).bind(o.token_version)
+            .execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn operator_by_email(&self, email: &str) -> StoreResult<Option<Operator>> {
+        self.operator_where("email = $1", email).await
+    }
+
+    async fn operator_by_id(&self, id: &str) -> StoreResult<Option<Operator>> {
+        self.operator_where("id = $1", id).await
+    }
+
+    async fn count_operators(&self) -> StoreResult<i64> {
+        Ok(on!(self.read, pool => sqlx::query_scalar("SELECT COUNT(*) FROM operators").fetch_one(pool).await?))
+    }
+
+    async fn list_operators(&self, account_id: &str) -> StoreResult<Vec<Operator>> {
+        let sql = format!("SELECT {OPERATOR_COLS} FROM operators WHERE account_id = $1 ORDER BY created_ms, id");
+        let rows: Vec<OperatorRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(Operator::from).collect())
+    }
+
+    async fn set_operator_role(&self, id: &str, role: &str) -> StoreResult<Option<Operator>> {
+        let sql = format!("UPDATE operators SET role = $2 WHERE id = $1 RETURNING {OPERATOR_COLS}");
+        let row: Option<OperatorRow> =
+            on!(self.write, pool => sqlx::query_as(&sql).bind(id).bind(role).fetch_optional(pool).await?);
+        Ok(row.map(Operator::from))
+    }
+
+    async fn revoke_operator_tokens(&self, id: &str) -> StoreResult<()> {
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE operators SET token_version = token_version + 1 WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE refresh_tokens SET used = TRUE WHERE operator_id = $1").bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("INSERT INTO refresh_tokens (token_hash, operator_id, expires_ms) VALUES ($1, $2, $3)")
+            .bind(token_hash).bind(operator_id).bind(expires_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<String>> {
+        Ok(on!(self.write, pool => sqlx::query_scalar(
+            "UPDATE refresh_tokens SET used = TRUE WHERE token_hash = $1 AND used = FALSE AND expires_ms > $2 RETURNING operator_id",
+        )
+        .bind(token_hash).bind(now_ms).fetch_optional(pool).await?))
+    }
+}

@@ -1,0 +1,201 @@
+//! Sessions on SQL: creation (with the session's own customer), lookup,
+//! contact details, status, the inbox and its statistics.
+
+use super::*;
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_or_get_session(&self, s: &Session) -> StoreResult<(Session, bool)> {
+        let insert_customer =
+            format!("INSERT INTO customers ({CUSTOMER_COLS}) VALUES ($1, $2, NULL, $3, $4, $5, '{{}}', $6, $6)");
+        let insert_session = format!(
+            "INSERT INTO sessions ({SESSION_COLS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (website_id, user_session_id) DO NOTHING"
+        );
+        let select = format!("SELECT {SESSION_COLS} FROM sessions WHERE website_id = $1 AND user_session_id = $2");
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(&insert_customer)
+                .bind(&s.customer_id).bind(&s.account_id).bind(&s.user_name).bind(&s.user_phone).bind(&s.user_email)
+                .bind(s.created_ms)
+                .execute(&mut *tx).await?;
+            let inserted = sqlx::query(&insert_session)
+                .bind(&s.id).bind(&s.website_id).bind(&s.account_id).bind(&s.customer_id).bind(&s.user_session_id)
+                .bind(&s.token).bind(&s.user_name).bind(&s.user_phone).bind(&s.user_email).bind(s.status.as_str())
+                .bind(&s.manager_id).bind(s.last_seq).bind(s.bot_state).bind(s.away_sent_ms)
+                .bind(s.created_ms).bind(s.updated_ms)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if inserted {
+                let row: SessionRow =
+                    sqlx::query_as(&select).bind(&s.website_id).bind(&s.user_session_id).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok((Session::try_from(row)?, true))
+            } else {
+                tx.rollback().await?;
+                let row: SessionRow =
+                    sqlx::query_as(&select).bind(&s.website_id).bind(&s.user_session_id).fetch_one(pool).await?;
+                Ok((Session::try_from(row)?, false))
+            }
+        })
+    }
+
+    async fn session_by_id(&self, id: &str) -> StoreResult<Option<Session>> {
+        self.session_where("id = $1", id, None).await
+    }
+
+    async fn session_by_user_session_id(&self, website_id: &str, usid: &str) -> StoreResult<Option<Session>> {
+        self.session_where("website_id = $1 AND user_session_id = $2", website_id, Some(usid)).await
+    }
+
+    async fn session_by_token(&self, token: &str) -> StoreResult<Option<Session>> {
+        self.session_where("token = $1", token, None).await
+    }
+
+    async fn update_contact(
+        &self,
+        session_id: &str,
+        name: Option<&str>,
+        phone: Option<&str>,
+        email: Option<&str>,
+    ) -> StoreResult<Session> {
+        let sql = format!(
+            "UPDATE sessions SET user_name = COALESCE($2, user_name), user_phone = COALESCE($3, user_phone), \
+             user_email = COALESCE($4, user_email), updated_ms = $5 WHERE id = $1 RETURNING {SESSION_COLS}"
+        );
+        let row: SessionRow = on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            let row: SessionRow = sqlx::query_as(&sql)
+                .bind(session_id).bind(name).bind(phone).bind(email).bind(now_ms())
+                .fetch_one(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE customers SET name = COALESCE($2, name), phone = COALESCE($3, phone), \
+                 email = COALESCE($4, email), updated_ms = $5 WHERE id = $1",
+            )
+            .bind(&row.customer_id).bind(name).bind(phone).bind(email).bind(now_ms())
+            .execute(&mut *tx).await?;
+            tx.commit().await?;
+            row
+        });
+        Session::try_from(row)
+    }
+
+    async fn set_session_status(&self, session_id: &str, status: SessionStatus) -> StoreResult<Option<Session>> {
+        let sql = format!(
+            "UPDATE sessions SET status = $2, updated_ms = $3, \
+             closed_ms = CASE WHEN $2 = 'active' THEN NULL ELSE $3 END WHERE id = $1 RETURNING {SESSION_COLS}"
+        );
+        let row: Option<SessionRow> = on!(self.write, pool => sqlx::query_as(&sql)
+            .bind(session_id).bind(status.as_str()).bind(now_ms()).fetch_optional(pool).await?);
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn assign_session(&self, session_id: &str, manager_id: Option<&str>) -> StoreResult<Option<Session>> {
+        let sql =
+            format!("UPDATE sessions SET manager_id = $2, updated_ms = $3 WHERE id = $1 RETURNING {SESSION_COLS}");
+        let row: Option<SessionRow> = on!(self.write, pool => sqlx::query_as(&sql)
+            .bind(session_id).bind(manager_id).bind(now_ms()).fetch_optional(pool).await?);
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn set_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<i64> {
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            let before: i64 = sqlx::query_scalar("SELECT bot_state FROM sessions WHERE id = $1")
+                .bind(session_id).fetch_one(&mut *tx).await?;
+            let added = flags & !before;
+            if added != 0 {
+                sqlx::query("UPDATE sessions SET bot_state = $2 WHERE id = $1")
+                    .bind(session_id).bind(before | flags).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(added)
+        })
+    }
+
+    async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE sessions SET away_sent_ms = $2 WHERE id = $1")
+            .bind(session_id).bind(at_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn list_conversations(&self, f: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)> {
+        let mut clauses = vec!["account_id = $1".to_owned()];
+        let mut args: Vec<String> = vec![f.account_id.clone()];
+        if !f.statuses.is_empty() {
+            let marks: Vec<String> = f
+                .statuses
+                .iter()
+                .map(|s| {
+                    args.push(s.as_str().to_owned());
+                    format!("${}", args.len())
+                })
+                .collect();
+            clauses.push(format!("status IN ({})", marks.join(", ")));
+        }
+        if let Some(op) = &f.assigned_to {
+            args.push(op.clone());
+            clauses.push(format!("manager_id = ${}", args.len()));
+        }
+        let filter = format!("WHERE {}", clauses.join(" AND "));
+        let count_sql = format!("SELECT COUNT(*) FROM sessions {filter}");
+        let page_sql = format!(
+            "SELECT {SESSION_COLS}, \
+             (SELECT body FROM messages m WHERE m.session_id = sessions.id ORDER BY seq DESC LIMIT 1) AS last_body, \
+             (SELECT created_ms FROM messages m WHERE m.session_id = sessions.id ORDER BY seq DESC LIMIT 1) AS last_ms \
+             FROM sessions {filter} ORDER BY updated_ms DESC, id LIMIT ${} OFFSET ${}",
+            args.len() + 1,
+            args.len() + 2
+        );
+        let (total, rows): (i64, Vec<ConversationSqlRow>) = on!(self.read, pool => {
+            let mut count = sqlx::query_scalar(&count_sql);
+            let mut page = sqlx::query_as(&page_sql);
+            for a in &args {
+                count = count.bind(a);
+                page = page.bind(a);
+            }
+            (count.fetch_one(pool).await?, page.bind(f.limit).bind(f.offset).fetch_all(pool).await?)
+        });
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                Ok(ConversationRow {
+                    session: Session::try_from(r.session)?,
+                    last_body: r.last_body,
+                    last_ms: r.last_ms,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((rows, total))
+    }
+
+    async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats> {
+        const COUNTS: &str = "SELECT COUNT(*), \
+            COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0), \
+            COALESCE(SUM(CASE WHEN status = 'active' THEN 0 ELSE 1 END), 0) \
+            FROM sessions WHERE account_id = $3 AND created_ms >= $1 AND created_ms < $2";
+        const RESPONSE: &str = "SELECT CAST(AVG(fm.t - fu.t) AS DOUBLE PRECISION) FROM \
+            (SELECT m.session_id, MIN(m.created_ms) AS t FROM messages m JOIN sessions s ON s.id = m.session_id \
+             WHERE s.account_id = $3 AND m.sender = 'user' GROUP BY m.session_id) fu \
+            JOIN (SELECT m.session_id, MIN(m.created_ms) AS t FROM messages m \
+                  JOIN (SELECT session_id, MIN(created_ms) AS first_user FROM messages WHERE sender = 'user' GROUP BY session_id) u \
+                  ON u.session_id = m.session_id \
+                  WHERE m.sender = 'manager' AND m.created_ms >= u.first_user GROUP BY m.session_id) fm \
+            ON fm.session_id = fu.session_id WHERE fu.t >= $1 AND fu.t < $2";
+        const RESOLUTION: &str = "SELECT CAST(AVG(closed_ms - created_ms) AS DOUBLE PRECISION) FROM sessions \
+            WHERE account_id = $3 AND closed_ms IS NOT NULL AND closed_ms >= $1 AND closed_ms < $2";
+        const MESSAGES: &str = "SELECT m.sender, COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
+            WHERE s.account_id = $3 AND m.created_ms >= $1 AND m.created_ms < $2 GROUP BY m.sender";
+        on!(self.read, pool => {
+            let (conversations, open, closed): (i64, i64, i64) =
+                sqlx::query_as(COUNTS).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
+            let avg_response_ms: Option<f64> =
+                sqlx::query_scalar(RESPONSE).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
+            let avg_resolution_ms: Option<f64> =
+                sqlx::query_scalar(RESOLUTION).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
+            let messages: Vec<(String, i64)> =
+                sqlx::query_as(MESSAGES).bind(from_ms).bind(to_ms).bind(account_id).fetch_all(pool).await?;
+            Ok(Stats { conversations, open, closed, avg_response_ms, avg_resolution_ms, messages })
+        })
+    }
+}
