@@ -1,11 +1,20 @@
-//! What every socket shares (the widget socket, the operator socket and the
-//! room streams): the keepalive that drops silent peers, sends that give up
-//! on peers that stopped reading, and closing with a code.
+//! The one socket driver under every socket (the widget socket, the operator
+//! socket and the room streams): the loop with shutdown, the keepalive that
+//! drops silent peers, sends that give up on peers that stopped reading, and
+//! closing with a code. Each socket only says what its protocol does.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures_util::StreamExt;
+use natter_protocol::ws::{CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT};
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::{HubEvent, Subscription};
 
 /// The result of writing to a socket.
 pub type WsResult = Result<(), axum::Error>;
@@ -53,4 +62,124 @@ pub async fn send(socket: &mut WebSocket, message: WsMessage) -> WsResult {
 /// Sends a close frame with `code` and `reason`.
 pub async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> WsResult {
     send(socket, WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await
+}
+
+/// How a protocol step leaves the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// What a socket's event source gave.
+#[derive(Debug)]
+pub enum Received<T> {
+    Event(T),
+    /// Events were missed (the socket fell behind).
+    Lagged,
+    /// The source is gone.
+    Closed,
+}
+
+/// Where a socket's hub events come from: a session's channel or the firehose.
+pub trait Source: Send {
+    type Item: Send;
+    fn recv(&mut self) -> impl Future<Output = Received<Self::Item>> + Send;
+}
+
+impl<T: Clone + Send> Source for broadcast::Receiver<T> {
+    type Item = T;
+
+    async fn recv(&mut self) -> Received<T> {
+        match broadcast::Receiver::recv(self).await {
+            Ok(item) => Received::Event(item),
+            Err(RecvError::Lagged(_)) => Received::Lagged,
+            Err(RecvError::Closed) => Received::Closed,
+        }
+    }
+}
+
+impl Source for Subscription {
+    type Item = Arc<HubEvent>;
+
+    async fn recv(&mut self) -> Received<Arc<HubEvent>> {
+        Source::recv(&mut self.rx).await
+    }
+}
+
+/// One socket's protocol. [`drive`] owns the loop around it: shutdown (1001),
+/// the keepalive (silent peers get 4008), sends that time out, closing; the
+/// protocol renders its frames and answers the client's.
+pub trait Protocol: Send {
+    /// What its event source yields.
+    type Item: Send;
+    /// A hub event arrived.
+    fn on_event(&mut self, socket: &mut WebSocket, item: Self::Item) -> impl Future<Output = Step> + Send;
+    /// Events were missed; catch up (from the database) or tell the client.
+    fn on_lagged(&mut self, socket: &mut WebSocket) -> impl Future<Output = Step> + Send;
+    /// The client sent a text frame.
+    fn on_text(&mut self, socket: &mut WebSocket, text: Utf8Bytes) -> impl Future<Output = Step> + Send;
+    /// A keepalive tick, the peer alive: ping it (and check its access).
+    fn on_tick(&mut self, socket: &mut WebSocket) -> impl Future<Output = Step> + Send;
+    /// Resolves when the socket's access may have ended (an operator's
+    /// revocation); never, by default.
+    fn revoked(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+    /// After [`Protocol::revoked`]: check, and close if the access is gone.
+    fn on_revoked(&mut self, _socket: &mut WebSocket) -> impl Future<Output = Step> + Send {
+        std::future::ready(Ok(Flow::Continue))
+    }
+}
+
+/// The outcome of a protocol step.
+pub type Step = Result<Flow, axum::Error>;
+
+/// Runs a socket until either side ends it. Each protocol step runs boxed, so
+/// an idle socket holds only this loop's small state.
+pub async fn drive<P, S>(
+    mut socket: WebSocket,
+    mut protocol: P,
+    mut source: S,
+    keepalive: Duration,
+    shutdown: CancellationToken,
+) -> WsResult
+where
+    P: Protocol,
+    S: Source<Item = P::Item>,
+{
+    let mut keepalive = Keepalive::new(keepalive);
+    loop {
+        let flow = tokio::select! {
+            () = shutdown.cancelled() => Flow::Close(CLOSE_GOING_AWAY, "server shutting down"),
+            () = protocol.revoked() => Box::pin(protocol.on_revoked(&mut socket)).await?,
+            alive = keepalive.tick() => {
+                if alive {
+                    Box::pin(protocol.on_tick(&mut socket)).await?
+                } else {
+                    Flow::Close(CLOSE_PRESENCE_TIMEOUT, "presence timeout")
+                }
+            }
+            received = source.recv() => match received {
+                Received::Event(item) => Box::pin(protocol.on_event(&mut socket, item)).await?,
+                Received::Lagged => Box::pin(protocol.on_lagged(&mut socket)).await?,
+                Received::Closed => Flow::Close(CLOSE_GOING_AWAY, "closing"),
+            },
+            msg = socket.next() => match msg {
+                Some(Ok(WsMessage::Text(text))) => {
+                    keepalive.heard();
+                    Box::pin(protocol.on_text(&mut socket, text)).await?
+                }
+                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
+                Some(Ok(_)) => {
+                    keepalive.heard();
+                    Flow::Continue
+                }
+            },
+        };
+        if let Flow::Close(code, reason) = flow {
+            return close(&mut socket, code, reason).await;
+        }
+    }
 }

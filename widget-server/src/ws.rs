@@ -3,6 +3,7 @@
 //! from `last_seq` with no gap and no duplicate.
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -11,15 +12,11 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use futures_util::StreamExt;
-use natter_protocol::ws::{
-    ClientFrame, ErrorEvent, ServerFrame, SubscribeData, TypingUser, CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT,
-    CLOSE_UNAUTHORIZED,
-};
-use tokio::sync::broadcast::error::RecvError;
+use natter_protocol::ws::{ClientFrame, ErrorEvent, ServerFrame, SubscribeData, TypingUser, CLOSE_UNAUTHORIZED};
 
 use crate::chat::sender_name;
-use crate::hub::{message_event, EventKind, Subscription};
-use crate::socket::{close, Keepalive, WsResult};
+use crate::hub::{message_event, EventKind, HubEvent, Subscription};
+use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
 use crate::store::{Cursor, Session, Website};
 use crate::AppState;
 
@@ -46,7 +43,7 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
             // setting up (database reads, operator sessions) runs boxed and is
             // freed before the long live loop starts.
             if let Ok(Some((conn, socket, subscription))) = Box::pin(open(socket, &state)).await {
-                let _ = conn.live(socket, subscription, state.settings.keepalive).await;
+                let _ = drive(socket, conn, subscription, state.settings.keepalive, state.shutdown.clone()).await;
             }
             state.metrics.sockets_open.fetch_sub(1, Relaxed);
         })
@@ -127,7 +124,9 @@ async fn open(mut socket: WebSocket, state: &AppState) -> Result<Option<Subscrib
     };
     send(&mut socket, &ServerFrame::ConfirmSubscription("confirmed".into())).await?;
     let mut conn = Connection { state, website, sent_seq: data.last_seq.unwrap_or(current.last_seq), session: current };
-    conn.replay(&mut socket).await?;
+    if let Flow::Close(code, reason) = conn.replay(&mut socket).await? {
+        return close(&mut socket, code, reason).await.map(|()| None);
+    }
     Ok(Some((conn, socket, subscription)))
 }
 
@@ -165,7 +164,7 @@ fn delivery(sent_seq: i64, seq: i64) -> Delivery {
 
 impl Connection<'_> {
     /// Sends every stored message after `sent_seq`.
-    async fn replay(&mut self, socket: &mut WebSocket) -> WsResult {
+    async fn replay(&mut self, socket: &mut WebSocket) -> Step {
         loop {
             let after = self.sent_seq;
             let page =
@@ -173,7 +172,7 @@ impl Connection<'_> {
                     Ok(page) => page,
                     Err(e) => {
                         tracing::error!(error = %e, "replay failed");
-                        return close(socket, 1011, "server error").await;
+                        return Ok(Flow::Close(1011, "server error"));
                     }
                 };
             for m in &page.messages {
@@ -182,55 +181,7 @@ impl Connection<'_> {
                 self.sent_seq = m.seq;
             }
             if !page.has_more {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Its state is held for as long as the socket is open, so the rarer,
-    /// larger futures inside (database reads, frame handling) run boxed.
-    async fn live(mut self, mut socket: WebSocket, mut sub: Subscription, keepalive: Duration) -> WsResult {
-        let mut keepalive = Keepalive::new(keepalive);
-        let shutdown = self.state.shutdown.clone();
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
-                alive = keepalive.tick() => {
-                    if !alive {
-                        return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
-                    }
-                    send(&mut socket, &ServerFrame::PresenceUpdate(Default::default())).await?;
-                }
-                event = sub.rx.recv() => match event {
-                    Ok(event) => match event.kind() {
-                        EventKind::MessageCreated { seq } => match delivery(self.sent_seq, seq) {
-                            Delivery::Duplicate => {}
-                            Delivery::Next => {
-                                crate::socket::send(&mut socket, WsMessage::Text(event.widget_frame())).await?;
-                                self.sent_seq = seq;
-                            }
-                            Delivery::Gap => Box::pin(self.replay(&mut socket)).await?,
-                        },
-                        // The visitor's own typing and contact details need no echo.
-                        EventKind::Typing { from_visitor: true } | EventKind::Contact => {}
-                        _ => crate::socket::send(&mut socket, WsMessage::Text(event.widget_frame())).await?,
-                    },
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(session = %self.session.id, missed, "subscriber lagged; re-reading from the database");
-                        Box::pin(self.replay(&mut socket)).await?;
-                    }
-                    Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
-                },
-                msg = socket.next() => match msg {
-                    Some(Ok(WsMessage::Text(text))) => {
-                        keepalive.heard();
-                        if let Err(reason) = Box::pin(self.on_frame(&text)).await {
-                            send(&mut socket, &ServerFrame::Error(ErrorEvent { code: "bad_frame".into(), message: reason })).await?;
-                        }
-                    }
-                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
-                    Some(Ok(_)) => keepalive.heard(),
-                },
+                return Ok(Flow::Continue);
             }
         }
     }
@@ -263,6 +214,44 @@ impl Connection<'_> {
                     .map_err(|e| internal(&e))
             }
         }
+    }
+}
+
+impl Protocol for Connection<'_> {
+    type Item = Arc<HubEvent>;
+
+    async fn on_event(&mut self, socket: &mut WebSocket, event: Arc<HubEvent>) -> Step {
+        match event.kind() {
+            EventKind::MessageCreated { seq } => match delivery(self.sent_seq, seq) {
+                Delivery::Duplicate => {}
+                Delivery::Next => {
+                    crate::socket::send(socket, WsMessage::Text(event.widget_frame())).await?;
+                    self.sent_seq = seq;
+                }
+                Delivery::Gap => return self.replay(socket).await,
+            },
+            // The visitor's own typing and contact details need no echo.
+            EventKind::Typing { from_visitor: true } | EventKind::Contact => {}
+            _ => crate::socket::send(socket, WsMessage::Text(event.widget_frame())).await?,
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_lagged(&mut self, socket: &mut WebSocket) -> Step {
+        tracing::warn!(session = %self.session.id, "subscriber lagged; re-reading from the database");
+        self.replay(socket).await
+    }
+
+    async fn on_text(&mut self, socket: &mut WebSocket, text: Utf8Bytes) -> Step {
+        if let Err(reason) = self.on_frame(&text).await {
+            send(socket, &ServerFrame::Error(ErrorEvent { code: "bad_frame".into(), message: reason })).await?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
+        send(socket, &ServerFrame::PresenceUpdate(Default::default())).await?;
+        Ok(Flow::Continue)
     }
 }
 

@@ -6,26 +6,26 @@
 //! may come as `?token=` (as documented) or as a first `{"type": "auth"}`
 //! frame, so it need not sit in a URL.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
 use futures_util::StreamExt;
 use natter_protocol::operator::{List, ListMeta, LoginRequest};
-use natter_protocol::ws::{CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT, CLOSE_UNAUTHORIZED};
+use natter_protocol::ws::CLOSE_UNAUTHORIZED;
 use natter_protocol::Sender;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::{login as operator_login, operator_from_token, AuthOperator, Watch};
 use super::PageQuery;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
-use crate::hub::EventKind;
-use crate::socket::{close, Keepalive, WsResult};
+use crate::hub::{Change, Event, HubEvent};
+use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
 use crate::store::{ConversationFilter, Cursor, Message, Session};
 use crate::time::iso;
 use crate::AppState;
@@ -162,70 +162,93 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
         send(&mut socket, "error", json!({ "message": "missing or invalid token" })).await?;
         return close(&mut socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
     };
-    let mut watch = Watch::new(state, operator.clone());
-    let mut sub = state.hub.subscribe(&room_id);
+    let watch = Watch::new(state, operator.clone());
+    let sub = state.hub.subscribe(&room_id);
     let room = state.store.session_by_id(&room_id).await.ok().flatten().filter(|s| s.account_id == operator.account_id);
     let Some(session) = room else {
         send(&mut socket, "error", json!({ "message": "no such room" })).await?;
         return close(&mut socket, CLOSE_NO_ACCESS, "no access to room").await;
     };
     send(&mut socket, "connected", json!({ "roomId": room_id, "message": "Connected to the room chat" })).await?;
-    let mut sent = session.last_seq;
-    let shutdown = state.shutdown.clone();
-    let mut keepalive = Keepalive::new(keepalive);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
-            () = watch.revoked() => {
-                if !watch.holds(state).await {
-                    send(&mut socket, "error", json!({ "message": "the session ended: log in again" })).await?;
-                    return close(&mut socket, CLOSE_UNAUTHORIZED, "session ended").await;
-                }
+    let room = Room { state, sent: session.last_seq, session, watch };
+    drive(socket, room, sub, keepalive, state.shutdown.clone()).await
+}
+
+/// A room stream: an operator watching one conversation.
+struct Room<'a> {
+    state: &'a AppState,
+    session: Session,
+    /// The highest message seq sent.
+    sent: i64,
+    watch: Watch,
+}
+
+/// Ends the stream of an operator who logged out, lost their role or was removed.
+async fn ended(socket: &mut WebSocket) -> Step {
+    send(socket, "error", json!({ "message": "the session ended: log in again" })).await?;
+    Ok(Flow::Close(CLOSE_UNAUTHORIZED, "session ended"))
+}
+
+impl Protocol for Room<'_> {
+    type Item = Arc<HubEvent>;
+
+    async fn on_event(&mut self, socket: &mut WebSocket, event: Arc<HubEvent>) -> Step {
+        match &event.event {
+            Event::MessageCreated { message, .. } if message.seq <= self.sent => {}
+            Event::MessageCreated { message, author, .. } if message.seq == self.sent + 1 => {
+                send(socket, "message", payload(message, Some(author))).await?;
+                self.sent = message.seq;
             }
-            alive = keepalive.tick() => {
-                if !alive {
-                    return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
-                }
-                if !watch.holds(state).await {
-                    send(&mut socket, "error", json!({ "message": "the session ended: log in again" })).await?;
-                    return close(&mut socket, CLOSE_UNAUTHORIZED, "session ended").await;
-                }
-                crate::socket::send(&mut socket, WsMessage::Ping(Default::default())).await?;
+            Event::MessageCreated { .. } => {
+                self.sent = forward_messages(socket, self.state, &self.session, self.sent).await?;
             }
-            event = sub.rx.recv() => match event {
-                Ok(event) => match event.kind() {
-                    EventKind::MessageCreated { seq } if seq <= sent => {}
-                    EventKind::MessageCreated { .. } => sent = forward_messages(&mut socket, state, &session, sent).await?,
-                    EventKind::Conversation => {
-                        if let Ok(Some(s)) = state.store.session_by_id(&room_id).await {
-                            let event = json!({
-                                "id": uuid::Uuid::new_v4().to_string(),
-                                "eventType": "status_changed",
-                                "agentIds": s.manager_id.iter().collect::<Vec<_>>(),
-                                "description": format!("Conversation is {}", s.status.as_str()),
-                                "timestamp": iso(s.updated_ms),
-                            });
-                            send(&mut socket, "event", event).await?;
-                        }
-                    }
-                    _ => {}
-                },
-                Err(RecvError::Lagged(_)) => sent = forward_messages(&mut socket, state, &session, sent).await?,
-                Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
-            },
-            msg = socket.next() => match msg {
-                Some(Ok(WsMessage::Text(text))) => {
-                    keepalive.heard();
-                    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    match v["type"].as_str() {
-                        Some("ping") => send(&mut socket, "pong", json!({})).await?,
-                        Some("auth") => {}
-                        _ => send(&mut socket, "error", json!({ "message": "unknown message; send {\"type\": \"ping\"}" })).await?,
-                    }
-                }
-                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
-                Some(Ok(_)) => keepalive.heard(),
-            },
+            Event::ConversationChanged { session, change } if *change != Change::Contact => {
+                let event = json!({
+                    "id": uuid::Uuid::new_v4().to_string(),
+                    "eventType": "status_changed",
+                    "agentIds": session.manager_id.iter().collect::<Vec<_>>(),
+                    "description": format!("Conversation is {}", session.status.as_str()),
+                    "timestamp": iso(session.updated_ms),
+                });
+                send(socket, "event", event).await?;
+            }
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_lagged(&mut self, socket: &mut WebSocket) -> Step {
+        self.sent = forward_messages(socket, self.state, &self.session, self.sent).await?;
+        Ok(Flow::Continue)
+    }
+
+    async fn on_text(&mut self, socket: &mut WebSocket, text: Utf8Bytes) -> Step {
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        match v["type"].as_str() {
+            Some("ping") => send(socket, "pong", json!({})).await?,
+            Some("auth") => {}
+            _ => send(socket, "error", json!({ "message": "unknown message; send {\"type\": \"ping\"}" })).await?,
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
+        if !self.watch.holds(self.state).await {
+            return ended(socket).await;
+        }
+        crate::socket::send(socket, WsMessage::Ping(Default::default())).await?;
+        Ok(Flow::Continue)
+    }
+
+    async fn revoked(&mut self) {
+        self.watch.revoked().await;
+    }
+
+    async fn on_revoked(&mut self, socket: &mut WebSocket) -> Step {
+        if self.watch.holds(self.state).await {
+            Ok(Flow::Continue)
+        } else {
+            ended(socket).await
         }
     }
 }

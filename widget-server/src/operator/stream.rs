@@ -7,18 +7,17 @@
 //! too) and are read back from the database in the operator's shapes.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket};
-use futures_util::StreamExt;
-use natter_protocol::ws::{TypingUser, CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT, CLOSE_UNAUTHORIZED};
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
+use natter_protocol::ws::{TypingUser, CLOSE_UNAUTHORIZED};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::{operator_from_token, Watch};
 use super::conversations::{conversation_of, operator_message};
-use crate::hub::{Event, HubEvent};
-use crate::socket::{close, Keepalive, WsResult};
+use crate::hub::{Event, HubEvent, Scope};
+use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
 use crate::store::{Operator, Session};
 use crate::AppState;
 
@@ -62,9 +61,9 @@ async fn error(socket: &mut WebSocket, message: &str) -> WsResult {
 }
 
 /// Ends the socket of an operator who logged out, lost their role or was removed.
-async fn revoked(socket: &mut WebSocket) -> WsResult {
+async fn ended(socket: &mut WebSocket) -> Step {
     error(socket, "the session ended: log in again").await?;
-    close(socket, CLOSE_UNAUTHORIZED, "session ended").await
+    Ok(Flow::Close(CLOSE_UNAUTHORIZED, "session ended"))
 }
 
 pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResult {
@@ -81,66 +80,69 @@ pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResu
             return close(&mut socket, CLOSE_UNAUTHORIZED, "unauthorized").await;
         }
     };
-    // Watching starts before the operator hears they are in, so a logout
-    // right after cannot slip past.
+    // Watching and listening start before the operator hears they are in, so
+    // neither a logout nor an event right after can slip past.
     let watch = Watch::new(state, operator.clone());
+    let firehose = state.hub.firehose();
     let me = json!({ "id": operator.id, "name": operator.name, "role": operator.role });
     send(&mut socket, json!({ "type": "auth.ok", "operator": me })).await?;
-    Stream { state, operator, channels: HashSet::new() }.live(socket, watch).await
+    let stream = Stream { state, operator, channels: HashSet::new(), watch };
+    drive(socket, stream, firehose, state.settings.keepalive, state.shutdown.clone()).await
 }
 
 struct Stream<'a> {
     state: &'a AppState,
     operator: Operator,
     channels: HashSet<String>,
+    watch: Watch,
+}
+
+impl Protocol for Stream<'_> {
+    type Item = (Scope, Arc<HubEvent>);
+
+    async fn on_event(&mut self, socket: &mut WebSocket, (scope, event): (Scope, Arc<HubEvent>)) -> Step {
+        if scope.account_id.as_ref() == self.operator.account_id {
+            if let Some(frame) = self.render(&event).await {
+                send(socket, frame).await?;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_lagged(&mut self, socket: &mut WebSocket) -> Step {
+        send(socket, json!({ "type": "resync" })).await?;
+        Ok(Flow::Continue)
+    }
+
+    async fn on_text(&mut self, socket: &mut WebSocket, text: Utf8Bytes) -> Step {
+        if let Some(reply) = self.on_frame(&text).await {
+            send(socket, reply).await?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
+        if !self.watch.holds(self.state).await {
+            return ended(socket).await;
+        }
+        crate::socket::send(socket, WsMessage::Ping(Default::default())).await?;
+        Ok(Flow::Continue)
+    }
+
+    async fn revoked(&mut self) {
+        self.watch.revoked().await;
+    }
+
+    async fn on_revoked(&mut self, socket: &mut WebSocket) -> Step {
+        if self.watch.holds(self.state).await {
+            Ok(Flow::Continue)
+        } else {
+            ended(socket).await
+        }
+    }
 }
 
 impl Stream<'_> {
-    async fn live(mut self, mut socket: WebSocket, mut watch: Watch) -> WsResult {
-        let mut keepalive = Keepalive::new(self.state.settings.keepalive);
-        let mut firehose = self.state.hub.firehose();
-        let shutdown = self.state.shutdown.clone();
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await,
-                () = watch.revoked() => {
-                    if !watch.holds(self.state).await {
-                        return revoked(&mut socket).await;
-                    }
-                }
-                alive = keepalive.tick() => {
-                    if !alive {
-                        return close(&mut socket, CLOSE_PRESENCE_TIMEOUT, "presence timeout").await;
-                    }
-                    if !watch.holds(self.state).await {
-                        return revoked(&mut socket).await;
-                    }
-                    crate::socket::send(&mut socket, WsMessage::Ping(Default::default())).await?;
-                }
-                event = firehose.recv() => match event {
-                    Ok((scope, event)) if scope.account_id.as_ref() == self.operator.account_id => {
-                        if let Some(frame) = self.render(&event).await {
-                            send(&mut socket, frame).await?;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => send(&mut socket, json!({ "type": "resync" })).await?,
-                    Err(RecvError::Closed) => return close(&mut socket, CLOSE_GOING_AWAY, "closing").await,
-                },
-                msg = socket.next() => match msg {
-                    Some(Ok(WsMessage::Text(text))) => {
-                        keepalive.heard();
-                        if let Some(reply) = self.on_frame(&text).await {
-                            send(&mut socket, reply).await?;
-                        }
-                    }
-                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
-                    Some(Ok(_)) => keepalive.heard(),
-                },
-            }
-        }
-    }
-
     /// A session of the operator's account.
     async fn session(&self, id: &str) -> Option<Session> {
         self.state.store.session_by_id(id).await.ok().flatten().filter(|s| s.account_id == self.operator.account_id)

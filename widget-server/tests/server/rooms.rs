@@ -117,7 +117,26 @@ async fn bad_tokens_get_4001_and_unknown_rooms_4003(db: Db) {
     assert_eq!(unauthenticated.status(), reqwest::StatusCode::UNAUTHORIZED);
 }
 
+async fn a_room_client_that_stops_reading_is_dropped_with_4008(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.keepalive_secs = 0.2).await;
+    let token = room_token(&app).await;
+    let s = app.session("room-silent").await;
+    let mut silent = connect(&app, &s.session_id, &format!("?token={token}")).await;
+    assert_eq!(next_of(&mut silent, "connected").await["roomId"], s.session_id.as_str());
+    // Silence is what is tested: the client reads nothing (so answers no
+    // ping) for four keepalive periods.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let code = loop {
+        match next(&mut silent).await {
+            Err(code) => break code,
+            Ok(frame) => assert_ne!(frame["type"], "message", "{frame}"),
+        }
+    };
+    assert_eq!(code, Some(4008), "a presence timeout");
+}
+
 crate::on_both_databases!(
+    a_room_client_that_stops_reading_is_dropped_with_4008,
     a_room_streams_messages_and_events_to_an_operator,
     the_token_may_come_in_a_first_frame_instead_of_the_url,
     bad_tokens_get_4001_and_unknown_rooms_4003,
