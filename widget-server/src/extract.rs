@@ -133,10 +133,13 @@ impl Credential<'_> {
     }
 }
 
-/// The session named in the path, proven like [`SessionAuth`] but from the
-/// session cache, without reading the session itself: for reads that need
-/// only its id.
+/// The session named in the path of the website in `X-API-Key`, proven by
+/// its session token (`X-Session-Token` or `Auth-Widget`), the website's
+/// secret, or legacy mode; another website's session is 404. It is checked
+/// against the session cache, without reading the session itself: for
+/// requests that need only its id.
 pub struct SessionKeyAuth {
+    pub website: Arc<Website>,
     pub key: Arc<crate::SessionKey>,
 }
 
@@ -148,7 +151,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let WebsiteAuth { website, secret } = WebsiteAuth::from_request_parts(parts, state).await?;
-        let session_id = path_session_id(parts, state).await?;
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| AppError::BadRequest("invalid_path", e.body_text()))?;
+        let session_id = params.into_iter().map(|(_, v)| v).next().unwrap_or_default();
         let app = AppState::from_ref(state);
         let key = app
             .sessions
@@ -158,20 +164,11 @@ where
             .ok_or_else(|| AppError::NotFound(format!("no session {session_id}")))?;
         let credential = Credential { token: session_token(&parts.headers), secret };
         credential.admits_token(&website, &key.token)?;
-        Ok(Self { key })
+        Ok(Self { website, key })
     }
 }
 
-/// The first path parameter, the session id.
-async fn path_session_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, AppError> {
-    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-        .await
-        .map_err(|e| AppError::BadRequest("invalid_path", e.body_text()))?;
-    Ok(params.into_iter().map(|(_, v)| v).next().unwrap_or_default())
-}
-
-/// A session of the authenticated website, proven by its session token
-/// (`X-Session-Token` or `Auth-Widget`), the website's secret, or legacy mode.
+/// [`SessionKeyAuth`] with the session as it is now, for requests that act on it.
 pub struct SessionAuth {
     pub website: Arc<Website>,
     pub session: Session,
@@ -184,16 +181,13 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let WebsiteAuth { website, secret } = WebsiteAuth::from_request_parts(parts, state).await?;
-        let session_id = path_session_id(parts, state).await?;
+        let SessionKeyAuth { website, key } = SessionKeyAuth::from_request_parts(parts, state).await?;
         let app = AppState::from_ref(state);
         let session = app
             .store
-            .session_by_id(&session_id)
+            .session_by_id(&key.id)
             .await?
-            .filter(|s| s.website_id == website.id)
-            .ok_or_else(|| AppError::NotFound(format!("no session {session_id}")))?;
-        Credential { token: session_token(&parts.headers), secret }.admits(&website, &session)?;
+            .ok_or_else(|| AppError::NotFound(format!("no session {}", key.id)))?;
         Ok(Self { website, session })
     }
 }

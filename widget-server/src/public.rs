@@ -172,7 +172,7 @@ pub(crate) async fn seq_of(state: &AppState, session_id: &str, field: &str, valu
 /// the session is answered without reading the database.
 async fn list_messages(
     State(state): State<AppState>,
-    SessionKeyAuth { key }: SessionKeyAuth,
+    SessionKeyAuth { key, .. }: SessionKeyAuth,
     QueryParams(q): QueryParams<MessagesQuery>,
 ) -> AppResult<Json<Envelope<MessagesData>>> {
     let limit = match q.limit {

@@ -1,12 +1,14 @@
 //! Operator authentication: argon2 passwords, JWT access tokens carrying the
 //! operator's token version (logout raises it), single-use refresh tokens.
 
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::Json;
 use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
 use natter_protocol::operator::{LoginRequest, TokenResponse};
+use natter_protocol::ws::CLOSE_UNAUTHORIZED;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -14,6 +16,7 @@ use crate::domain::random_token;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
 use crate::password;
+use crate::socket::{Flow, Protocol, Step};
 use crate::store::Operator;
 use crate::time::now_ms;
 use crate::AppState;
@@ -103,6 +106,58 @@ impl Watch {
             Ok(None) => false,
             // A database hiccup is not a revocation.
             Err(_) => true,
+        }
+    }
+}
+
+/// An operator's socket protocol that ends (4001, after `farewell`) as soon
+/// as the operator's access does: at a revocation on this instance, or at
+/// the keepalive tick that finds it gone.
+pub struct Watched<'a, P> {
+    pub inner: P,
+    pub watch: Watch,
+    pub state: &'a AppState,
+    /// The frame telling the client why its socket ends, in its protocol's shape.
+    pub farewell: String,
+}
+
+/// Tells the client its access ended and closes with 4001.
+async fn end(socket: &mut WebSocket, farewell: String) -> Step {
+    crate::socket::send(socket, WsMessage::Text(farewell.into())).await?;
+    Ok(Flow::Close(CLOSE_UNAUTHORIZED, "session ended"))
+}
+
+impl<P: Protocol> Protocol for Watched<'_, P> {
+    type Item = P::Item;
+
+    async fn on_event(&mut self, socket: &mut WebSocket, item: P::Item) -> Step {
+        self.inner.on_event(socket, item).await
+    }
+
+    async fn on_lagged(&mut self, socket: &mut WebSocket) -> Step {
+        self.inner.on_lagged(socket).await
+    }
+
+    async fn on_text(&mut self, socket: &mut WebSocket, text: Utf8Bytes) -> Step {
+        self.inner.on_text(socket, text).await
+    }
+
+    async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
+        if !self.watch.holds(self.state).await {
+            return end(socket, self.farewell.clone()).await;
+        }
+        self.inner.on_tick(socket).await
+    }
+
+    async fn revoked(&mut self) {
+        self.watch.revoked().await;
+    }
+
+    async fn on_revoked(&mut self, socket: &mut WebSocket) -> Step {
+        if self.watch.holds(self.state).await {
+            Ok(Flow::Continue)
+        } else {
+            end(socket, self.farewell.clone()).await
         }
     }
 }

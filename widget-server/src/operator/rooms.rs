@@ -20,7 +20,7 @@ use natter_protocol::Sender;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{login as operator_login, operator_from_token, AuthOperator, Watch};
+use super::auth::{login as operator_login, operator_from_token, AuthOperator, Watch, Watched};
 use super::PageQuery;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
@@ -170,8 +170,10 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
         return close(&mut socket, CLOSE_NO_ACCESS, "no access to room").await;
     };
     send(&mut socket, "connected", json!({ "roomId": room_id, "message": "Connected to the room chat" })).await?;
-    let room = Room { state, sent: session.last_seq, session, watch };
-    drive(socket, room, sub, keepalive, state.shutdown.clone()).await
+    let room = Room { state, sent: session.last_seq, session };
+    let farewell = json!({ "type": "error", "payload": { "message": "the session ended: log in again" } }).to_string();
+    let watched = Watched { inner: room, watch, state, farewell };
+    drive(socket, watched, sub, keepalive, state.shutdown.clone()).await
 }
 
 /// A room stream: an operator watching one conversation.
@@ -180,13 +182,6 @@ struct Room<'a> {
     session: Session,
     /// The highest message seq sent.
     sent: i64,
-    watch: Watch,
-}
-
-/// Ends the stream of an operator who logged out, lost their role or was removed.
-async fn ended(socket: &mut WebSocket) -> Step {
-    send(socket, "error", json!({ "message": "the session ended: log in again" })).await?;
-    Ok(Flow::Close(CLOSE_UNAUTHORIZED, "session ended"))
 }
 
 impl Protocol for Room<'_> {
@@ -233,23 +228,8 @@ impl Protocol for Room<'_> {
     }
 
     async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
-        if !self.watch.holds(self.state).await {
-            return ended(socket).await;
-        }
         crate::socket::send(socket, WsMessage::Ping(Default::default())).await?;
         Ok(Flow::Continue)
-    }
-
-    async fn revoked(&mut self) {
-        self.watch.revoked().await;
-    }
-
-    async fn on_revoked(&mut self, socket: &mut WebSocket) -> Step {
-        if self.watch.holds(self.state).await {
-            Ok(Flow::Continue)
-        } else {
-            ended(socket).await
-        }
     }
 }
 

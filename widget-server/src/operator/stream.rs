@@ -14,7 +14,7 @@ use natter_protocol::ws::{TypingUser, CLOSE_UNAUTHORIZED};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{operator_from_token, Watch};
+use super::auth::{operator_from_token, Watch, Watched};
 use super::conversations::{conversation_of, operator_message};
 use crate::hub::{Event, HubEvent, Scope};
 use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
@@ -60,12 +60,6 @@ async fn error(socket: &mut WebSocket, message: &str) -> WsResult {
     send(socket, json!({ "type": "error", "message": message })).await
 }
 
-/// Ends the socket of an operator who logged out, lost their role or was removed.
-async fn ended(socket: &mut WebSocket) -> Step {
-    error(socket, "the session ended: log in again").await?;
-    Ok(Flow::Close(CLOSE_UNAUTHORIZED, "session ended"))
-}
-
 pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResult {
     let operator = match serde_json::from_str::<ClientFrame>(first) {
         Ok(ClientFrame::Auth { token }) => match operator_from_token(state, &token).await {
@@ -86,15 +80,16 @@ pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResu
     let firehose = state.hub.firehose();
     let me = json!({ "id": operator.id, "name": operator.name, "role": operator.role });
     send(&mut socket, json!({ "type": "auth.ok", "operator": me })).await?;
-    let stream = Stream { state, operator, channels: HashSet::new(), watch };
-    drive(socket, stream, firehose, state.settings.keepalive, state.shutdown.clone()).await
+    let stream = Stream { state, operator, channels: HashSet::new() };
+    let farewell = json!({ "type": "error", "message": "the session ended: log in again" }).to_string();
+    let watched = Watched { inner: stream, watch, state, farewell };
+    drive(socket, watched, firehose, state.settings.keepalive, state.shutdown.clone()).await
 }
 
 struct Stream<'a> {
     state: &'a AppState,
     operator: Operator,
     channels: HashSet<String>,
-    watch: Watch,
 }
 
 impl Protocol for Stream<'_> {
@@ -122,23 +117,8 @@ impl Protocol for Stream<'_> {
     }
 
     async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
-        if !self.watch.holds(self.state).await {
-            return ended(socket).await;
-        }
         crate::socket::send(socket, WsMessage::Ping(Default::default())).await?;
         Ok(Flow::Continue)
-    }
-
-    async fn revoked(&mut self) {
-        self.watch.revoked().await;
-    }
-
-    async fn on_revoked(&mut self, socket: &mut WebSocket) -> Step {
-        if self.watch.holds(self.state).await {
-            Ok(Flow::Continue)
-        } else {
-            ended(socket).await
-        }
     }
 }
 
