@@ -19,9 +19,10 @@ use serde_json::{json, Value};
 pub use message::{history, sender_name, sender_name_of};
 pub use session::Contact;
 
+use crate::bot;
 use crate::hub::{Change, Event, Hub, HubEvent};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Website};
 use crate::time::iso;
 use crate::webhooks::Webhooks;
 
@@ -56,12 +57,34 @@ impl Chat {
 
     /// Publishes what happened to every socket and instance, and records the
     /// webhook event it makes, if any, before returning.
-    async fn publish(&self, event: Event) {
+    async fn publish(&self, event: Event) -> Arc<HubEvent> {
         let hook = webhook_of(&event);
-        let scope_session = event.session().clone();
-        self.hub.publish(&scope_session, HubEvent::new(event));
+        let published = HubEvent::new(event);
+        let session = published.event.session();
+        self.hub.publish(session, Arc::clone(&published));
         if let Some((name, data)) = hook {
-            self.webhooks.emit(&scope_session.account_id, name, data).await;
+            self.webhooks.emit(&session.account_id, name, data).await;
+        }
+        published
+    }
+
+    /// What the chat itself does in answer to an event on a visitor's
+    /// website: a visitor writing into a closed conversation reopens it, and
+    /// the bot answers visitor messages and new contact details. It runs
+    /// within the request, so its replies are stored in order after what
+    /// they answer.
+    async fn react(&self, website: &Website, event: &Event) -> ChatResult<()> {
+        match event {
+            Event::MessageCreated { session, message, .. } if message.sender == Sender::User => {
+                if session.status != SessionStatus::Active {
+                    self.change_status(session, SessionStatus::Active).await?;
+                }
+                bot::after_visitor_message(self, website, session).await
+            }
+            Event::ConversationChanged { session, change: Change::Contact } => {
+                bot::after_contact(self, website, session).await
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -1,12 +1,13 @@
 //! Messages: storing and announcing them, visitor messages (with the bot's
 //! replies), operator replies, read receipts, history.
 
-use natter_protocol::{Sender, SessionStatus};
+use std::sync::Arc;
+
+use natter_protocol::Sender;
 
 use super::{Chat, ChatResult};
-use crate::bot;
 use crate::domain::{ClientKey, MessageText};
-use crate::hub::Event;
+use crate::hub::{Event, HubEvent};
 use crate::store::{Cursor, Message, NewMessage, Operator, Session, Store, StoreResult, Website};
 
 /// The name shown for a message's author.
@@ -50,26 +51,27 @@ pub async fn history(store: &dyn Store, session_id: &str) -> StoreResult<Vec<Mes
 
 impl Chat {
     /// Stores a message and, when it is new, announces it. Returns the
-    /// message and whether it was new (an `echo_id` already stored answers
-    /// the stored message).
+    /// message and, when it was new, the event announcing it (an `echo_id`
+    /// already stored answers the stored message).
     pub(crate) async fn post(
         &self,
         session: &Session,
         message: NewMessage<'_>,
         author: &str,
-    ) -> ChatResult<(Message, bool)> {
+    ) -> ChatResult<(Message, Option<Arc<HubEvent>>)> {
         let (stored, created) = self.store.insert_message(message).await?;
-        if created {
-            self.metrics.messages_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let event =
-                Event::MessageCreated { session: session.clone(), message: stored.clone(), author: author.to_owned() };
-            self.publish(event).await;
+        if !created {
+            return Ok((stored, None));
         }
-        Ok((stored, created))
+        self.metrics.messages_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let event =
+            Event::MessageCreated { session: session.clone(), message: stored.clone(), author: author.to_owned() };
+        let published = self.publish(event).await;
+        Ok((stored, Some(published)))
     }
 
-    /// A visitor's message: stored once per `echo_id`; a closed conversation
-    /// reopens; then the bot replies if it has something to say.
+    /// A visitor's message: stored once per `echo_id`, then reacted to (a
+    /// closed conversation reopens, the bot replies if it has something to say).
     pub async fn visitor_message(
         &self,
         website: &Website,
@@ -84,12 +86,10 @@ impl Chat {
             manager_id: None,
             echo_id: echo_id.map(ClientKey::as_str),
         };
-        let (message, created) = self.post(session, new, sender_name(website, session, Sender::User, None)).await?;
-        if created && session.status != SessionStatus::Active {
-            self.change_status(session, SessionStatus::Active).await?;
-        }
-        if created {
-            bot::after_visitor_message(self, website, session).await?;
+        let (message, published) = self.post(session, new, sender_name(website, session, Sender::User, None)).await?;
+        let created = published.is_some();
+        if let Some(event) = published {
+            self.react(website, &event.event).await?;
         }
         Ok((message, created))
     }

@@ -72,7 +72,7 @@ impl Chat {
     }
 
     /// Stores the contact details that change the session, announces them,
-    /// and lets the bot reply to them.
+    /// and reacts to them (the bot's "connecting" reply).
     pub async fn update_contact(&self, website: &Website, session: Session, contact: &Contact) -> ChatResult<Session> {
         if !contact.changes(&session) {
             return Ok(session);
@@ -86,8 +86,9 @@ impl Chat {
                 contact.email.as_ref().map(Email::as_str),
             )
             .await?;
-        self.publish(Event::ConversationChanged { session: session.clone(), change: Change::Contact }).await;
-        bot::after_contact(self, website, &session).await?;
+        let event =
+            self.publish(Event::ConversationChanged { session: session.clone(), change: Change::Contact }).await;
+        self.react(website, &event.event).await?;
         Ok(session)
     }
 }
