@@ -95,40 +95,41 @@ const WEBSITE_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Websites by public token (and by id), loaded on first use and refreshed after a while.
 #[derive(Debug, Default)]
 pub struct WebsiteCache {
-    by_token: RwLock<HashMap<String, (Instant, Arc<Website>)>>,
-    by_id: RwLock<HashMap<String, (Instant, Arc<Website>)>>,
+    by_token: WebsiteMap,
+    by_id: WebsiteMap,
+}
+
+/// Cached websites by one key, with when each was read.
+type WebsiteMap = RwLock<HashMap<String, (Instant, Arc<Website>)>>;
+
+/// The website under `key` in `map`, read with `load` when missing or stale.
+async fn cached<F, L>(map: &WebsiteMap, key: &str, load: L) -> StoreResult<Option<Arc<Website>>>
+where
+    L: FnOnce() -> F,
+    F: Future<Output = StoreResult<Option<Website>>>,
+{
+    if let Some((at, w)) = map.read().await.get(key) {
+        if at.elapsed() < WEBSITE_CACHE_TTL {
+            return Ok(Some(Arc::clone(w)));
+        }
+    }
+    let Some(website) = load().await? else {
+        map.write().await.remove(key);
+        return Ok(None);
+    };
+    let website = Arc::new(website);
+    map.write().await.insert(key.to_owned(), (Instant::now(), Arc::clone(&website)));
+    Ok(Some(website))
 }
 
 impl WebsiteCache {
     pub async fn get(&self, store: &dyn Store, token: &str) -> StoreResult<Option<Arc<Website>>> {
-        if let Some((at, w)) = self.by_token.read().await.get(token) {
-            if at.elapsed() < WEBSITE_CACHE_TTL {
-                return Ok(Some(Arc::clone(w)));
-            }
-        }
-        let Some(website) = store.website_by_token(token).await? else {
-            self.by_token.write().await.remove(token);
-            return Ok(None);
-        };
-        let website = Arc::new(website);
-        self.by_token.write().await.insert(token.to_owned(), (Instant::now(), Arc::clone(&website)));
-        Ok(Some(website))
+        cached(&self.by_token, token, || store.website_by_token(token)).await
     }
 
     /// The website with this id; sockets share one copy rather than each keeping its own.
     pub async fn get_by_id(&self, store: &dyn Store, id: &str) -> StoreResult<Option<Arc<Website>>> {
-        if let Some((at, w)) = self.by_id.read().await.get(id) {
-            if at.elapsed() < WEBSITE_CACHE_TTL {
-                return Ok(Some(Arc::clone(w)));
-            }
-        }
-        let Some(website) = store.website_by_id(id).await? else {
-            self.by_id.write().await.remove(id);
-            return Ok(None);
-        };
-        let website = Arc::new(website);
-        self.by_id.write().await.insert(id.to_owned(), (Instant::now(), Arc::clone(&website)));
-        Ok(Some(website))
+        cached(&self.by_id, id, || store.website_by_id(id)).await
     }
 }
 
