@@ -10,6 +10,7 @@ mod omnisupport;
 mod operator;
 mod operator_stream;
 mod ops;
+mod outbox;
 mod postgres;
 mod public_api;
 mod realtime;
