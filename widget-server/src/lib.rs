@@ -20,6 +20,8 @@ pub mod egress;
 pub mod error;
 /// Extractors: JSON bodies, queries, website and session authorisation.
 mod extract;
+/// Answers for unknown API paths and wrong methods, in each API's shape.
+mod fallback;
 /// The relay of hub events between instances sharing PostgreSQL.
 mod fanout;
 /// Typed events and per-session channels.
@@ -282,6 +284,8 @@ pub fn app(state: AppState) -> Router {
         .merge(operator::router())
         .merge(ws::router())
         .merge(ops::router())
+        .merge(fallback::router())
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
     Router::new()
         .merge(api)

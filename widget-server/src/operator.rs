@@ -26,13 +26,16 @@ pub struct PageQuery {
     per_page: Option<i64>,
 }
 
-/// The `(page, per_page)` of a list: `page` from 1, `per_page` 1–100 (20 when
-/// absent); anything else is refused with 422.
+/// The deepest page a list serves; beyond it the offset would be meaningless.
+const MAX_PAGE: i64 = 100_000;
+
+/// The `(page, per_page)` of a list: `page` 1–100,000, `per_page` 1–100 (20
+/// when absent); anything else is refused with 422.
 fn page_window(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), OpError> {
     let invalid = |what: &str| OpError(AppError::Validation("validation_error", what.to_owned()));
     let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(20));
-    if page < 1 {
-        return Err(invalid("page must be at least 1"));
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(invalid("page must be between 1 and 100000"));
     }
     if !(1..=100).contains(&per_page) {
         return Err(invalid("per_page must be between 1 and 100"));

@@ -77,7 +77,7 @@ pub async fn list(
     q: Result<QueryParams<PageQuery>, AppError>,
 ) -> OpResult<Json<List<Value>>> {
     let QueryParams(q) = q?;
-    let (page, per_page) = (q.page.unwrap_or(1).max(1), q.per_page.unwrap_or(50).clamp(1, 100));
+    let (page, per_page) = (q.page.unwrap_or(1).clamp(1, 100_000), q.per_page.unwrap_or(50).clamp(1, 100));
     let filter = ConversationFilter {
         account_id: op.account_id,
         offset: (page - 1) * per_page,

@@ -85,7 +85,45 @@ async fn static_files_are_served_compressed_with_the_right_types(db: Db) {
     assert_eq!(app.get_raw("/pkg/missing.js", &[]).await.status, StatusCode::NOT_FOUND);
 }
 
+async fn unknown_api_paths_and_methods_answer_in_each_apis_shape(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await.access_token;
+    let auth = format!("Bearer {token}");
+    for path in ["/api/public/chat/nope", "/widget/conversations/x/y/z", "/ws/extra", "/api/nope"] {
+        let r = app.get_raw(path, &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+        if path.starts_with("/api/public") || path.starts_with("/widget/conversations") || path.starts_with("/ws") {
+            assert_eq!(
+                (r.body["success"].as_bool(), r.body["error"]["code"].as_str()),
+                (Some(false), Some("not_found")),
+                "{path}"
+            );
+        }
+    }
+    for path in ["/api/v1/nope", "/api/rooms/x/nope", "/widget/v1/nope", "/api/nope"] {
+        let r = app.get_raw(path, &[("authorization", &auth)]).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NOT_FOUND")),
+            "{path}: {}",
+            r.body
+        );
+        assert!(r.body["detail"].is_string(), "{path}: {}", r.body);
+    }
+    let wrong = app.http.delete(app.url("/api/public/chat/sessions")).send().await.expect("delete");
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: serde_json::Value = wrong.json().await.expect("envelope");
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let wrong = app.http.put(app.url("/api/v1/conversations")).bearer_auth(&token).send().await.expect("put");
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: serde_json::Value = wrong.json().await.expect("operator error");
+    assert_eq!(body["code"], "METHOD_NOT_ALLOWED");
+    let deep = app.get_raw("/api/v1/conversations?page=9223372036854775807", &[("authorization", &auth)]).await;
+    assert_eq!(deep.status, StatusCode::UNPROCESSABLE_ENTITY, "a huge page is refused, not overflowed: {}", deep.body);
+}
+
 crate::on_both_databases!(
+    unknown_api_paths_and_methods_answer_in_each_apis_shape,
     the_demo_page_carries_the_demo_website_token,
     static_files_are_served_compressed_with_the_right_types,
     health_and_readiness_answer,
