@@ -279,13 +279,17 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(public::router(state.clone()))
+    // The public API installs its own 405 answer under its CORS layer, so
+    // preflights still reach that layer.
+    let others = Router::new()
         .merge(operator::router())
         .merge(ws::router())
         .merge(ops::router())
         .merge(fallback::router())
-        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .method_not_allowed_fallback(fallback::method_not_allowed);
+    let api = Router::new()
+        .merge(public::router(state.clone()))
+        .merge(others)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
     Router::new()
         .merge(api)

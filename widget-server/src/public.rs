@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/public/chat/sessions/{session_id}/messages", post(send_message).get(list_messages))
         .route("/api/public/chat/notify", post(notify))
         .route("/api/public/chat/config", get(config))
+        .method_not_allowed_fallback(crate::fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), crate::cors::public_cors))
         .layer(middleware::from_fn_with_state(state, limit_ip))
 }
