@@ -291,9 +291,8 @@ pub fn app(state: AppState) -> Router {
         .merge(public::router(state.clone()))
         .merge(others)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
-    Router::new()
-        .merge(api)
-        .merge(web::router(&state.settings))
+    let all = Router::new().merge(api).merge(web::router(&state.settings));
+    web::safety_headers(all)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
             |req: &Request| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),

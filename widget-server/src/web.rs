@@ -26,10 +26,41 @@ pub fn router(settings: &Settings) -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(demo_page))
         .route("/index.html", get(demo_page))
-        .route_service("/console", ServeFile::new(www.join("console.html")))
+        .route_service(
+            "/console",
+            tower::ServiceBuilder::new()
+                .layer(header_layer(header::CONTENT_SECURITY_POLICY, CONSOLE_CSP))
+                .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+                .service(ServeFile::new(www.join("console.html"))),
+        )
         .fallback_service(ServeDir::new(www).append_index_html_on_directories(true))
         .layer(cache("public, max-age=300, must-revalidate"));
     Router::new().nest("/pkg", pkg).merge(pages).layer(CompressionLayer::new())
+}
+
+/// The console's policy: its own script, style and API only, and never in a frame.
+const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+    img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn header_layer(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+/// Headers every response carries: no content sniffing, and no full URLs
+/// (which may carry tokens) sent to other sites as referrers.
+pub fn safety_headers<S>(router: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
 }
 
 /// Placeholder in `www/index.html` for the demo website's token.

@@ -122,7 +122,25 @@ async fn unknown_api_paths_and_methods_answer_in_each_apis_shape(db: Db) {
     assert_eq!(deep.status, StatusCode::UNPROCESSABLE_ENTITY, "a huge page is refused, not overflowed: {}", deep.body);
 }
 
+async fn the_console_may_not_be_framed_and_nothing_is_sniffed(db: Db) {
+    let dir = tempfile::tempdir().expect("dir");
+    let www = dir.path().to_path_buf();
+    std::fs::write(www.join("console.html"), "<!doctype html><title>Console</title>").expect("page");
+    let app = TestApp::spawn_with(db, move |c| c.static_dir = www).await;
+    let console = app.http.get(app.url("/console")).send().await.expect("console");
+    assert_eq!(console.status(), StatusCode::OK);
+    let csp = console.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(console.headers()["x-frame-options"], "DENY");
+    for path in ["/console", "/healthz", "/api/public/chat/config"] {
+        let res = app.http.get(app.url(path)).send().await.expect("response");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(res.headers()["referrer-policy"], "strict-origin-when-cross-origin", "{path}");
+    }
+}
+
 crate::on_both_databases!(
+    the_console_may_not_be_framed_and_nothing_is_sniffed,
     unknown_api_paths_and_methods_answer_in_each_apis_shape,
     the_demo_page_carries_the_demo_website_token,
     static_files_are_served_compressed_with_the_right_types,
