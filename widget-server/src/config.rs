@@ -164,6 +164,9 @@ pub struct ServeConfig {
     /// process being killed).
     #[arg(long, env = "NATTER_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"], global = true)]
     pub sqlite_synchronous: String,
+    /// Bearer token a Prometheus scraper sends for `/metrics`; unset, `/metrics` is not served.
+    #[arg(long, env = "NATTER_METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
     /// Secret for signing operator tokens; generated and stored in the database when unset.
     #[arg(long, env = "NATTER_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
@@ -210,6 +213,7 @@ impl ServeConfig {
             rate_per_website: 10_000,
             trust_proxy: false,
             public_url: None,
+            metrics_token: Some("test-metrics-token".into()),
             sqlite_synchronous: "full".into(),
             jwt_secret: Some("test-secret-test-secret-test-secret".into()),
             access_token_secs: 1800,

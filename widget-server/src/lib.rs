@@ -88,6 +88,8 @@ pub struct Settings {
     pub egress: egress::Egress,
     /// The external base URL for absolute links, without a trailing slash.
     pub public_url: String,
+    /// What a scraper must send for `/metrics`; `None` hides it.
+    pub metrics_token: Option<String>,
 }
 
 /// How long a cached website is trusted before it is read again, so changes
@@ -259,6 +261,7 @@ impl AppState {
                 trust_proxy: config.trust_proxy,
                 egress,
                 public_url: config.public_url(),
+                metrics_token: config.metrics_token.clone().filter(|t| !t.trim().is_empty()),
             }),
             limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),
             websites: Arc::new(WebsiteCache::default()),

@@ -15,7 +15,8 @@ async fn metrics_count_sockets_and_stored_messages(db: Db) {
     let s = app.session("metrics-1").await;
     let _ws = app.subscribed(&s, None).await;
     app.send_ok(&s, "count me").await;
-    let text = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let scrape = app.http.get(app.url("/metrics")).bearer_auth("test-metrics-token").send().await.expect("metrics");
+    let text = scrape.text().await.expect("text");
     let value = |name: &str| -> f64 {
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
@@ -139,7 +140,19 @@ async fn the_console_may_not_be_framed_and_nothing_is_sniffed(db: Db) {
     }
 }
 
+async fn metrics_need_the_metrics_token_and_are_hidden_without_one(db: Db) {
+    let app = TestApp::spawn(db).await;
+    assert_eq!(app.get_raw("/metrics", &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get_raw("/metrics", &[("authorization", "Bearer wrong")]).await.status, StatusCode::UNAUTHORIZED);
+    let hidden = TestApp::spawn_with(db, |c| c.metrics_token = None).await;
+    assert_eq!(
+        hidden.get_raw("/metrics", &[("authorization", "Bearer test-metrics-token")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
 crate::on_both_databases!(
+    metrics_need_the_metrics_token_and_are_hidden_without_one,
     the_console_may_not_be_framed_and_nothing_is_sniffed,
     unknown_api_paths_and_methods_answer_in_each_apis_shape,
     the_demo_page_carries_the_demo_website_token,
