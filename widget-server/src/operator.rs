@@ -16,8 +16,17 @@ use serde::Deserialize;
 
 pub use auth::JwtKeys;
 
-use crate::error::{AppError, OpError};
+use crate::error::{AppError, OpError, OpResult};
+use crate::store::{Operator, Owned};
 use crate::AppState;
+
+/// `found` when it belongs to the operator's account. Another account's
+/// record gets the same 404 as an id that does not exist, never a 403.
+fn of_account<T: Owned>(op: &Operator, found: Option<T>, what: &str, id: &str) -> OpResult<T> {
+    found
+        .filter(|r| r.account_id() == op.account_id)
+        .ok_or_else(|| OpError(AppError::NotFound(format!("no {what} {id}"))))
+}
 
 /// `page` and `per_page` of a list request.
 #[derive(Deserialize)]

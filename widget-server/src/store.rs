@@ -259,6 +259,22 @@ pub struct Delivery {
     pub created_ms: i64,
 }
 
+/// A record that belongs to one account.
+pub trait Owned {
+    fn account_id(&self) -> &str;
+}
+
+macro_rules! owned {
+    ($($t:ty),*) => {$(
+        impl Owned for $t {
+            fn account_id(&self) -> &str {
+                &self.account_id
+            }
+        }
+    )*};
+}
+owned!(Session, Customer, Webhook, Operator, Website);
+
 /// A webhook event waiting in the outbox for one webhook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
@@ -354,8 +370,8 @@ pub trait CustomerStore: Send + Sync + 'static {
     async fn customer_by_id(&self, id: &str) -> StoreResult<Option<Customer>>;
     /// An account's customers, most recently active first, and how many there are.
     async fn list_customers(&self, account_id: &str, offset: i64, limit: i64) -> StoreResult<(Vec<Customer>, i64)>;
-    /// A customer's sessions, oldest first.
-    async fn sessions_of_customer(&self, customer_id: &str) -> StoreResult<Vec<Session>>;
+    /// The sessions of these customers, oldest first (one query for a page of them).
+    async fn sessions_of_customers(&self, customer_ids: &[&str]) -> StoreResult<Vec<Session>>;
     /// Links a session to the customer of a verified identity in its account:
     /// the account's customer with that `external_id` when there is one (the
     /// session moves to it, and its former customer goes when it has no

@@ -85,12 +85,7 @@ pub async fn list(
 
 /// A conversation of the operator's account; another account's is 404, as if it did not exist.
 pub(super) async fn load_session(state: &AppState, op: &Operator, id: &str) -> OpResult<Session> {
-    state
-        .store
-        .session_by_id(id)
-        .await?
-        .filter(|s| s.account_id == op.account_id)
-        .ok_or_else(|| OpError(AppError::NotFound(format!("no conversation {id}"))))
+    super::of_account(op, state.store.session_by_id(id).await?, "conversation", id)
 }
 
 pub async fn get_one(
@@ -219,8 +214,7 @@ pub async fn assign(
     let JsonBody(req) = body?;
     let session = load_session(&state, &op, &id).await?;
     if let Some(user) = &req.user_id {
-        let colleague = state.store.operator_by_id(user).await?.filter(|o| o.account_id == op.account_id);
-        if colleague.is_none() {
+        if super::of_account(&op, state.store.operator_by_id(user).await?, "operator", user).is_err() {
             return Err(OpError(AppError::Validation("validation_error", format!("no operator {user}"))));
         }
     }

@@ -72,12 +72,7 @@ fn view(c: &Customer, sessions: &[Session]) -> CustomerView {
 
 /// A customer of the operator's account; another account's is 404.
 async fn load(state: &AppState, op: &Operator, id: &str) -> OpResult<Customer> {
-    state
-        .store
-        .customer_by_id(id)
-        .await?
-        .filter(|c| c.account_id == op.account_id)
-        .ok_or_else(|| OpError(AppError::NotFound(format!("no customer {id}"))))
+    super::of_account(op, state.store.customer_by_id(id).await?, "customer", id)
 }
 
 pub async fn list(
@@ -88,10 +83,15 @@ pub async fn list(
     let QueryParams(q) = q?;
     let (page, per_page) = page_window(q.page, q.per_page)?;
     let (customers, total) = state.store.list_customers(&op.account_id, (page - 1) * per_page, per_page).await?;
-    let mut data = Vec::with_capacity(customers.len());
-    for c in &customers {
-        data.push(view(c, &state.store.sessions_of_customer(&c.id).await?));
-    }
+    let ids: Vec<&str> = customers.iter().map(|c| c.id.as_str()).collect();
+    let sessions = state.store.sessions_of_customers(&ids).await?;
+    let data = customers
+        .iter()
+        .map(|c| {
+            let own: Vec<Session> = sessions.iter().filter(|s| s.customer_id == c.id).cloned().collect();
+            view(c, &own)
+        })
+        .collect();
     Ok(Json(List { data, meta: Some(ListMeta { total, page, per_page }) }))
 }
 
@@ -101,7 +101,7 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> OpResult<Json<Item<CustomerView>>> {
     let customer = load(&state, &op, &id).await?;
-    let sessions = state.store.sessions_of_customer(&customer.id).await?;
+    let sessions = state.store.sessions_of_customers(&[&customer.id]).await?;
     Ok(Json(Item { data: view(&customer, &sessions) }))
 }
 
@@ -145,7 +145,7 @@ pub async fn identify(
         metadata: req.metadata.as_ref(),
     };
     let customer = state.store.identify(&session, &identity).await?;
-    let sessions = state.store.sessions_of_customer(&customer.id).await?;
+    let sessions = state.store.sessions_of_customers(&[&customer.id]).await?;
     let data = serde_json::json!({ "conversation_id": session.id, "customer_id": customer.id, "user_id": user_id });
     state.webhooks.emit(&session.account_id, "customer.identified", data).await;
     Ok(Json(Item { data: view(&customer, &sessions) }))
@@ -158,7 +158,7 @@ pub async fn export(
     Path(id): Path<String>,
 ) -> OpResult<Json<Value>> {
     let customer = load(&state, &op, &id).await?;
-    let sessions = state.store.sessions_of_customer(&customer.id).await?;
+    let sessions = state.store.sessions_of_customers(&[&customer.id]).await?;
     let mut conversations = Vec::with_capacity(sessions.len());
     for s in &sessions {
         let messages: Vec<_> = history(state.store.as_ref(), &s.id).await?.iter().map(operator_message).collect();
@@ -179,7 +179,7 @@ pub async fn erase(
     Path(id): Path<String>,
 ) -> OpResult<StatusCode> {
     let customer = load(&state, &op, &id).await?;
-    let sessions = state.store.sessions_of_customer(&customer.id).await?;
+    let sessions = state.store.sessions_of_customers(&[&customer.id]).await?;
     state.store.delete_customer(&customer.id).await?;
     for s in &sessions {
         state.sessions.forget(&s.id);

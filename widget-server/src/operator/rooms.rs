@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::auth::{login as operator_login, operator_from_token, AuthOperator, Watch, Watched};
 use super::PageQuery;
-use crate::error::{AppError, OpError, OpResult};
+use crate::error::{AppError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::hub::{Change, Event, HubEvent};
 use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
@@ -110,12 +110,7 @@ pub async fn messages(
     AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
 ) -> OpResult<Json<List<Value>>> {
-    state
-        .store
-        .session_by_id(&id)
-        .await?
-        .filter(|s| s.account_id == op.account_id)
-        .ok_or_else(|| OpError(AppError::NotFound(format!("no room {id}"))))?;
+    super::of_account(&op, state.store.session_by_id(&id).await?, "room", &id)?;
     let page = state.store.list_messages(&id, Cursor::Latest, PAGE).await?;
     let names = operator_names(&state, &op.account_id).await;
     Ok(Json(List { data: page.messages.iter().map(|m| payload(m, name_of(&names, m))).collect(), meta: None }))

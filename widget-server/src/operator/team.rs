@@ -104,10 +104,7 @@ pub async fn set_role(
     if user_id == me.id && role != "admin" {
         return Err(OpError(AppError::Validation("validation_error", "admins cannot demote themselves".into())));
     }
-    let colleague = state.store.operator_by_id(&user_id).await?.filter(|o| o.account_id == me.account_id);
-    if colleague.is_none() {
-        return Err(OpError(AppError::NotFound(format!("no operator {user_id}"))));
-    }
+    super::of_account(&me, state.store.operator_by_id(&user_id).await?, "operator", &user_id)?;
     let op = state
         .store
         .set_operator_role(&user_id, role)

@@ -121,12 +121,7 @@ pub async fn list(
 
 /// A webhook of the admin's account; another account's is 404.
 async fn load(state: &AppState, op: &Operator, id: &str) -> OpResult<Webhook> {
-    state
-        .store
-        .webhook_by_id(id)
-        .await?
-        .filter(|h| h.account_id == op.account_id)
-        .ok_or_else(|| OpError(AppError::NotFound(format!("no webhook {id}"))))
+    super::of_account(op, state.store.webhook_by_id(id).await?, "webhook", id)
 }
 
 pub async fn get_one(

@@ -22,10 +22,22 @@ impl CustomerStore for SqlStore {
         Ok((convert(rows)?, total))
     }
 
-    async fn sessions_of_customer(&self, customer_id: &str) -> StoreResult<Vec<Session>> {
-        let sql = format!("SELECT {SESSION_COLS} FROM sessions WHERE customer_id = $1 ORDER BY created_ms, id");
-        let rows: Vec<SessionRow> =
-            on!(self.read, pool => sqlx::query_as(&sql).bind(customer_id).fetch_all(pool).await?);
+    async fn sessions_of_customers(&self, customer_ids: &[&str]) -> StoreResult<Vec<Session>> {
+        if customer_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=customer_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE customer_id IN ({}) ORDER BY created_ms, id",
+            marks.join(", ")
+        );
+        let rows: Vec<SessionRow> = on!(self.read, pool => {
+            let mut q = sqlx::query_as(&sql);
+            for id in customer_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
         convert(rows)
     }
 
