@@ -117,7 +117,7 @@ pub async fn create_operator(
         account_id: account.id,
         email: email.as_str().to_owned(),
         name,
-        password_hash: crate::password::hash(password)?,
+        password_hash: crate::password::hash_off_workers(password.to_owned()).await?,
         role: role.to_owned(),
         created_ms: now_ms(),
         token_version: 0,

@@ -152,8 +152,17 @@ pub struct ServeConfig {
     /// Public API requests per second allowed per website (burst is 4×).
     #[arg(long, env = "NATTER_RATE_PER_WEBSITE", default_value_t = 500, global = true)]
     pub rate_per_website: u32,
-    /// Take the client IP for rate limits from `X-Forwarded-For` (set this only
-    /// behind a reverse proxy that overwrites that header).
+    /// Sign-in attempts (login, token refresh) per minute per client IP.
+    #[arg(long, env = "NATTER_AUTH_RATE_PER_IP", default_value_t = 20, global = true)]
+    pub auth_rate_per_ip: u32,
+    /// Login attempts per minute per e-mail address, from any number of clients.
+    #[arg(long, env = "NATTER_AUTH_RATE_PER_EMAIL", default_value_t = 10, global = true)]
+    pub auth_rate_per_email: u32,
+    /// Reverse proxies (CIDR, comma-separated or repeated) whose `X-Forwarded-For`
+    /// entries are believed: the client is the rightmost address not in them.
+    #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Trust a reverse proxy on loopback (the same as `--trusted-proxies 127.0.0.0/8,::1/128`).
     #[arg(long, env = "NATTER_TRUST_PROXY", global = true)]
     pub trust_proxy: bool,
     /// The server's external base URL for the absolute links it makes; `http://<addr>` when unset.
@@ -199,6 +208,16 @@ impl ServeConfig {
         }
     }
 
+    /// The limits' figures.
+    pub fn rates(&self) -> crate::ratelimit::Rates {
+        crate::ratelimit::Rates {
+            per_ip: self.rate_per_ip,
+            per_website: self.rate_per_website,
+            auth_per_ip: self.auth_rate_per_ip,
+            auth_per_email: self.auth_rate_per_email,
+        }
+    }
+
     /// Defaults suitable for tests: port 0, no demo data, generous rate limits.
     pub fn for_tests(database_url: String) -> Self {
         Self {
@@ -211,6 +230,9 @@ impl ServeConfig {
             max_message_chars: 4000,
             rate_per_ip: 10_000,
             rate_per_website: 10_000,
+            auth_rate_per_ip: 10_000,
+            auth_rate_per_email: 10_000,
+            trusted_proxies: Vec::new(),
             trust_proxy: false,
             public_url: None,
             metrics_token: Some("test-metrics-token".into()),

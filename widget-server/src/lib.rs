@@ -8,6 +8,8 @@ pub mod bot;
 pub mod chat;
 /// Admin commands (`account`, `website`, `operator`) and the demo data.
 pub mod cli;
+/// The client's address behind trusted proxies, and the key limits count it under.
+pub mod client;
 /// Typed configuration from flags and environment variables.
 pub mod config;
 /// CORS for the public API, by each website's allowed origins.
@@ -83,7 +85,8 @@ pub struct Settings {
     pub access_token_secs: i64,
     pub static_dir: PathBuf,
     pub pkg_dir: PathBuf,
-    pub trust_proxy: bool,
+    /// Whose `X-Forwarded-For` is believed.
+    pub proxies: client::TrustedProxies,
     /// Where the server may send requests of its own.
     pub egress: egress::Egress,
     /// The external base URL for absolute links, without a trailing slash.
@@ -246,6 +249,8 @@ impl AppState {
             Arc::clone(&webhooks),
             Arc::clone(&metrics),
         ));
+        let limiter = Arc::new(RateLimiter::new(config.rates()));
+        limiter.start_janitor(shutdown.clone());
         Ok(Self(Arc::new(Shared {
             store,
             hub,
@@ -258,12 +263,12 @@ impl AppState {
                 access_token_secs: config.access_token_secs,
                 static_dir: config.static_dir.clone(),
                 pkg_dir: config.pkg_dir.clone(),
-                trust_proxy: config.trust_proxy,
+                proxies: client::TrustedProxies::new(config.trusted_proxies.clone(), config.trust_proxy),
                 egress,
                 public_url: config.public_url(),
                 metrics_token: config.metrics_token.clone().filter(|t| !t.trim().is_empty()),
             }),
-            limiter: Arc::new(RateLimiter::new(config.rate_per_ip, config.rate_per_website)),
+            limiter,
             websites: Arc::new(WebsiteCache::default()),
             sessions: Arc::new(SessionCache::default()),
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),

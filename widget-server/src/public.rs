@@ -2,9 +2,7 @@
 //! polling, the legacy `notify` and the widget config; and the Novatalks
 //! and OmniSupport dialects of the same operations.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +15,7 @@ use natter_protocol::{
 
 use crate::bot;
 use crate::chat::{history, Contact};
+use crate::client::ClientIp;
 use crate::domain::{random_token, ClientKey, Email, MessageText, PersonName, Phone};
 use crate::error::{AppError, AppResult};
 use crate::extract::{session_token, Credential, JsonBody, QueryParams, SessionAuth, SessionKeyAuth, WebsiteAuth};
@@ -44,26 +43,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, limit_ip))
 }
 
-/// The client's IP: the peer, or behind a trusted proxy the first `X-Forwarded-For` entry.
-fn client_ip(peer: SocketAddr, headers: &axum::http::HeaderMap, trust_proxy: bool) -> std::net::IpAddr {
-    let forwarded = || {
-        let value = headers.get("x-forwarded-for")?.to_str().ok()?;
-        value.split(',').next()?.trim().parse().ok()
-    };
-    if trust_proxy {
-        forwarded().unwrap_or(peer.ip())
-    } else {
-        peer.ip()
-    }
-}
-
-async fn limit_ip(
-    State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
-    match state.limiter.check_ip(client_ip(addr, req.headers(), state.settings.trust_proxy)) {
+async fn limit_ip(State(state): State<AppState>, client: ClientIp, req: Request, next: Next) -> Response {
+    match state.limiter.check_ip(client.key()) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
@@ -262,29 +243,4 @@ async fn config(
         max_message_length: state.settings.max_message_chars,
         legacy_mode: website.legacy_mode,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn forwarded(value: &str) -> axum::http::HeaderMap {
-        let mut h = axum::http::HeaderMap::new();
-        h.insert("x-forwarded-for", value.parse().expect("header"));
-        h
-    }
-
-    #[test]
-    fn the_peer_address_counts_unless_the_proxy_is_trusted() {
-        let peer: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
-        let headers = forwarded("203.0.113.7, 10.0.0.1");
-        assert_eq!(client_ip(peer, &headers, false).to_string(), "10.0.0.1");
-        assert_eq!(client_ip(peer, &headers, true).to_string(), "203.0.113.7");
-    }
-
-    #[test]
-    fn a_garbled_forwarded_header_falls_back_to_the_peer() {
-        let peer: SocketAddr = "10.0.0.1:5000".parse().expect("addr");
-        assert_eq!(client_ip(peer, &forwarded("not-an-ip"), true).to_string(), "10.0.0.1");
-    }
 }

@@ -12,6 +12,7 @@ use natter_protocol::ws::CLOSE_UNAUTHORIZED;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::client::ClientIp;
 use crate::domain::random_token;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
@@ -212,17 +213,18 @@ async fn issue_tokens(state: &AppState, operator: &Operator) -> OpResult<TokenRe
     Ok(TokenResponse { access_token, refresh_token, token_type: "bearer".into(), expires_in })
 }
 
+/// Signs in with e-mail and password, within the sign-in limits of the
+/// client and of the e-mail address.
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientIp,
     body: Result<JsonBody<LoginRequest>, AppError>,
 ) -> OpResult<Json<TokenResponse>> {
     let JsonBody(req) = body?;
+    state.limiter.check_sign_in(client.key(), Some(&req.email))?;
     let operator = state.store.operator_by_email(req.email.trim()).await?;
-    let hash: &str = match &operator {
-        Some(o) => &o.password_hash,
-        None => password::dummy_hash(),
-    };
-    let valid = password::verify(&req.password, hash);
+    let hash = operator.as_ref().map(|o| o.password_hash.clone());
+    let valid = password::verify_off_workers(req.password, hash).await;
     match operator {
         Some(op) if valid => Ok(Json(issue_tokens(&state, &op).await?)),
         _ => Err(AppError::Unauthorized("invalid_credentials", "wrong email or password".into()).into()),
@@ -236,9 +238,11 @@ pub struct RefreshRequest {
 
 pub async fn refresh(
     State(state): State<AppState>,
+    client: ClientIp,
     body: Result<JsonBody<RefreshRequest>, AppError>,
 ) -> OpResult<Json<TokenResponse>> {
     let JsonBody(req) = body?;
+    state.limiter.check_sign_in(client.key(), None)?;
     let refused = || {
         OpError(AppError::Unauthorized("invalid_refresh_token", "the refresh token is invalid, used or expired".into()))
     };

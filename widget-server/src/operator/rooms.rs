@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::auth::{login as operator_login, operator_from_token, AuthOperator, Watch, Watched};
 use super::PageQuery;
+use crate::client::ClientIp;
 use crate::error::{AppError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::hub::{Change, Event, HubEvent};
@@ -35,8 +36,12 @@ const CLOSE_NO_ACCESS: u16 = 4003;
 const PAGE: i64 = 100;
 
 /// `POST /api/auth/login`: the operator login, with the access token also as `token`.
-pub async fn login(state: State<AppState>, body: Result<JsonBody<LoginRequest>, AppError>) -> OpResult<Json<Value>> {
-    let Json(tokens) = operator_login(state, body).await?;
+pub async fn login(
+    state: State<AppState>,
+    client: ClientIp,
+    body: Result<JsonBody<LoginRequest>, AppError>,
+) -> OpResult<Json<Value>> {
+    let Json(tokens) = operator_login(state, client, body).await?;
     let mut value = serde_json::to_value(&tokens).map_err(|e| AppError::Internal(e.to_string()))?;
     value["token"] = Value::String(tokens.access_token);
     Ok(Json(value))

@@ -1,6 +1,7 @@
 //! The server through its real interfaces (HTTP and WebSocket on a real
 //! port), each test run against SQLite and against PostgreSQL.
 
+mod abuse;
 mod access;
 mod cli;
 mod durability;

@@ -1,0 +1,153 @@
+//! Hostile clients: floods of sign-ins, frames and sockets, bounded in count
+//! and time. They assert behaviour and print latencies; tight figures are
+//! the benchmark's.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{stream, StreamExt};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{Db, TestApp, OPERATOR_EMAIL, OPERATOR_PASSWORD};
+
+/// The `p`-th percentile of `samples`, in milliseconds.
+pub fn percentile_ms(samples: &mut [Duration], p: f64) -> f64 {
+    samples.sort_unstable();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+async fn wrong_login(app: &TestApp, email: &str, forwarded_for: Option<&str>) -> crate::support::Reply {
+    let body = json!({ "email": email, "password": "not the password" }).to_string();
+    match forwarded_for {
+        Some(ip) => app.post_raw("/api/v1/auth/login", &[("x-forwarded-for", ip)], body).await,
+        None => app.post_raw("/api/v1/auth/login", &[], body).await,
+    }
+}
+
+async fn a_login_flood_gets_429s_while_the_server_keeps_answering(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.auth_rate_per_ip = 10;
+        c.auth_rate_per_email = 1_000;
+    })
+    .await;
+    let flooding = AtomicBool::new(true);
+    let flood = async {
+        let replies: Vec<_> = stream::iter(0..200)
+            .map(|i| {
+                let app = &app;
+                async move { wrong_login(app, &format!("guess{i}@example.com"), None).await }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        flooding.store(false, Ordering::SeqCst);
+        replies
+    };
+    let probe = async {
+        let mut latencies = Vec::new();
+        while flooding.load(Ordering::SeqCst) {
+            let started = Instant::now();
+            let r = tokio::time::timeout(Duration::from_secs(5), app.get_raw("/healthz", &[]))
+                .await
+                .expect("/healthz answers during the flood");
+            assert_eq!(r.status, StatusCode::OK);
+            latencies.push(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        latencies
+    };
+    let (replies, mut latencies) = tokio::join!(flood, probe);
+    let limited: Vec<_> = replies.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS).collect();
+    let refused = replies.iter().filter(|r| r.status == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(limited.len() + refused, 200, "only 401s and 429s");
+    assert!(refused <= 12, "the client's limit lets about ten guesses through, not {refused}");
+    for r in &limited {
+        assert_eq!(r.body["code"], "RATE_LIMITED", "{}", r.body);
+        let retry: u64 = r.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+        assert!((1..=60).contains(&retry), "retry after {retry} s");
+    }
+    assert!(!latencies.is_empty());
+    println!(
+        "login flood: {} refused, {} limited; /healthz p50 {:.1} ms, p99 {:.1} ms over {} probes",
+        refused,
+        limited.len(),
+        percentile_ms(&mut latencies, 0.5),
+        percentile_ms(&mut latencies, 0.99),
+        latencies.len()
+    );
+}
+
+async fn logins_for_one_email_are_limited_across_clients(db: Db) {
+    let app = TestApp::spawn_with(db, |c| {
+        c.auth_rate_per_ip = 1_000;
+        c.auth_rate_per_email = 3;
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().expect("net")];
+    })
+    .await;
+    for i in 0..3 {
+        let r = wrong_login(&app, OPERATOR_EMAIL, Some(&format!("203.0.113.{i}"))).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    let r = wrong_login(&app, &OPERATOR_EMAIL.to_uppercase(), Some("198.51.100.1")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the e-mail's limit holds from a new address: {}", r.body);
+    // Another account's operator is not locked out by it.
+    natter_server::cli::create_operator(
+        app.state.store.as_ref(),
+        None,
+        "boss@example.com",
+        OPERATOR_PASSWORD,
+        "admin",
+        None,
+    )
+    .await
+    .expect("operator");
+    let body = json!({ "email": "boss@example.com", "password": OPERATOR_PASSWORD }).to_string();
+    let r = app.post_raw("/api/v1/auth/login", &[("x-forwarded-for", "198.51.100.1")], body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+async fn refresh_attempts_are_limited_per_client(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.auth_rate_per_ip = 3).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let body = json!({ "refresh_token": "guessed" }).to_string();
+        statuses.push(app.post_raw("/api/v1/auth/refresh", &[], body).await.status);
+    }
+    assert_eq!(
+        statuses,
+        [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]
+    );
+}
+
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy(db: Db) {
+    let untrusted = TestApp::spawn_with(db, |c| c.rate_per_ip = 1).await;
+    let key = [("x-api-key", untrusted.website.token.as_str())];
+    let mut last = StatusCode::OK;
+    for i in 0..5 {
+        let forwarded = format!("203.0.113.{i}");
+        let headers = [key[0], ("x-forwarded-for", forwarded.as_str())];
+        last = untrusted.get_raw("/api/public/chat/config", &headers).await.status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "a client cannot pick a new address per request");
+
+    let behind_proxy = TestApp::spawn_with(db, |c| {
+        c.rate_per_ip = 1;
+        c.trust_proxy = true;
+    })
+    .await;
+    for i in 0..5 {
+        let forwarded = format!("198.51.100.7, 203.0.113.{i}");
+        let headers = [("x-api-key", behind_proxy.website.token.as_str()), ("x-forwarded-for", forwarded.as_str())];
+        let r = behind_proxy.get_raw("/api/public/chat/config", &headers).await;
+        assert_eq!(r.status, StatusCode::OK, "each forwarded client has its own limit: {}", r.body);
+    }
+}
+
+crate::on_both_databases!(
+    a_login_flood_gets_429s_while_the_server_keeps_answering,
+    logins_for_one_email_are_limited_across_clients,
+    refresh_attempts_are_limited_per_client,
+    forwarded_addresses_count_only_behind_a_trusted_proxy,
+);
