@@ -98,6 +98,23 @@ pub async fn update_website(
     Ok(website)
 }
 
+/// The new operator's password: from standard input with `--password-stdin`,
+/// else from `--password` (with a warning: argv is visible to every user of
+/// the machine), else from `NATTER_OPERATOR_PASSWORD`.
+pub fn operator_password(stdin: bool, argument: Option<String>) -> anyhow::Result<String> {
+    if stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    if let Some(password) = argument {
+        eprintln!("warning: --password is visible to other users of this machine; prefer --password-stdin");
+        return Ok(password);
+    }
+    std::env::var("NATTER_OPERATOR_PASSWORD")
+        .map_err(|_| anyhow::anyhow!("give the password with --password-stdin or NATTER_OPERATOR_PASSWORD"))
+}
+
 /// Creates an operator in an account (see [`resolve_account`]); fails if the email is taken.
 pub async fn create_operator(
     store: &dyn Store,

@@ -92,8 +92,14 @@ pub enum OperatorCommand {
         account: Option<String>,
         #[arg(long)]
         email: String,
+        /// Read the password from the first line of standard input (best), or
+        /// set `NATTER_OPERATOR_PASSWORD`.
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
+        /// The password on the command line, where other users of the machine
+        /// can see it; prefer `--password-stdin`.
         #[arg(long)]
-        password: String,
+        password: Option<String>,
         #[arg(long, default_value = "agent", value_parser = ["admin", "agent"])]
         role: String,
         /// Display name; defaults to the part of the email before `@`.
@@ -173,12 +179,22 @@ pub struct ServeConfig {
     /// process being killed).
     #[arg(long, env = "NATTER_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"], global = true)]
     pub sqlite_synchronous: String,
-    /// Bearer token a Prometheus scraper sends for `/metrics`; unset, `/metrics` is not served.
+    /// A second address serving `/metrics` only (e.g. a private interface), so
+    /// the main address need not serve it.
+    #[arg(long, env = "NATTER_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Bearer token a Prometheus scraper sends for `/metrics`; unset, the main
+    /// address does not serve `/metrics`.
     #[arg(long, env = "NATTER_METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
     /// Secret for signing operator tokens; generated and stored in the database when unset.
     #[arg(long, env = "NATTER_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
+    /// Key (at least 32 bytes) sealing third-party secrets at rest; a key file
+    /// is generated in `--data-dir` when unset. Instances sharing a database
+    /// need the same key.
+    #[arg(long, env = "NATTER_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
     /// Lifetime of operator access tokens in seconds.
     #[arg(long, env = "NATTER_ACCESS_TOKEN_SECS", default_value_t = 1800, global = true)]
     pub access_token_secs: i64,
@@ -235,9 +251,11 @@ impl ServeConfig {
             trusted_proxies: Vec::new(),
             trust_proxy: false,
             public_url: None,
+            metrics_addr: None,
             metrics_token: Some("test-metrics-token".into()),
             sqlite_synchronous: "full".into(),
             jwt_secret: Some("test-secret-test-secret-test-secret".into()),
+            secret_key: Some("test-secret-key-test-secret-key-test".into()),
             access_token_secs: 1800,
             webhook_retry_base_ms: 50,
             webhook_workers: 8,

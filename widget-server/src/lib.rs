@@ -40,6 +40,8 @@ mod password;
 mod public;
 /// Per-IP and per-website request limits.
 pub mod ratelimit;
+/// Third-party secrets encrypted at rest.
+pub mod seal;
 /// What every socket shares: keepalive and closing.
 pub mod socket;
 /// Records, the `Store` trait and its SQL implementation (with the
@@ -181,6 +183,9 @@ impl SessionCache {
     }
 }
 
+/// The shortest operator-token signing secret accepted: 256 bits for HS256.
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
 /// Everything a handler may need, behind one `Arc`: extractors clone the
 /// state on every request, so a clone is one reference count.
 #[derive(Clone)]
@@ -225,8 +230,13 @@ impl AppState {
             "normal" => store::Durability::ProcessCrash,
             _ => store::Durability::PowerLoss,
         };
-        let store: Arc<dyn Store> = Arc::new(SqlStore::connect_with(&url, durability).await?);
+        let sql = SqlStore::connect_with(&url, durability).await?;
+        sql.seal_secrets_with(seal::Sealer::load_or_create(config.secret_key.as_deref(), &config.db.data_dir)?).await?;
+        let store: Arc<dyn Store> = Arc::new(sql);
         let secret = match &config.jwt_secret {
+            Some(s) if s.len() < MIN_JWT_SECRET_BYTES => {
+                anyhow::bail!("NATTER_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (it is {})", s.len())
+            }
             Some(s) => s.clone(),
             None => store.kv_set_once("jwt_secret", &domain::random_token()).await?,
         };
@@ -306,6 +316,12 @@ pub fn app(state: AppState) -> Router {
             |req: &Request| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
         ))
         .with_state(state)
+}
+
+/// Serves `/metrics` alone on `listener` until the server shuts down.
+pub async fn serve_metrics(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let stop = state.shutdown.clone();
+    axum::serve(listener, ops::metrics_router(state)).with_graceful_shutdown(stop.cancelled_owned()).await
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish and

@@ -19,6 +19,11 @@ async fn main() -> anyhow::Result<()> {
                     println!("{banner}");
                 }
             }
+            if let Some(addr) = args.serve.metrics_addr {
+                let metrics = TcpListener::bind(addr).await?;
+                tracing::info!(addr = %metrics.local_addr()?, "serving /metrics");
+                tokio::spawn(natter_server::serve_metrics(metrics, state.clone()));
+            }
             let listener = TcpListener::bind(args.serve.addr).await?;
             tracing::info!(addr = %listener.local_addr()?, database = store.kind(), "listening");
             println!("  Natter is running on http://{}/", listener.local_addr()?);
@@ -46,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
             let list: Vec<_> = store.list_websites(account.as_deref()).await?.iter().map(cli::website_json).collect();
             println!("{}", serde_json::Value::Array(list));
         }
-        Command::Operator(OperatorCommand::Create { account, email, password, role, name }) => {
+        Command::Operator(OperatorCommand::Create { account, email, password_stdin, password, role, name }) => {
+            let password = cli::operator_password(password_stdin, password)?;
             let op = cli::create_operator(store, account.as_deref(), &email, &password, &role, name.as_deref()).await?;
             println!(
                 "{}",

@@ -29,12 +29,34 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// The Prometheus text, for a scraper with `Authorization: Bearer
-/// <--metrics-token>`; without a configured token it is not served at all.
+/// `/metrics` alone, for the `--metrics-addr` listener: open there unless a
+/// metrics token is configured, which it then needs too.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(state): State<AppState>, headers: axum::http::HeaderMap| async move {
+                match state.settings.metrics_token.as_deref() {
+                    Some(expected) => scrape(&state, &headers, expected),
+                    None => render(&state),
+                }
+            }),
+        )
+        .with_state(state)
+}
+
+/// The Prometheus text on the main address, for a scraper with
+/// `Authorization: Bearer <--metrics-token>`; without a configured token it
+/// is not served there at all.
 async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> axum::response::Response {
     let Some(expected) = state.settings.metrics_token.as_deref() else {
-        return (StatusCode::NOT_FOUND, "metrics are served only with --metrics-token").into_response();
+        return (StatusCode::NOT_FOUND, "metrics are served only with --metrics-token or on --metrics-addr")
+            .into_response();
     };
+    scrape(&state, &headers, expected)
+}
+
+fn scrape(state: &AppState, headers: &axum::http::HeaderMap, expected: &str) -> axum::response::Response {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -48,6 +70,10 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         )
             .into_response();
     }
+    render(state)
+}
+
+fn render(state: &AppState) -> axum::response::Response {
     let body = state.metrics.render(state.hub.active_sessions());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -382,6 +382,17 @@ pub trait CustomerStore: Send + Sync + 'static {
     async fn delete_customer(&self, id: &str) -> StoreResult<bool>;
 }
 
+/// What spending a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Unused and unexpired: now spent, for this operator.
+    Spent(String),
+    /// Spent before (at `used_ms`, unknown for tokens ended by logout).
+    Reused { operator_id: String, used_ms: Option<i64> },
+    /// Never issued, or expired.
+    Unknown,
+}
+
 /// Operators and their refresh tokens.
 #[async_trait]
 pub trait OperatorStore: Send + Sync + 'static {
@@ -394,8 +405,8 @@ pub trait OperatorStore: Send + Sync + 'static {
     /// Invalidates every access and refresh token of the operator.
     async fn revoke_operator_tokens(&self, id: &str) -> StoreResult<()>;
     async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()>;
-    /// Marks an unused, unexpired refresh token used and returns its operator.
-    async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<String>>;
+    /// Spends an unused, unexpired refresh token, or says why it cannot be spent.
+    async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<RefreshUse>;
 }
 
 /// Webhooks, their delivery log and the outbox of events to deliver.

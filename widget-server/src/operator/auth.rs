@@ -18,10 +18,13 @@ use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
 use crate::password;
 use crate::socket::{Flow, Protocol, Step};
-use crate::store::Operator;
+use crate::store::{Operator, RefreshUse};
 use crate::time::now_ms;
 use crate::AppState;
 
+/// A refresh token spent twice within this long is a race between two
+/// tabs, not a copy.
+const REUSE_GRACE_MS: i64 = 10_000;
 /// Refresh tokens live this long.
 const REFRESH_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
@@ -246,8 +249,22 @@ pub async fn refresh(
     let refused = || {
         OpError(AppError::Unauthorized("invalid_refresh_token", "the refresh token is invalid, used or expired".into()))
     };
-    let operator_id =
-        state.store.use_refresh_token(&token_hash(&req.refresh_token), now_ms()).await?.ok_or_else(refused)?;
+    let now = now_ms();
+    let operator_id = match state.store.use_refresh_token(&token_hash(&req.refresh_token), now).await? {
+        RefreshUse::Spent(operator_id) => operator_id,
+        RefreshUse::Reused { operator_id, used_ms } => {
+            // Two tabs refreshing at once spend the same token twice; a
+            // token spent again later was copied, so nothing issued to
+            // that operator can be trusted any more.
+            if used_ms.is_none_or(|at| now - at > REUSE_GRACE_MS) {
+                tracing::warn!(operator = %operator_id, "refresh token reused; revoking every session of the operator");
+                state.store.revoke_operator_tokens(&operator_id).await?;
+                state.hub.revoke(&operator_id);
+            }
+            return Err(refused());
+        }
+        RefreshUse::Unknown => return Err(refused()),
+    };
     let operator = state.store.operator_by_id(&operator_id).await?.ok_or_else(refused)?;
     Ok(Json(issue_tokens(&state, &operator).await?))
 }

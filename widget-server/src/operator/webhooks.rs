@@ -92,6 +92,7 @@ pub async fn create(
     body: Result<JsonBody<CreateRequest>, AppError>,
 ) -> OpResult<(StatusCode, Json<Item<WebhookView>>)> {
     let JsonBody(req) = body?;
+    let generated = req.secret.is_none();
     let hook = Webhook {
         id: uuid::Uuid::new_v4().to_string(),
         account_id: op.account_id,
@@ -107,7 +108,9 @@ pub async fn create(
     state.store.save_webhook(&hook).await?;
     state.webhooks.invalidate(&hook.account_id).await;
     let mut data = view(&hook);
-    data.secret = Some(hook.secret);
+    // A generated secret is shown this once, or the receiver could never
+    // check a signature; one the caller chose is never sent back.
+    data.secret = generated.then_some(hook.secret);
     Ok((StatusCode::CREATED, Json(Item { data })))
 }
 

@@ -3,7 +3,7 @@
 //! query is written once and run through whichever pool is configured.
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,8 +14,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::prelude::*;
 use super::{
     Account, ConversationFilter, ConversationRow, Cursor, Customer, Delivery, Identity, Message, MessagePage,
-    NewMessage, Operator, OutboxItem, Session, Stats, StoreError, StoreResult, Webhook, Website,
+    NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError, StoreResult, Webhook, Website,
 };
+use crate::seal::Sealer;
 use crate::time::now_ms;
 
 enum Pools {
@@ -63,6 +64,8 @@ pub struct SqlStore {
     writer: writer::Writer,
     /// Sessions' committed last seq, where this process is the only writer (SQLite).
     hints: Option<Arc<writer::SeqHints>>,
+    /// Seals third-party secrets; set once by [`SqlStore::seal_secrets_with`].
+    sealer: std::sync::OnceLock<Sealer>,
 }
 
 /// Writer tasks on PostgreSQL (SQLite has one writer connection, so one task).
@@ -375,7 +378,32 @@ impl SqlStore {
             }
             Pools::Postgres(pool) => (writer::WritePool::Postgres(pool.clone()), PG_WRITERS, None),
         };
-        Ok(Self { pools, writer: writer::Writer::start(pool, tasks, hints.clone()), hints })
+        Ok(Self { pools, writer: writer::Writer::start(pool, tasks, hints.clone()), hints, sealer: OnceLock::new() })
+    }
+
+    /// Seals third-party secrets with `sealer` from now on, after checking
+    /// that it is the key the database's secrets were sealed with, and seals
+    /// any stored before sealing existed.
+    pub async fn seal_secrets_with(&self, sealer: Sealer) -> anyhow::Result<()> {
+        let probe = self.kv_set_once("secret_key_check", &sealer.probe()).await?;
+        anyhow::ensure!(
+            sealer.opens_probe(&probe),
+            "the secret key does not open this database's secrets: start with the NATTER_SECRET_KEY \
+             (or data-directory secret.key) it was first started with"
+        );
+        let sealer = self.sealer.get_or_init(|| sealer);
+        let plain: Vec<(String, String)> = on!(self.write, pool => sqlx::query_as(
+            "SELECT id, secret FROM webhooks WHERE secret NOT LIKE 'sealed:%'"
+        ).fetch_all(pool).await?);
+        for (id, secret) in plain {
+            on!(self.write, pool => sqlx::query("UPDATE webhooks SET secret = $1 WHERE id = $2")
+                .bind(sealer.seal(&secret)).bind(&id).execute(pool).await.map(drop)?);
+        }
+        Ok(())
+    }
+
+    fn sealer(&self) -> StoreResult<&Sealer> {
+        self.sealer.get().ok_or_else(|| StoreError::Corrupt("no key for secrets at rest was set".into()))
     }
 
     async fn session_where(&self, clause: &str, a: &str, b: Option<&str>) -> StoreResult<Option<Session>> {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{stream, StreamExt};
+use natter_protocol::operator::TokenResponse;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -145,7 +146,35 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy(db: Db) {
     }
 }
 
+async fn refresh(app: &TestApp, token: &str) -> crate::support::Reply {
+    app.post_raw("/api/v1/auth/refresh", &[], json!({ "refresh_token": token }).to_string()).await
+}
+
+async fn a_copied_refresh_token_spent_late_revokes_every_session(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let first = app.login().await;
+    let r = refresh(&app, &first.refresh_token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let second: TokenResponse = serde_json::from_value(r.body).expect("tokens");
+
+    // Spent twice at once (two tabs): refused, nothing else happens.
+    assert_eq!(refresh(&app, &first.refresh_token).await.status, StatusCode::UNAUTHORIZED);
+    let r = refresh(&app, &second.refresh_token).await;
+    assert_eq!(r.status, StatusCode::OK, "a race between tabs revokes nothing: {}", r.body);
+    let third: TokenResponse = serde_json::from_value(r.body).expect("tokens");
+
+    // Spent again a minute later: the token was copied.
+    app.sql("UPDATE refresh_tokens SET used_ms = used_ms - 60000").await;
+    assert_eq!(refresh(&app, &first.refresh_token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(&app, &third.refresh_token).await.status, StatusCode::UNAUTHORIZED, "the chain is revoked");
+    let auth = format!("Bearer {}", third.access_token);
+    let r = app.get_raw("/api/v1/conversations", &[("authorization", &auth)]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "and so are the access tokens: {}", r.body);
+    app.login().await;
+}
+
 crate::on_both_databases!(
+    a_copied_refresh_token_spent_late_revokes_every_session,
     a_login_flood_gets_429s_while_the_server_keeps_answering,
     logins_for_one_email_are_limited_across_clients,
     refresh_attempts_are_limited_per_client,

@@ -1,16 +1,36 @@
 //! The admin commands, run as the real binary against a SQLite file.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 fn natter(db: &str, args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_natter-server"))
+    natter_with(db, args, &[], "")
+}
+
+/// Runs the binary with extra environment and standard input.
+fn natter_with(db: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> (bool, Value, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_natter-server"))
         .args(args)
         .args(["--database-url", db])
         .env("RUST_LOG", "warn")
-        .output()
+        .env_remove("NATTER_OPERATOR_PASSWORD")
+        .env_remove("NATTER_JWT_SECRET")
+        .env_remove("NATTER_SECRET_KEY")
+        .env(
+            "NATTER_DATA_DIR",
+            Path::new(db.trim_start_matches("sqlite://")).parent().expect("the database's directory"),
+        )
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("binary runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("binary ends");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
     (out.status.success(), json, String::from_utf8_lossy(&out.stderr).to_string())
@@ -90,4 +110,34 @@ fn accounts_own_websites_and_operators_and_must_be_named_once_there_are_two() {
     assert!(ok);
     let names: Vec<&str> = only_acme.as_array().expect("list").iter().filter_map(|w| w["name"].as_str()).collect();
     assert_eq!(names, ["Acme shop"]);
+}
+
+#[test]
+fn operator_passwords_come_from_stdin_or_the_environment_and_argv_is_warned_about() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let create = |email: &'static str, extra: &'static [&'static str]| {
+        let mut args = vec!["operator", "create", "--email", email];
+        args.extend_from_slice(extra);
+        args
+    };
+
+    let (ok, op, err) = natter_with(&db, &create("in@example.com", &["--password-stdin"]), &[], "from stdin pw\n");
+    assert!(ok, "{err}");
+    assert_eq!(op["email"], "in@example.com");
+    assert!(!err.contains("warning"), "{err}");
+
+    let env = [("NATTER_OPERATOR_PASSWORD", "from the env pw")];
+    let (ok, _, err) = natter_with(&db, &create("env@example.com", &[]), &env, "");
+    assert!(ok && !err.contains("warning"), "{err}");
+
+    let (ok, _, err) = natter(&db, &create("argv@example.com", &["--password", "on the command line"]));
+    assert!(ok, "{err}");
+    assert!(err.contains("warning: --password is visible"), "{err}");
+
+    let (ok, _, err) = natter(&db, &create("none@example.com", &[]));
+    assert!(!ok && err.contains("--password-stdin"), "{err}");
+
+    let (ok, _, err) = natter_with(&db, &["account", "list"], &[("NATTER_JWT_SECRET", "too short")], "");
+    assert!(!ok && err.contains("at least 32 bytes"), "a short signing secret is refused: {err}");
 }

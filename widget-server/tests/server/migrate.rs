@@ -40,6 +40,8 @@ async fn a_database_from_before_accounts_moves_into_one_account() {
     pool.close().await;
 
     let store = SqlStore::connect(&url).await.expect("migrates");
+    let key = natter_server::seal::Sealer::from_secret("migrate-test-key-migrate-test-key").expect("key");
+    store.seal_secrets_with(key).await.expect("seals the old secrets");
     let accounts = store.list_accounts().await.expect("accounts");
     assert_eq!(accounts.len(), 1, "{accounts:?}");
     let account = &accounts[0].id;
@@ -47,7 +49,9 @@ async fn a_database_from_before_accounts_moves_into_one_account() {
     assert_eq!(&website.account_id, account);
     assert_eq!(&store.session_by_id("s1").await.expect("read").expect("session").account_id, account);
     assert_eq!(&store.operator_by_id("o1").await.expect("read").expect("operator").account_id, account);
-    assert_eq!(store.list_webhooks(account).await.expect("hooks").len(), 1);
+    let hooks = store.list_webhooks(account).await.expect("hooks");
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].secret, "secret-secret-123", "the old plain secret opens as it was");
 }
 
 #[tokio::test]

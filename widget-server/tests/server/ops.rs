@@ -151,7 +151,21 @@ async fn metrics_need_the_metrics_token_and_are_hidden_without_one(db: Db) {
     );
 }
 
+async fn metrics_may_be_served_on_their_own_address_only(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.metrics_token = None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics_addr = listener.local_addr().expect("addr");
+    tokio::spawn(natter_server::serve_metrics(listener, app.state.clone()));
+    let r = app.http.get(format!("http://{metrics_addr}/metrics")).send().await.expect("scrape");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.expect("body").contains("natter_"), "Prometheus text");
+    let other = app.http.get(format!("http://{metrics_addr}/healthz")).send().await.expect("request");
+    assert_eq!(other.status(), StatusCode::NOT_FOUND, "nothing else is served there");
+    assert_eq!(app.get_raw("/metrics", &[]).await.status, StatusCode::NOT_FOUND, "nor /metrics on the main address");
+}
+
 crate::on_both_databases!(
+    metrics_may_be_served_on_their_own_address_only,
     metrics_need_the_metrics_token_and_are_hidden_without_one,
     the_console_may_not_be_framed_and_nothing_is_sniffed,
     unknown_api_paths_and_methods_answer_in_each_apis_shape,

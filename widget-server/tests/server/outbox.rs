@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use natter_server::seal::Sealer;
 use natter_server::store::prelude::*;
 use natter_server::store::{Account, OutboxItem, SqlStore, Webhook};
 
@@ -16,6 +17,10 @@ async fn every_outbox_row_is_claimed_by_exactly_one_instance(db: Db) {
     };
     let a = SqlStore::connect(&url).await.expect("first instance");
     let b = SqlStore::connect(&url).await.expect("second instance");
+    for store in [&a, &b] {
+        let key = Sealer::from_secret("outbox-test-key-outbox-test-key-0").expect("key");
+        store.seal_secrets_with(key).await.expect("the same key for both");
+    }
     a.create_account(&Account { id: "acc".into(), name: "Acme".into(), created_ms: 0 }).await.expect("account");
     let hook = Webhook {
         id: "hook".into(),

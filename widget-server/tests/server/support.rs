@@ -111,6 +111,28 @@ impl TestApp {
         Self::start(config, state, self.website.clone(), tempfile::tempdir().expect("dir")).await
     }
 
+    /// Runs one SQL statement on the app's database, behind the server's back.
+    pub async fn sql(&self, statement: &str) {
+        if self.database_url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database_url).await.expect("connect");
+            sqlx::query(statement).execute(&pool).await.expect(statement);
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.database_url).await.expect("connect");
+            sqlx::query(statement).execute(&pool).await.expect(statement);
+        }
+    }
+
+    /// The first column of a query's rows, as text, read behind the server's back.
+    pub async fn sql_texts(&self, query: &str) -> Vec<String> {
+        if self.database_url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database_url).await.expect("connect");
+            sqlx::query_scalar(query).fetch_all(&pool).await.expect(query)
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.database_url).await.expect("connect");
+            sqlx::query_scalar(query).fetch_all(&pool).await.expect(query)
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

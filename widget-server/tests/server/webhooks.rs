@@ -114,6 +114,7 @@ async fn signed_events_reach_the_receiver_and_failures_are_retried(db: Db) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(created["data"].get("secret").is_none(), "a chosen secret is not echoed: {created}");
     let hook_id = created["data"]["id"].as_str().expect("id").to_owned();
 
     let s = app.session("hooked").await;
@@ -272,7 +273,33 @@ async fn events_not_yet_delivered_survive_a_restart(db: Db) {
     assert_eq!(body["data"]["conversation_id"], s.session_id.as_str(), "the event recorded before the restart");
 }
 
+async fn secrets_are_sealed_at_rest_and_only_the_right_key_opens_them(db: Db) {
+    let mut app = TestApp::spawn(db).await;
+    let token = admin(&app).await;
+    let (url, mut seen) = receiver().await;
+    let body = json!({ "url": url, "events": ["conversation.created"], "secret": SECRET });
+    let (status, _) = call(&app, reqwest::Method::POST, "/api/v1/webhooks", &token, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let stored = app.sql_texts("SELECT secret FROM webhooks").await;
+    assert!(stored[0].starts_with("sealed:v1:") && !stored[0].contains(SECRET), "{stored:?}");
+
+    // A secret stored before sealing existed is sealed at the next start.
+    app.sql(&format!("UPDATE webhooks SET secret = '{SECRET}'")).await;
+    app.shutdown().await;
+    let mut wrong = natter_server::config::ServeConfig::for_tests(app.database_url.clone());
+    wrong.secret_key = Some("another-key-another-key-another-key".into());
+    let refused = natter_server::AppState::new(&wrong).await.err().expect("a wrong key stops the start");
+    assert!(refused.to_string().contains("does not open"), "{refused}");
+    let restarted = app.spawn_peer().await;
+    let stored = restarted.sql_texts("SELECT secret FROM webhooks").await;
+    assert!(stored[0].starts_with("sealed:v1:"), "resealed: {stored:?}");
+    restarted.session("sealed").await;
+    let (_, _, valid, _) = next_event(&mut seen, "conversation.created").await;
+    assert!(valid, "deliveries are signed with the opened secret");
+}
+
 crate::on_both_databases!(
+    secrets_are_sealed_at_rest_and_only_the_right_key_opens_them,
     targets_inside_the_network_are_refused,
     redirects_are_not_followed,
     events_not_yet_delivered_survive_a_restart,

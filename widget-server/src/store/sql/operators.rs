@@ -56,10 +56,22 @@ impl OperatorStore for SqlStore {
         Ok(())
     }
 
-    async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<String>> {
-        Ok(on!(self.write, pool => sqlx::query_scalar(
-            "UPDATE refresh_tokens SET used = TRUE WHERE token_hash = $1 AND used = FALSE AND expires_ms > $2 RETURNING operator_id",
+    async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<RefreshUse> {
+        let spent: Option<String> = on!(self.write, pool => sqlx::query_scalar(
+            "UPDATE refresh_tokens SET used = TRUE, used_ms = $2 \
+             WHERE token_hash = $1 AND used = FALSE AND expires_ms > $2 RETURNING operator_id",
         )
-        .bind(token_hash).bind(now_ms).fetch_optional(pool).await?))
+        .bind(token_hash).bind(now_ms).fetch_optional(pool).await?);
+        if let Some(operator_id) = spent {
+            return Ok(RefreshUse::Spent(operator_id));
+        }
+        let earlier: Option<(String, bool, Option<i64>)> = on!(self.write, pool => sqlx::query_as(
+            "SELECT operator_id, used, used_ms FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash).fetch_optional(pool).await?);
+        Ok(match earlier {
+            Some((operator_id, true, used_ms)) => RefreshUse::Reused { operator_id, used_ms },
+            _ => RefreshUse::Unknown,
+        })
     }
 }

@@ -2,16 +2,25 @@
 
 use super::*;
 
+impl SqlStore {
+    fn unsealed(&self, row: WebhookRow) -> StoreResult<Webhook> {
+        let mut hook = Webhook::try_from(row)?;
+        hook.secret = self.sealer()?.open(&hook.secret).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(hook)
+    }
+}
+
 #[async_trait]
 impl WebhookStore for SqlStore {
     async fn save_webhook(&self, w: &Webhook) -> StoreResult<()> {
         let events = serde_json::to_string(&w.events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.sealer()?.seal(&w.secret);
         let sql = format!(
             "INSERT INTO webhooks ({WEBHOOK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
              url = excluded.url, events = excluded.events, secret = excluded.secret, active = excluded.active"
         );
         on!(self.write, pool => sqlx::query(&sql)
-            .bind(&w.id).bind(&w.account_id).bind(&w.url).bind(&events).bind(&w.secret).bind(w.active).bind(w.created_ms)
+            .bind(&w.id).bind(&w.account_id).bind(&w.url).bind(&events).bind(&sealed).bind(w.active).bind(w.created_ms)
             .execute(pool).await.map(drop)?);
         Ok(())
     }
@@ -19,14 +28,14 @@ impl WebhookStore for SqlStore {
     async fn webhook_by_id(&self, id: &str) -> StoreResult<Option<Webhook>> {
         let sql = format!("SELECT {WEBHOOK_COLS} FROM webhooks WHERE id = $1");
         let row: Option<WebhookRow> = on!(self.read, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
-        row.map(Webhook::try_from).transpose()
+        row.map(|r| self.unsealed(r)).transpose()
     }
 
     async fn list_webhooks(&self, account_id: &str) -> StoreResult<Vec<Webhook>> {
         let sql = format!("SELECT {WEBHOOK_COLS} FROM webhooks WHERE account_id = $1 ORDER BY created_ms, id");
         let rows: Vec<WebhookRow> =
             on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
-        convert(rows)
+        rows.into_iter().map(|r| self.unsealed(r)).collect()
     }
 
     async fn delete_webhook(&self, id: &str) -> StoreResult<bool> {
