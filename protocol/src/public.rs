@@ -154,8 +154,12 @@ pub struct CreateSessionRequest {
 pub struct SessionData {
     pub session_id: String,
     pub session: ChatSession,
+    /// The newest messages (at most 100), oldest first.
     #[serde(default)]
     pub messages: Vec<ChatMessage>,
+    /// Older messages exist: page back with `GET …/messages?before=<oldest id>`.
+    #[serde(default)]
+    pub has_more: bool,
     /// Session token: send it as `X-Session-Token` and as the `/ws` `pubsub_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,

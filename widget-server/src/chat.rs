@@ -16,7 +16,7 @@ use std::sync::Arc;
 use natter_protocol::{Sender, SessionStatus};
 use serde_json::{json, Value};
 
-pub use message::{history, sender_name, sender_name_of};
+pub use message::{history, recent, sender_name, sender_name_of, RESUME_PAGE};
 pub use session::Contact;
 
 use crate::bot;

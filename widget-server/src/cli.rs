@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::domain::{random_token, Email};
+use crate::domain::{random_token, Email, PersonName};
 use crate::store::{Account, Operator, Store, Website, WebsiteSettings};
 use crate::time::now_ms;
 
@@ -67,6 +67,11 @@ pub async fn create_website(
     Ok(website)
 }
 
+/// The longest text of one website setting (a greeting, an away message).
+const MAX_SETTING_CHARS: usize = 2000;
+/// The most JSON a website's settings take.
+const MAX_SETTINGS_BYTES: usize = 16 * 1024;
+
 /// Merges `settings` (JSON) into a website's settings; replaces its origins
 /// when some are given; sets legacy mode when asked.
 pub async fn update_website(
@@ -85,7 +90,16 @@ pub async fn update_website(
         let mut merged = serde_json::to_value(&website.settings)?;
         if let serde_json::Value::Object(fields) = &mut merged {
             fields.extend(patch);
+            let longest = fields.values().filter_map(serde_json::Value::as_str).map(|t| t.chars().count()).max();
+            anyhow::ensure!(
+                longest.unwrap_or(0) <= MAX_SETTING_CHARS,
+                "a setting's text may be at most {MAX_SETTING_CHARS} characters"
+            );
         }
+        anyhow::ensure!(
+            merged.to_string().len() <= MAX_SETTINGS_BYTES,
+            "settings may be at most {MAX_SETTINGS_BYTES} bytes of JSON"
+        );
         website.settings = serde_json::from_value(merged).map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
     }
     if !origins.is_empty() {
@@ -127,7 +141,8 @@ pub async fn create_operator(
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(password.chars().count() >= 8, "password must be at least 8 characters");
     anyhow::ensure!(matches!(role, "admin" | "agent"), "role must be admin or agent");
-    let name = name.map_or_else(|| email.as_str().split('@').next().unwrap_or("operator").to_owned(), str::to_owned);
+    let name = name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("operator"));
+    let name = PersonName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?.as_str().to_owned();
     let account = resolve_account(store, account).await?;
     let operator = Operator {
         id: uuid::Uuid::new_v4().to_string(),

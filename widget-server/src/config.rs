@@ -207,6 +207,10 @@ pub struct ServeConfig {
     /// Let webhooks target loopback, private and link-local addresses (local development only).
     #[arg(long, env = "NATTER_ALLOW_PRIVATE_WEBHOOKS", global = true)]
     pub allow_private_webhooks: bool,
+    /// Hours after which an anonymous session nobody wrote in (only bot
+    /// messages, no contact details) is removed; 0 keeps them.
+    #[arg(long, env = "NATTER_EMPTY_SESSION_HOURS", default_value_t = 24, global = true)]
+    pub empty_session_hours: u64,
     /// Do not create the demo website and admin on an empty database.
     #[arg(long, env = "NATTER_NO_DEMO", global = true)]
     pub no_demo: bool,
@@ -260,6 +264,7 @@ impl ServeConfig {
             webhook_retry_base_ms: 50,
             webhook_workers: 8,
             allow_private_webhooks: true,
+            empty_session_hours: 24,
             no_demo: true,
             log_json: false,
         }

@@ -33,13 +33,27 @@ impl MessageText {
     }
 }
 
-/// A visitor's name: 1–100 characters after trimming.
+/// Invisible formatting characters that change how text around them is
+/// shown: bidi embeddings, overrides and isolates, zero-width characters,
+/// the byte-order mark. In a name they only serve to disguise it.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
+}
+
+/// A person's name: 1–100 characters after trimming, without control or
+/// invisible formatting characters (those are dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(name: &str) -> Result<Self, AppError> {
-        let name = name.trim();
+        if name.len() > 1024 {
+            return Err(validation("invalid_name", "name must be 1 to 100 characters"));
+        }
+        let visible: String = name.chars().filter(|&c| !is_invisible_format(c)).collect();
+        let name = visible.trim();
         let chars = name.chars().count();
         if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
             return Err(validation("invalid_name", "name must be 1 to 100 characters"));
@@ -52,13 +66,19 @@ impl PersonName {
     }
 }
 
-/// A phone number: digits with optional `+`, spaces, dashes, dots and brackets; 7–15 digits.
+/// A phone number: digits with optional `+`, spaces, dashes, dots and
+/// brackets; 7–15 digits, 32 characters at most.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phone(String);
 
 impl Phone {
+    pub const MAX_CHARS: usize = 32;
+
     pub fn parse(phone: &str) -> Result<Self, AppError> {
         let phone = phone.trim();
+        if phone.len() > Self::MAX_CHARS {
+            return Err(validation("invalid_phone", "phone must be at most 32 characters"));
+        }
         let allowed = |c: char| c.is_ascii_digit() || " -().".contains(c);
         let shape_ok = match phone.strip_prefix('+') {
             Some(rest) => rest.chars().all(allowed),
@@ -169,6 +189,22 @@ mod tests {
         assert_eq!(PersonName::parse("  Olena ").expect("valid").as_str(), "Olena");
         assert!(PersonName::parse(" ").is_err());
         assert!(PersonName::parse(&"x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn names_lose_bidi_overrides_and_invisible_characters() {
+        let spoof = "\u{202E}gnp.exe\u{202C} Bob\u{200B}";
+        assert_eq!(PersonName::parse(spoof).expect("valid").as_str(), "gnp.exe Bob");
+        assert!(PersonName::parse("\u{2066}\u{200D}\u{FEFF}").is_err(), "nothing visible is left");
+        assert_eq!(PersonName::parse("Ольга Шевченко").expect("valid").as_str(), "Ольга Шевченко");
+        assert_eq!(PersonName::parse("مريم").expect("valid").as_str(), "مريم", "right-to-left names stay");
+    }
+
+    #[test]
+    fn phones_are_short() {
+        let padded = format!("+1 {}555 123 4567", "-".repeat(40));
+        assert!(Phone::parse(&padded).is_err());
+        assert!(Phone::parse("+1 (555) 123-4567").is_ok());
     }
 
     #[test]

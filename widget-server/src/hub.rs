@@ -246,6 +246,11 @@ impl Hub {
         self.revoked.subscribe()
     }
 
+    /// Whether a session has a subscriber on this instance.
+    pub fn is_live(&self, session_id: &str) -> bool {
+        self.channels().contains_key(session_id)
+    }
+
     /// Number of sessions with at least one subscriber.
     pub fn active_sessions(&self) -> usize {
         self.channels().len()

@@ -47,6 +47,8 @@ pub mod socket;
 /// Records, the `Store` trait and its SQL implementation (with the
 /// group-commit message writer).
 pub mod store;
+/// The sweep of empty anonymous sessions.
+pub mod sweep;
 /// Timestamps.
 pub mod time;
 /// Static pages: demo, loader, console, widget build.
@@ -259,6 +261,9 @@ impl AppState {
             Arc::clone(&webhooks),
             Arc::clone(&metrics),
         ));
+        let sessions = Arc::new(SessionCache::default());
+        let idle = Duration::from_secs(config.empty_session_hours.saturating_mul(3600));
+        sweep::start(Arc::clone(&store), Arc::clone(&hub), Arc::clone(&sessions), idle, shutdown.clone());
         let limiter = Arc::new(RateLimiter::new(config.rates()));
         limiter.start_janitor(shutdown.clone());
         Ok(Self(Arc::new(Shared {
@@ -280,7 +285,7 @@ impl AppState {
             }),
             limiter,
             websites: Arc::new(WebsiteCache::default()),
-            sessions: Arc::new(SessionCache::default()),
+            sessions,
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
             webhooks,
             shutdown,

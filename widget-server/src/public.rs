@@ -14,7 +14,7 @@ use natter_protocol::{
 };
 
 use crate::bot;
-use crate::chat::{history, Contact};
+use crate::chat::{recent, Contact};
 use crate::client::ClientIp;
 use crate::domain::{random_token, ClientKey, Email, MessageText, PersonName, Phone};
 use crate::error::{AppError, AppResult};
@@ -116,11 +116,12 @@ async fn create_session(
     if created {
         state.chat.announce(&session).await;
     }
-    let messages = history(state.store.as_ref(), &session.id).await?;
+    let page = recent(state.store.as_ref(), &session.id).await?;
     let data = SessionData {
         session_id: session.id.clone(),
         session: chat_session(&session),
-        messages: messages.iter().map(chat_message).collect(),
+        messages: page.messages.iter().map(chat_message).collect(),
+        has_more: page.has_more,
         token: Some(session.token.clone()),
     };
     Ok((created_or_ok(created), Json(Envelope::ok(data))))

@@ -340,6 +340,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Adds `flags` to the session's bot state; returns the flags that were newly set.
     async fn set_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<i64>;
     async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()>;
+    /// Deletes up to `limit` sessions nobody wrote in (bot messages only, no
+    /// contact details, no identified customer) and untouched since
+    /// `idle_before_ms`, except those `keep` says to; returns their ids.
+    async fn delete_empty_sessions(
+        &self,
+        idle_before_ms: i64,
+        keep: &(dyn for<'k> Fn(&'k str) -> bool + Send + Sync),
+        limit: i64,
+    ) -> StoreResult<Vec<String>>;
     async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
     /// Statistics of an account over `[from_ms, to_ms)`.
     async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;

@@ -8,7 +8,7 @@ use natter_protocol::Sender;
 use super::{Chat, ChatResult};
 use crate::domain::{ClientKey, MessageText};
 use crate::hub::{Event, HubEvent};
-use crate::store::{Cursor, Message, NewMessage, Operator, Session, Store, StoreResult, Website};
+use crate::store::{Cursor, Message, MessagePage, NewMessage, Operator, Session, Store, StoreResult, Website};
 
 /// The name shown for a message's author.
 pub fn sender_name<'a>(
@@ -35,6 +35,17 @@ pub async fn sender_name_of(store: &dyn Store, website: &Website, session: &Sess
 }
 
 /// Every message of a session, oldest first.
+/// The newest messages a resuming client gets, oldest first, with whether
+/// older ones exist: a session of any length resumes at the same cost, and
+/// older pages are fetched on request.
+pub async fn recent(store: &dyn Store, session_id: &str) -> StoreResult<MessagePage> {
+    store.list_messages(session_id, Cursor::Latest, RESUME_PAGE).await
+}
+
+/// Messages a resume carries at most.
+pub const RESUME_PAGE: i64 = 100;
+
+/// The whole conversation, for an administrator's export.
 pub async fn history(store: &dyn Store, session_id: &str) -> StoreResult<Vec<Message>> {
     const PAGE: i64 = 500;
     let mut all = Vec::new();

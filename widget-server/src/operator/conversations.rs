@@ -115,10 +115,32 @@ pub(crate) fn operator_message(m: &Message) -> OperatorMessage {
     }
 }
 
+/// `before` and `limit` of a message list, as the operator document has them.
 #[derive(Deserialize)]
 pub struct MessagesQuery {
-    before: Option<String>,
-    limit: Option<i64>,
+    pub(crate) before: Option<String>,
+    pub(crate) limit: Option<i64>,
+}
+
+impl MessagesQuery {
+    /// The newest `limit` (1–100, default 50) messages before `before`, or the newest of all.
+    pub(crate) async fn page(
+        &self,
+        store: &dyn crate::store::Store,
+        session_id: &str,
+    ) -> OpResult<Vec<OperatorMessage>> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=100).contains(&limit) {
+            return Err(OpError(AppError::Validation("validation_error", "limit must be between 1 and 100".into())));
+        }
+        let cursor = match self.before.as_deref() {
+            None => Cursor::Latest,
+            Some(before) => Cursor::BeforeTime(parse_iso(before).ok_or_else(|| {
+                OpError(AppError::Validation("validation_error", "before must be an ISO 8601 datetime".into()))
+            })?),
+        };
+        Ok(store.list_messages(session_id, cursor, limit).await?.messages.iter().map(operator_message).collect())
+    }
 }
 
 pub async fn messages(
@@ -128,21 +150,8 @@ pub async fn messages(
     q: Result<QueryParams<MessagesQuery>, AppError>,
 ) -> OpResult<Json<List<OperatorMessage>>> {
     let QueryParams(q) = q?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(OpError(AppError::Validation("validation_error", "limit must be between 1 and 100".into())));
-    }
     load_session(&state, &op, &id).await?;
-    let messages = match q.before.as_deref() {
-        None => state.store.list_messages(&id, Cursor::Latest, limit).await?.messages,
-        Some(before) => {
-            let ms = parse_iso(before).ok_or_else(|| {
-                OpError(AppError::Validation("validation_error", "before must be an ISO 8601 datetime".into()))
-            })?;
-            state.store.list_messages(&id, Cursor::BeforeTime(ms), limit).await?.messages
-        }
-    };
-    Ok(Json(List { data: messages.iter().map(operator_message).collect(), meta: None }))
+    Ok(Json(List { data: q.page(state.store.as_ref(), &id).await?, meta: None }))
 }
 
 pub async fn reply(

@@ -20,11 +20,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::parse_contact;
-use crate::chat::history;
+use crate::chat::recent;
 use crate::domain::{ClientKey, MessageText};
 use crate::error::{AppError, OpResult};
 use crate::extract::{secrets_match, session_token, JsonBody, QueryParams};
-use crate::operator::conversations::operator_message;
+use crate::operator::conversations::{operator_message, MessagesQuery};
 use crate::store::{Session, Website};
 use crate::AppState;
 
@@ -129,14 +129,15 @@ async fn init(
     if created {
         state.chat.announce(&session).await;
     }
-    let messages: Vec<OperatorMessage> =
-        history(state.store.as_ref(), &session.id).await?.iter().map(operator_message).collect();
+    let page = recent(state.store.as_ref(), &session.id).await?;
+    let messages: Vec<OperatorMessage> = page.messages.iter().map(operator_message).collect();
     Ok(Json(Item {
         data: json!({
             "conversation_id": session.id,
             "session_token": session.token,
             "status": session.status.as_str(),
             "messages": messages,
+            "has_more": page.has_more,
         }),
     }))
 }
@@ -182,6 +183,11 @@ pub struct ListQuery {
     session_id: Option<String>,
     #[serde(default)]
     session_token: Option<String>,
+    /// `before` and `limit`, as for an operator's message list.
+    #[serde(default)]
+    before: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
 }
 
 async fn list(
@@ -196,6 +202,6 @@ async fn list(
         token: first_token([q.session_token.as_deref(), session_token(&headers)]),
     };
     let (session, _) = key.open(&state, &website, false).await?;
-    let data = history(state.store.as_ref(), &session.id).await?.iter().map(operator_message).collect();
-    Ok(Json(List { data, meta: None }))
+    let window = MessagesQuery { before: q.before, limit: q.limit };
+    Ok(Json(List { data: window.page(state.store.as_ref(), &session.id).await?, meta: None }))
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{stream, StreamExt};
 use natter_protocol::operator::TokenResponse;
+use natter_protocol::{MessagesData, SessionData};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -173,7 +174,134 @@ async fn a_copied_refresh_token_spent_late_revokes_every_session(db: Db) {
     app.login().await;
 }
 
+async fn a_long_session_resumes_with_its_newest_page(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("long-one").await;
+    for i in 0..130 {
+        app.send_ok(&s, &format!("message {i}")).await;
+    }
+    let resumed: SessionData = app.post_session_as(&s, json!({ "userSessionId": "long-one" })).await.data();
+    assert_eq!(resumed.messages.len(), 100, "the newest page only");
+    assert!(resumed.has_more);
+    assert_eq!(resumed.messages.last().map(|m| m.message_text.as_str()), Some("message 129"));
+    let mut seen: Vec<String> = resumed.messages.iter().map(|m| m.message_text.clone()).collect();
+    let mut oldest = resumed.messages[0].id.clone();
+    loop {
+        let page = app.list_ok(&s, &format!("before={oldest}&limit=100")).await;
+        let mut older: Vec<String> = page.messages.iter().map(|m| m.message_text.clone()).collect();
+        older.append(&mut seen);
+        seen = older;
+        if !page.has_more {
+            break;
+        }
+        oldest = page.messages[0].id.clone();
+    }
+    let sent: Vec<String> = seen.iter().filter(|m| m.starts_with("message ")).cloned().collect();
+    assert_eq!(
+        sent,
+        (0..130).map(|i| format!("message {i}")).collect::<Vec<_>>(),
+        "paging back finds every message once"
+    );
+
+    let too_many = app.list(&s, "limit=100000").await;
+    assert_eq!(too_many.status, StatusCode::OK, "a large limit is cut to the maximum");
+    assert!(too_many.data::<MessagesData>().messages.len() <= 100);
+    for query in ["since=not-a-date", "since=99999-01-01T00:00:00Z", "after=99999999999999999999999", "before=nope"] {
+        let r = app.list(&s, query).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", r.body);
+    }
+    for query in ["limit=-1", "limit=abc", "limit=99999999999"] {
+        let r = app.list(&s, query).await;
+        assert_eq!((r.status, r.error_code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{query}: {}", r.body);
+    }
+}
+
+async fn the_omnisupport_widget_resumes_with_a_page_and_pages_back(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let key = app.website.token.clone();
+    let init = || {
+        let body = json!({ "api_key": key, "session_id": "omni-long" }).to_string();
+        let app = &app;
+        async move { app.post_raw("/widget/v1/init", &[], body).await }
+    };
+    init().await;
+    for i in 0..105 {
+        let body = json!({ "api_key": key, "session_id": "omni-long", "content": format!("m{i}") });
+        let r = app.post_raw("/widget/v1/messages", &[], body.to_string()).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let resumed = init().await;
+    assert_eq!(resumed.body["data"]["messages"].as_array().map(Vec::len), Some(100));
+    assert_eq!(resumed.body["data"]["has_more"], true);
+    let list = |query: &str| {
+        let path = format!("/widget/v1/messages?api_key={key}&session_id=omni-long&{query}");
+        let app = &app;
+        async move { app.get_raw(&path, &[]).await }
+    };
+    let page = list("limit=10").await;
+    let contents: Vec<&str> =
+        page.body["data"].as_array().expect("list").iter().filter_map(|m| m["content"].as_str()).collect();
+    assert_eq!(contents.len(), 10);
+    assert_eq!(contents.last(), Some(&"m104"));
+    for query in ["limit=0", "limit=101", "limit=-5", "before=yesterday"] {
+        let r = list(query).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", r.body);
+        assert!(r.body["code"].is_string(), "the operator document's error shape: {}", r.body);
+    }
+    assert_eq!(list("limit=x").await.status, StatusCode::BAD_REQUEST, "not a number at all");
+}
+
+async fn contact_fields_are_bounded_and_names_cleaned(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("contact").await;
+    let spoofed = "\u{202E}nimda\u{202C} Olena\u{200B}";
+    let r = app.post_session_as(&s, json!({ "userSessionId": "contact", "name": spoofed })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.data::<SessionData>().session.user_name.as_deref(), Some("nimda Olena"));
+    let padded = format!("+1{}5551234567", " -".repeat(2000));
+    for body in [
+        json!({ "userSessionId": "contact", "phone": padded }),
+        json!({ "userSessionId": "contact", "name": "x".repeat(101) }),
+        json!({ "userSessionId": "contact", "email": format!("{}@example.com", "a".repeat(300)) }),
+        json!({ "userSessionId": "contact", "name": "\u{2066}\u{2069}" }),
+    ] {
+        let r = app.post_session_as(&s, body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    }
+}
+
+async fn empty_anonymous_sessions_are_swept_and_others_kept(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let empty = app.session("empty").await;
+    let written = app.session("written").await;
+    app.send_ok(&written, "hello?").await;
+    let named = app.session("named").await;
+    app.post_session_as(&named, json!({ "userSessionId": "named", "name": "Olena" })).await;
+    let watched = app.session("watched").await;
+    let _socket = app.subscribed(&watched, None).await;
+    let day = natter_server::sweep::sweep_once;
+    let idle = Duration::from_secs(24 * 3600);
+    let state = &app.state;
+
+    assert_eq!(day(state.store.as_ref(), &state.hub, &state.sessions, idle).await, 0, "nothing is a day old yet");
+    app.sql("UPDATE sessions SET updated_ms = updated_ms - 90000000").await;
+    assert_eq!(day(state.store.as_ref(), &state.hub, &state.sessions, idle).await, 1, "only the empty one goes");
+
+    assert_eq!(app.list(&empty, "").await.status, StatusCode::NOT_FOUND, "the empty session is gone");
+    for kept in [&written, &named, &watched] {
+        assert_eq!(app.list(kept, "").await.status, StatusCode::OK);
+    }
+    let again: SessionData = app.session("empty").await;
+    assert_ne!(again.session_id, empty.session_id, "its visitor starts afresh");
+    let customers = app.sql_texts("SELECT id FROM customers").await;
+    assert_eq!(customers.len(), 4, "the swept session's customer went with it: {customers:?}");
+}
+
 crate::on_both_databases!(
+    empty_anonymous_sessions_are_swept_and_others_kept,
+    a_long_session_resumes_with_its_newest_page,
+    the_omnisupport_widget_resumes_with_a_page_and_pages_back,
+    contact_fields_are_bounded_and_names_cleaned,
     a_copied_refresh_token_spent_late_revokes_every_session,
     a_login_flood_gets_429s_while_the_server_keeps_answering,
     logins_for_one_email_are_limited_across_clients,

@@ -60,6 +60,9 @@ fn website_and_operator_commands_print_json_and_refuse_bad_input() {
     assert_eq!(updated["settings"]["locale"], "en", "fields not given are kept");
     let (ok, _, err) = natter(&db, &["website", "update", "--token", &token, "--settings", r#"{"businessHours": 5}"#]);
     assert!(!ok && err.contains("invalid settings"), "{err}");
+    let long = serde_json::json!({ "greeting": "x".repeat(2001) }).to_string();
+    let (ok, _, err) = natter(&db, &["website", "update", "--token", &token, "--settings", &long]);
+    assert!(!ok && err.contains("at most 2000 characters"), "{err}");
 
     let (ok, _, err) = natter(&db, &["website", "create", "--name", "Bad", "--origin", "shop.example"]);
     assert!(!ok && err.contains("must start with http"), "{err}");

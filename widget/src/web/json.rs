@@ -124,6 +124,7 @@ pub fn session_data(v: &JsValue) -> Option<SessionData> {
         session_id: string(v, "sessionId")?,
         session: chat_session(&get(v, "session"))?,
         messages: or_default(v, "messages", |m| array(m, chat_message))?,
+        has_more: or_default(v, "hasMore", JsValue::as_bool)?,
         token: opt_string(v, "token")?,
     })
 }

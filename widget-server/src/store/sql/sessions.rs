@@ -3,8 +3,57 @@
 
 use super::*;
 
+/// What makes a session empty: nobody but the bot wrote, no contact
+/// details, no identified customer.
+const EMPTY: &str = "s.user_name IS NULL AND s.user_phone IS NULL AND s.user_email IS NULL \
+    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.sender <> 'bot') \
+    AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id AND c.external_id IS NOT NULL)";
+
 #[async_trait]
 impl SessionStore for SqlStore {
+    async fn delete_empty_sessions(
+        &self,
+        idle_before_ms: i64,
+        keep: &(dyn for<'k> Fn(&'k str) -> bool + Send + Sync),
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        let candidates = format!(
+            "SELECT s.id, s.customer_id FROM sessions s WHERE s.updated_ms < $1 AND {EMPTY} ORDER BY s.updated_ms LIMIT $2"
+        );
+        let found: Vec<(String, Option<String>)> =
+            on!(self.read, pool => sqlx::query_as(&candidates).bind(idle_before_ms).bind(limit).fetch_all(pool).await?);
+        // Each one is checked again as it is deleted, in one transaction with
+        // its messages: a visitor who writes meanwhile keeps the session.
+        let recheck = format!("DELETE FROM sessions WHERE id = $1 AND updated_ms < $2 AND id IN (SELECT s.id FROM sessions s WHERE s.id = $1 AND {EMPTY})");
+        let mut deleted = Vec::new();
+        for (id, customer) in found {
+            if keep(id.as_str()) {
+                continue;
+            }
+            let gone = on!(self.write, pool => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("DELETE FROM messages WHERE session_id = $1 AND sender = 'bot'")
+                    .bind(&id).execute(&mut *tx).await?;
+                let n = sqlx::query(&recheck).bind(&id).bind(idle_before_ms).execute(&mut *tx).await?.rows_affected();
+                if n == 1 {
+                    sqlx::query("DELETE FROM customers WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM sessions WHERE customer_id = $1)")
+                        .bind(&customer).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                } else {
+                    tx.rollback().await?;
+                }
+                n == 1
+            });
+            if gone {
+                if let Some(hints) = &self.hints {
+                    hints.forget(&id);
+                }
+                deleted.push(id);
+            }
+        }
+        Ok(deleted)
+    }
+
     async fn create_or_get_session(&self, s: &Session) -> StoreResult<(Session, bool)> {
         let insert_customer =
             format!("INSERT INTO customers ({CUSTOMER_COLS}) VALUES ($1, $2, NULL, $3, $4, $5, '{{}}', $6, $6)");

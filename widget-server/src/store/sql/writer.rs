@@ -70,6 +70,11 @@ impl SeqHints {
     pub(super) fn get(&self, session_id: &str) -> Option<i64> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).get(session_id).copied()
     }
+
+    /// Forgets a deleted session.
+    pub(super) fn forget(&self, session_id: &str) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(session_id);
+    }
 }
 
 /// The sending side of the writer.
