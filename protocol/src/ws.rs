@@ -12,6 +12,9 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4001;
 pub const CLOSE_PRESENCE_TIMEOUT: u16 = 4008;
 /// Close code sent when the server shuts down.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code sent to a client that breaks a limit: too many frames for
+/// too long, too many sockets, an origin the website does not allow.
+pub const CLOSE_POLICY: u16 = 1008;
 
 /// `data` of `subscribe`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

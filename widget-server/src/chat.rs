@@ -10,6 +10,7 @@
 mod conversation;
 mod message;
 mod session;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -43,11 +44,12 @@ pub struct Chat {
     hub: Arc<Hub>,
     webhooks: Arc<Webhooks>,
     metrics: Arc<Metrics>,
+    throttle: throttle::Throttle,
 }
 
 impl Chat {
     pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, webhooks: Arc<Webhooks>, metrics: Arc<Metrics>) -> Self {
-        Self { store, hub, webhooks, metrics }
+        Self { store, hub, webhooks, metrics, throttle: throttle::Throttle::default() }
     }
 
     /// The store the core writes through.

@@ -158,6 +158,12 @@ pub struct ServeConfig {
     /// Public API requests per second allowed per website (burst is 4×).
     #[arg(long, env = "NATTER_RATE_PER_WEBSITE", default_value_t = 500, global = true)]
     pub rate_per_website: u32,
+    /// Sockets one client (IPv4 address or IPv6 /64) may hold open at once.
+    #[arg(long, env = "NATTER_MAX_SOCKETS_PER_IP", default_value_t = 256, global = true)]
+    pub max_sockets_per_ip: usize,
+    /// Widget sockets one session may hold open at once (its tabs).
+    #[arg(long, env = "NATTER_MAX_SOCKETS_PER_SESSION", default_value_t = 10, global = true)]
+    pub max_sockets_per_session: usize,
     /// Sign-in attempts (login, token refresh) per minute per client IP.
     #[arg(long, env = "NATTER_AUTH_RATE_PER_IP", default_value_t = 20, global = true)]
     pub auth_rate_per_ip: u32,
@@ -250,6 +256,8 @@ impl ServeConfig {
             max_message_chars: 4000,
             rate_per_ip: 10_000,
             rate_per_website: 10_000,
+            max_sockets_per_ip: 256,
+            max_sockets_per_session: 10,
             auth_rate_per_ip: 10_000,
             auth_rate_per_email: 10_000,
             trusted_proxies: Vec::new(),

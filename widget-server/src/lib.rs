@@ -208,6 +208,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
     pub limiter: Arc<RateLimiter>,
+    /// Open sockets per client and per session.
+    pub sockets: socket::limits::SocketCaps,
     pub websites: Arc<WebsiteCache>,
     pub sessions: Arc<SessionCache>,
     pub jwt: Arc<JwtKeys>,
@@ -284,6 +286,7 @@ impl AppState {
                 metrics_token: config.metrics_token.clone().filter(|t| !t.trim().is_empty()),
             }),
             limiter,
+            sockets: socket::limits::SocketCaps::new(config.max_sockets_per_ip, config.max_sockets_per_session),
             websites: Arc::new(WebsiteCache::default()),
             sessions,
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),

@@ -1,7 +1,10 @@
 //! The one socket driver under every socket (the widget socket, the operator
 //! socket and the room streams): the loop with shutdown, the keepalive that
-//! drops silent peers, sends that give up on peers that stopped reading, and
-//! closing with a code. Each socket only says what its protocol does.
+//! drops silent peers, sends that give up on peers that stopped reading, the
+//! frame budget that drops a flood and closes a sustained one, deferred
+//! work, and closing with a code. Each socket only says what its protocol does.
+
+pub mod limits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,12 +12,13 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
-use natter_protocol::ws::{CLOSE_GOING_AWAY, CLOSE_PRESENCE_TIMEOUT};
+use natter_protocol::ws::{CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PRESENCE_TIMEOUT};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::{HubEvent, Subscription};
+use limits::{Admit, FrameBudget};
 
 /// The result of writing to a socket.
 pub type WsResult = Result<(), axum::Error>;
@@ -131,6 +135,21 @@ pub trait Protocol: Send {
     fn on_revoked(&mut self, _socket: &mut WebSocket) -> impl Future<Output = Step> + Send {
         std::future::ready(Ok(Flow::Continue))
     }
+    /// When deferred work is due ([`Protocol::on_deadline`]); none, by default.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// Deferred work is due.
+    fn on_deadline(&mut self, _socket: &mut WebSocket) -> impl Future<Output = Step> + Send {
+        std::future::ready(Ok(Flow::Continue))
+    }
+}
+
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The outcome of a protocol step.
@@ -150,9 +169,12 @@ where
     S: Source<Item = P::Item>,
 {
     let mut keepalive = Keepalive::new(keepalive);
+    let mut budget = FrameBudget::new(Instant::now());
     loop {
+        let deadline = protocol.deadline();
         let flow = tokio::select! {
             () = shutdown.cancelled() => Flow::Close(CLOSE_GOING_AWAY, "server shutting down"),
+            () = until(deadline) => Box::pin(protocol.on_deadline(&mut socket)).await?,
             () = protocol.revoked() => Box::pin(protocol.on_revoked(&mut socket)).await?,
             alive = keepalive.tick() => {
                 if alive {
@@ -167,14 +189,14 @@ where
                 Received::Closed => Flow::Close(CLOSE_GOING_AWAY, "closing"),
             },
             msg = socket.next() => match msg {
-                Some(Ok(WsMessage::Text(text))) => {
-                    keepalive.heard();
-                    Box::pin(protocol.on_text(&mut socket, text)).await?
-                }
                 Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
-                Some(Ok(_)) => {
+                Some(Ok(frame)) => {
                     keepalive.heard();
-                    Flow::Continue
+                    match (budget.admit(Instant::now()), frame) {
+                        (Admit::Close, _) => Flow::Close(CLOSE_POLICY, "too many frames"),
+                        (Admit::Read, WsMessage::Text(text)) => Box::pin(protocol.on_text(&mut socket, text)).await?,
+                        _ => Flow::Continue,
+                    }
                 }
             },
         };

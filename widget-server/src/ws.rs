@@ -8,14 +8,22 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use futures_util::StreamExt;
-use natter_protocol::ws::{ClientFrame, ErrorEvent, ServerFrame, SubscribeData, TypingUser, CLOSE_UNAUTHORIZED};
+use natter_protocol::ws::{
+    ClientFrame, ErrorEvent, ServerFrame, SubscribeData, TypingUser, CLOSE_POLICY, CLOSE_UNAUTHORIZED,
+};
+use tokio::time::Instant;
 
 use crate::chat::sender_name;
+use crate::client::ClientIp;
+use crate::error::AppError;
 use crate::hub::{message_event, EventKind, HubEvent, Subscription};
+use crate::socket::limits::Slot;
 use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
 use crate::store::{Cursor, Session, Website};
 use crate::AppState;
@@ -31,22 +39,39 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade)).route("/api/v1/ws", get(upgrade))
 }
 
-async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+/// Upgrades within the client's socket cap (429 beyond it); the widget
+/// socket checks the handshake's `Origin` against its website at `subscribe`.
+async fn upgrade(
+    State(state): State<AppState>,
+    client: ClientIp,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Some(slot) = state.sockets.per_client.take(client.key()) else {
+        return too_many_sockets();
+    };
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
+            let _slot = slot;
             state.metrics.sockets_open.fetch_add(1, Relaxed);
             // What every open socket costs is the state of this future, so the
             // setting up (database reads, operator sessions) runs boxed and is
             // freed before the long live loop starts.
-            if let Ok(Some((conn, socket, subscription))) = Box::pin(open(socket, &state)).await {
+            if let Ok(Some((conn, socket, subscription))) = Box::pin(open(socket, &state, origin)).await {
                 let _ = drive(socket, conn, subscription, state.settings.keepalive, state.shutdown.clone()).await;
             }
             state.metrics.sockets_open.fetch_sub(1, Relaxed);
         })
+}
+
+/// The answer to a client holding its cap of sockets, in the public API's envelope.
+pub fn too_many_sockets() -> Response {
+    AppError::RateLimited(1).into_response()
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
@@ -54,9 +79,19 @@ async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
 }
 
 async fn refuse(socket: &mut WebSocket, code: &str, message: &str) -> WsResult {
+    refuse_with(socket, code, message, CLOSE_UNAUTHORIZED, "unauthorized").await
+}
+
+async fn refuse_with(
+    socket: &mut WebSocket,
+    code: &str,
+    message: &str,
+    close_code: u16,
+    reason: &'static str,
+) -> WsResult {
     let frame = ServerFrame::Error(ErrorEvent { code: code.into(), message: message.into() });
     send(socket, &frame).await?;
-    close(socket, CLOSE_UNAUTHORIZED, "unauthorized").await
+    close(socket, close_code, reason).await
 }
 
 /// Waits for the first text frame; `Err` when none arrives in time.
@@ -89,7 +124,11 @@ type Subscribed<'a> = (Connection<'a>, WebSocket, Subscription);
 /// Reads the subscribe frame, checks the token, confirms and replays what the
 /// client misses. `None` when the socket was refused or closed, or was an
 /// operator's (served to its end here).
-async fn open(mut socket: WebSocket, state: &AppState) -> Result<Option<Subscribed<'_>>, axum::Error> {
+async fn open(
+    mut socket: WebSocket,
+    state: &AppState,
+    origin: Option<String>,
+) -> Result<Option<Subscribed<'_>>, axum::Error> {
     let keepalive = state.settings.keepalive;
     let Some(first) = first_frame(&mut socket, keepalive * 2).await else {
         return Ok(None);
@@ -116,6 +155,18 @@ async fn open(mut socket: WebSocket, state: &AppState) -> Result<Option<Subscrib
         Ok(Some(w)) => w,
         _ => return close(&mut socket, 1011, "server error").await.map(|()| None),
     };
+    if let Some(origin) = origin.filter(|o| !website.allows_origin(o)) {
+        let why = format!("{origin} may not use this website's chat");
+        return refuse_with(&mut socket, "origin_not_allowed", &why, CLOSE_POLICY, "origin not allowed")
+            .await
+            .map(|()| None);
+    }
+    let Some(session_slot) = state.sockets.per_session.take(session.id.clone()) else {
+        let why = "this session has too many sockets open";
+        return refuse_with(&mut socket, "too_many_sockets", why, CLOSE_POLICY, "too many sockets")
+            .await
+            .map(|()| None);
+    };
     // Subscribe before reading the session again, so nothing stored in between is missed.
     let subscription = state.hub.subscribe(&session.id);
     let current = match state.store.session_by_id(&session.id).await {
@@ -123,7 +174,14 @@ async fn open(mut socket: WebSocket, state: &AppState) -> Result<Option<Subscrib
         _ => return close(&mut socket, 1011, "server error").await.map(|()| None),
     };
     send(&mut socket, &ServerFrame::ConfirmSubscription("confirmed".into())).await?;
-    let mut conn = Connection { state, website, sent_seq: data.last_seq.unwrap_or(current.last_seq), session: current };
+    let mut conn = Connection {
+        state,
+        website,
+        sent_seq: data.last_seq.unwrap_or(current.last_seq),
+        session: current,
+        pending: Pending::default(),
+        _slot: session_slot,
+    };
     if let Flow::Close(code, reason) = conn.replay(&mut socket).await? {
         return close(&mut socket, code, reason).await.map(|()| None);
     }
@@ -137,6 +195,17 @@ struct Connection<'a> {
     /// Highest message seq the client has: from `last_seq`, or the session's
     /// seq at subscription. Messages go out in seq order from here.
     sent_seq: i64,
+    /// Read receipts and typing held back by the session's throttle.
+    pending: Pending,
+    _slot: Slot<String>,
+}
+
+/// What a socket was asked to do that the throttle deferred; only the latest counts.
+#[derive(Debug, Default)]
+struct Pending {
+    seen: Option<i64>,
+    typing: Option<bool>,
+    due: Option<Instant>,
 }
 
 /// What to do with a live `message.created` given the last seq sent.
@@ -191,10 +260,8 @@ impl Connection<'_> {
         match frame {
             ClientFrame::UpdatePresence | ClientFrame::Subscribe(_) => Ok(()),
             ClientFrame::TypingOn | ClientFrame::TypingOff => {
-                let name = self.session.user_name.clone().unwrap_or_else(|| "Visitor".into());
-                let user = TypingUser { id: Some(self.session.id.clone()), name, kind: "contact".into() };
-                self.state.chat.typing(&self.session, matches!(frame, ClientFrame::TypingOn), user).await;
-                Ok(())
+                self.pending.typing = Some(matches!(frame, ClientFrame::TypingOn));
+                self.flush().await
             }
             ClientFrame::Seen(seen) => {
                 let seq = match (seen.seq, seen.message_id) {
@@ -206,14 +273,35 @@ impl Connection<'_> {
                     },
                     (None, None) => i64::MAX,
                 };
-                self.state
-                    .chat
-                    .mark_read(&self.website, &self.session, seq, true)
-                    .await
-                    .map(drop)
-                    .map_err(|e| internal(&e))
+                self.pending.seen = Some(self.pending.seen.map_or(seq, |s| s.max(seq)));
+                self.flush().await
             }
         }
+    }
+
+    /// Does what is pending, as far as the session's throttle lets it now.
+    async fn flush(&mut self) -> Result<(), String> {
+        let chat = &self.state.chat;
+        self.pending.due = None;
+        if let Some(on) = self.pending.typing.take() {
+            let name = self.session.user_name.clone().unwrap_or_else(|| "Visitor".into());
+            let user = TypingUser { id: Some(self.session.id.clone()), name, kind: "contact".into() };
+            if let Some(at) = chat.typing_throttled(&self.session, on, user).await {
+                self.pending.typing = Some(on);
+                self.pending.due = Some(at);
+            }
+        }
+        if let Some(seq) = self.pending.seen.take() {
+            match chat.seen_throttled(&self.website, &self.session, seq, true).await {
+                Ok(None) => {}
+                Ok(Some(at)) => {
+                    self.pending.seen = Some(seq);
+                    self.pending.due = Some(self.pending.due.map_or(at, |due| due.min(at)));
+                }
+                Err(e) => return Err(internal(&e)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -251,6 +339,17 @@ impl Protocol for Connection<'_> {
 
     async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
         send(socket, &ServerFrame::PresenceUpdate(Default::default())).await?;
+        Ok(Flow::Continue)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.pending.due
+    }
+
+    async fn on_deadline(&mut self, socket: &mut WebSocket) -> Step {
+        if let Err(reason) = self.flush().await {
+            send(socket, &ServerFrame::Error(ErrorEvent { code: "bad_frame".into(), message: reason })).await?;
+        }
         Ok(Flow::Continue)
     }
 }

@@ -2,7 +2,9 @@
 
 use natter_protocol::ws::TypingUser;
 use natter_protocol::{Sender, SessionStatus};
+use tokio::time::Instant;
 
+use super::throttle::Kind;
 use super::{Chat, ChatError, ChatResult};
 use crate::hub::{Change, Event};
 use crate::store::{NewMessage, Operator, Session};
@@ -59,5 +61,17 @@ impl Chat {
     /// Shows or hides someone typing.
     pub async fn typing(&self, session: &Session, on: bool, user: TypingUser) {
         self.publish(Event::Typing { session: session.clone(), on, user }).await;
+    }
+
+    /// A socket's typing state, relayed at most once a second per session:
+    /// `Some(at)` defers it; call again at `at` with the state by then.
+    pub async fn typing_throttled(&self, session: &Session, on: bool, user: TypingUser) -> Option<Instant> {
+        match self.throttle.admit(&session.id, Kind::Typing, Instant::now()) {
+            Ok(()) => {
+                self.typing(session, on, user).await;
+                None
+            }
+            Err(at) => Some(at),
+        }
     }
 }

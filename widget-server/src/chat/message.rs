@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use natter_protocol::Sender;
 
+use tokio::time::Instant;
+
+use super::throttle::Kind;
 use super::{Chat, ChatResult};
 use crate::domain::{ClientKey, MessageText};
 use crate::hub::{Event, HubEvent};
@@ -137,5 +140,20 @@ impl Chat {
             self.publish(Event::MessageUpdated { session: session.clone(), message: m.clone(), author }).await;
         }
         Ok(changed.len())
+    }
+
+    /// A socket's read receipt, written at most once a second per session:
+    /// `Some(at)` defers it; call again at `at` with the newest seq by then.
+    pub async fn seen_throttled(
+        &self,
+        website: &Website,
+        session: &Session,
+        up_to_seq: i64,
+        by_visitor: bool,
+    ) -> ChatResult<Option<Instant>> {
+        match self.throttle.admit(&session.id, Kind::Seen, Instant::now()) {
+            Ok(()) => self.mark_read(website, session, up_to_seq, by_visitor).await.map(|_| None),
+            Err(at) => Ok(Some(at)),
+        }
     }
 }

@@ -130,9 +130,14 @@ pub async fn chat(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     QueryParams(q): QueryParams<TokenQuery>,
+    client: ClientIp,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let Some(slot) = state.sockets.per_client.take(client.key()) else {
+        return AppError::RateLimited(1).into_operator_response();
+    };
     ws.max_message_size(16 * 1024).on_upgrade(move |socket| async move {
+        let _slot = slot;
         let _ = run(socket, &state, room_id, q.token).await;
     })
 }

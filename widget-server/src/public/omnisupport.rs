@@ -12,7 +12,7 @@
 //! `X-Session-Token`).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use natter_protocol::operator::{Item, List, OperatorMessage};
@@ -36,12 +36,19 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/widget/v1/init", post(init)).route("/widget/v1/messages", post(send).get(list))
 }
 
-async fn website(state: &AppState, api_key: &str) -> Result<std::sync::Arc<Website>, AppError> {
+/// The website of `api_key`, if a browser's `Origin` is one it allows (the
+/// key travels in the body or query, out of the CORS layer's sight).
+async fn website(state: &AppState, api_key: &str, headers: &HeaderMap) -> Result<std::sync::Arc<Website>, AppError> {
     let website = state
         .websites
         .get(state.store.as_ref(), api_key)
         .await?
         .ok_or_else(|| AppError::Unauthorized("invalid_api_key", "api_key names no website".into()))?;
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if !website.allows_origin(origin) {
+            return Err(AppError::Forbidden("origin_not_allowed", format!("{origin} may not use this website's chat")));
+        }
+    }
     state.limiter.check_website(&website.id)?;
     Ok(website)
 }
@@ -119,7 +126,7 @@ async fn init(
 ) -> OpResult<Json<Item<Value>>> {
     let JsonBody(req) = body?;
     let contact = parse_contact(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
-    let website = website(&state, &req.api_key).await?;
+    let website = website(&state, &req.api_key, &headers).await?;
     let key = SessionKey {
         session_id: req.session_id.as_deref(),
         token: first_token([req.session_token.as_deref(), session_token(&headers)]),
@@ -162,7 +169,7 @@ async fn send(
     let JsonBody(req) = body?;
     let text = MessageText::parse(&req.content, state.settings.max_message_chars)?;
     let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echo_id", e)).transpose()?;
-    let website = website(&state, &req.api_key).await?;
+    let website = website(&state, &req.api_key, &headers).await?;
     let key = SessionKey {
         session_id: req.session_id.as_deref(),
         token: first_token([req.session_token.as_deref(), session_token(&headers)]),
@@ -196,7 +203,7 @@ async fn list(
     q: Result<QueryParams<ListQuery>, AppError>,
 ) -> OpResult<Json<List<OperatorMessage>>> {
     let QueryParams(q) = q?;
-    let website = website(&state, &q.api_key).await?;
+    let website = website(&state, &q.api_key, &headers).await?;
     let key = SessionKey {
         session_id: q.session_id.as_deref(),
         token: first_token([q.session_token.as_deref(), session_token(&headers)]),

@@ -16,5 +16,6 @@ mod postgres;
 mod public_api;
 mod realtime;
 mod rooms;
+mod sockets;
 mod support;
 mod webhooks;

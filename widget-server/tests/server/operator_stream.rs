@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::support::{Db, TestApp, WsEvent, PATIENCE};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp) -> Socket {
     tokio_tungstenite::connect_async(format!("ws://{}/ws", app.addr)).await.expect("connects").0
@@ -20,7 +20,7 @@ async fn send(ws: &mut Socket, v: Value) {
 }
 
 /// The next JSON frame whose `type` is `kind`, skipping others.
-async fn next_of(ws: &mut Socket, kind: &str) -> Value {
+pub(crate) async fn next_of(ws: &mut Socket, kind: &str) -> Value {
     loop {
         let msg = tokio::time::timeout(PATIENCE, ws.next()).await.expect("in time").expect("open").expect("frame");
         if let WsMessage::Text(text) = msg {
@@ -32,7 +32,7 @@ async fn next_of(ws: &mut Socket, kind: &str) -> Value {
     }
 }
 
-async fn operator_socket(app: &TestApp) -> Socket {
+pub(crate) async fn operator_socket(app: &TestApp) -> Socket {
     let token = app.login().await.access_token;
     let mut ws = connect(app).await;
     send(&mut ws, json!({ "type": "auth", "token": format!("Bearer {token}") })).await;
