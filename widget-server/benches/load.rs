@@ -4,7 +4,9 @@
 //! - stored messages per second with 64 concurrent senders;
 //! - polling requests per second (`GET …/messages?after=`);
 //! - send → subscriber delivery latency (p50, p99) with many open sockets;
-//! - server memory per idle subscribed socket.
+//! - server memory per idle subscribed socket;
+//! - under attack: `/healthz` p99 during a flood of wrong operator logins,
+//!   and other visitors' send p99 while one socket floods frames.
 //!
 //! `cargo bench -p natter-server --bench load` (or `scripts/bench.sh`). The
 //! server runs as a child process on `127.0.0.1:0` over a fresh SQLite file,
@@ -57,6 +59,8 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_natter-server"))
             .args(["serve", "--addr", "127.0.0.1:0", "--no-demo"])
             .args(["--rate-per-ip", "1000000000", "--rate-per-website", "1000000000"])
+            // The sockets come from several loopback addresses, each under this cap.
+            .args(["--max-sockets-per-ip", "4096"])
             .env("DATABASE_URL", database_url)
             .env("NATTER_DATA_DIR", data_dir)
             .env("RUST_LOG", "warn")
@@ -198,14 +202,28 @@ where
     (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed), started.elapsed())
 }
 
+/// Loopback addresses the sockets are spread over: the server caps sockets per client address.
+const SOURCE_ADDRESSES: u8 = 8;
+
+/// Opens `/ws` from `127.0.0.<from>`.
+async fn connect_from(host: &str, from: u8) -> BenchResult<Ws> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, from], 0)))?;
+    let stream = socket.connect(host.parse()?).await?;
+    Ok(tokio_tungstenite::client_async(format!("ws://{host}/ws"), stream).await?.0)
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
 /// Opens a socket subscribed to `session`; it answers keepalives and reports
 /// the arrival time of every `message.created` carrying an `echoId`.
 async fn subscriber(
     host: &str,
+    from: u8,
     session: &SessionData,
     arrivals: mpsc::UnboundedSender<(String, Instant)>,
 ) -> BenchResult<tokio::task::JoinHandle<()>> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{host}/ws")).await?;
+    let mut ws = connect_from(host, from).await?;
     let subscribe = json!({ "event": "subscribe", "data": { "pubsub_token": session.token, "account_id": 1 } });
     ws.send(WsMessage::Text(subscribe.to_string().into())).await?;
     loop {
@@ -238,6 +256,86 @@ async fn subscriber(
             }
         }
     }))
+}
+
+/// 200 wrong logins, 16 at a time, while `/healthz` is asked every 5 ms:
+/// how many were answered 429, and the `/healthz` latencies.
+async fn login_flood(api: &Api) -> BenchResult<(usize, usize, Vec<Duration>)> {
+    const LOGINS: usize = 200;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let (api, done) = (api.clone(), Arc::clone(&done));
+        tokio::spawn(async move {
+            let statuses: Vec<u16> = futures_util::stream::iter(0..LOGINS)
+                .map(|i| {
+                    let api = api.clone();
+                    async move {
+                        let body = json!({ "email": format!("guess{i}@example.com"), "password": "wrong" });
+                        let url = format!("{}/api/v1/auth/login", api.base);
+                        api.http.post(url).json(&body).send().await.map_or(0, |r| r.status().as_u16())
+                    }
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await;
+            done.store(true, Ordering::SeqCst);
+            statuses
+        })
+    };
+    let mut health = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        api.http.get(format!("{}/healthz", api.base)).timeout(PATIENCE).send().await?.error_for_status()?;
+        health.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let statuses = flood.await?;
+    Ok((LOGINS, statuses.iter().filter(|s| **s == 429).count(), health))
+}
+
+/// One socket sends a thousand `seen` frames a second for up to eight
+/// seconds while another session sends a message every 20 ms: the frames
+/// sent, whether the socket was closed, and the other session's send latencies.
+async fn frame_flood(api: &Api, host: &str, bystander: &SessionData) -> BenchResult<(u64, bool, Vec<Duration>)> {
+    let flooder = api.session("bench-flooder").await?;
+    let mut ws = connect_from(host, 1).await?;
+    let subscribe = json!({ "event": "subscribe", "data": { "pubsub_token": flooder.token } });
+    ws.send(WsMessage::Text(subscribe.to_string().into())).await?;
+    let (mut sink, mut frames) = ws.split();
+    let flood = tokio::spawn(async move {
+        let seen = WsMessage::Text(json!({ "event": "seen", "data": {} }).to_string().into());
+        let mut pace = tokio::time::interval(Duration::from_millis(1));
+        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let started = Instant::now();
+        let mut sent = 0u64;
+        while started.elapsed() < Duration::from_secs(8) {
+            pace.tick().await;
+            if sink.send(seen.clone()).await.is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        sent
+    });
+    let closed = tokio::spawn(async move {
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(10), frames.next()).await {
+            if let WsMessage::Close(Some(close)) = frame {
+                return u16::from(close.code) == natter_protocol::ws::CLOSE_POLICY;
+            }
+        }
+        false
+    });
+    let mut sends = Vec::new();
+    let started = Instant::now();
+    let mut n = 0;
+    while !flood.is_finished() && started.elapsed() < Duration::from_secs(9) {
+        let at = Instant::now();
+        api.send(bystander, "during the flood", &format!("flood-{n}")).await?;
+        sends.push(at.elapsed());
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((flood.await?, closed.await?, sends))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -326,7 +424,8 @@ async fn main() -> BenchResult<()> {
             break;
         }
         let session = api.session(&format!("bench-visitor-{i}")).await?;
-        match subscriber(&server.host, &session, arrivals_tx.clone()).await {
+        let from = 1 + u8::try_from(i % u64::from(SOURCE_ADDRESSES))?;
+        match subscriber(&server.host, from, &session, arrivals_tx.clone()).await {
             Ok(listener) => {
                 listeners.push(listener);
                 socket_sessions.push(session);
@@ -375,6 +474,11 @@ async fn main() -> BenchResult<()> {
         listener.abort();
     }
 
+    let (wrong_logins, limited_logins, mut health) = login_flood(&api).await?;
+    health.sort();
+    let (flood_frames, flood_closed, mut sends_during) = frame_flood(&api, &server.host, &sessions[0]).await?;
+    sends_during.sort();
+
     println!();
     println!("{:<52} {:>14}  target", "measure", "figure");
     println!("{:<52} {:>14.0}  >= {store_target:.0}", format!("stored messages/s ({SENDERS} senders)"), store_rate);
@@ -395,6 +499,22 @@ async fn main() -> BenchResult<()> {
         "{:<52} {:>14}  <= 8 KB",
         "server memory per idle subscribed socket",
         format!("{:.1} KB", kib(per_socket))
+    );
+    println!(
+        "{:<52} {:>14}",
+        format!("/healthz p50 / p99 during {wrong_logins} wrong logins"),
+        format!("{:.2} / {:.2} ms", millis(percentile(&health, 50.0)), millis(percentile(&health, 99.0)))
+    );
+    println!("{:<52} {:>14}", "  of the logins answered 429", limited_logins);
+    println!(
+        "{:<52} {:>14}",
+        "send p50 / p99 while one socket floods frames",
+        format!("{:.2} / {:.2} ms", millis(percentile(&sends_during, 50.0)), millis(percentile(&sends_during, 99.0)))
+    );
+    println!(
+        "{:<52} {:>14}",
+        "  the flooding socket",
+        format!("{flood_frames} frames, {}", if flood_closed { "closed 1008" } else { "not closed" })
     );
     println!();
     println!(
