@@ -68,6 +68,27 @@ pub async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> W
     send(socket, WsMessage::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await
 }
 
+/// The close code for a frame the socket could not read: 1009 for one over
+/// the size limit, 1007 for text that is not UTF-8, 1002 for a broken frame;
+/// `None` when the connection itself failed.
+fn close_code_of(error: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::Error;
+    match error.into_inner().downcast_ref::<Error>()? {
+        Error::Capacity(_) => Some((1009, "frame too large")),
+        Error::Utf8(_) => Some((1007, "text is not UTF-8")),
+        Error::Protocol(_) => Some((1002, "protocol error")),
+        _ => None,
+    }
+}
+
+/// Ends a socket whose last frame could not be read, with the close code
+/// that says why when there is one.
+pub async fn end_unreadable(socket: &mut WebSocket, error: axum::Error) {
+    if let Some((code, reason)) = close_code_of(error) {
+        let _ = close(socket, code, reason).await;
+    }
+}
+
 /// How a protocol step leaves the socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -189,7 +210,11 @@ where
                 Received::Closed => Flow::Close(CLOSE_GOING_AWAY, "closing"),
             },
             msg = socket.next() => match msg {
-                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return Ok(()),
+                Some(Ok(WsMessage::Close(_))) | None => return Ok(()),
+                Some(Err(e)) => {
+                    end_unreadable(&mut socket, e).await;
+                    return Ok(());
+                }
                 Some(Ok(frame)) => {
                     keepalive.heard();
                     match (budget.admit(Instant::now()), frame) {

@@ -103,7 +103,11 @@ async fn first_frame(socket: &mut WebSocket, wait: Duration) -> Option<Result<Ut
             _ = &mut deadline => return Some(Err("no subscribe frame arrived in time".into())),
             msg = socket.next() => match msg? {
                 Ok(WsMessage::Text(text)) => return Some(Ok(text)),
-                Ok(WsMessage::Close(_)) | Err(_) => return None,
+                Ok(WsMessage::Close(_)) => return None,
+                Err(e) => {
+                    crate::socket::end_unreadable(socket, e).await;
+                    return None;
+                }
                 Ok(_) => {}
             },
         }

@@ -19,3 +19,4 @@ mod rooms;
 mod sockets;
 mod support;
 mod webhooks;
+mod ws_fuzz;
