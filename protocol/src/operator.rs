@@ -6,6 +6,7 @@ use serde_json::Value;
 
 /// `POST /api/v1/auth/login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -13,6 +14,7 @@ pub struct LoginRequest {
 
 /// Token pair returned by login and refresh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub access_token: String,
     pub refresh_token: String,
@@ -22,6 +24,7 @@ pub struct TokenResponse {
 
 /// `{detail, code}` error body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorError {
     pub detail: String,
     pub code: String,
@@ -29,6 +32,7 @@ pub struct OperatorError {
 
 /// Pagination block of list responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListMeta {
     pub total: i64,
     pub page: i64,
@@ -37,6 +41,7 @@ pub struct ListMeta {
 
 /// `{data, meta}` list envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct List<T> {
     pub data: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,12 +50,14 @@ pub struct List<T> {
 
 /// `{data}` single-item envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Item<T> {
     pub data: T,
 }
 
 /// The visitor behind a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerRef {
     pub id: String,
     pub name: Option<String>,
@@ -61,6 +68,7 @@ pub struct CustomerRef {
 
 /// Preview of a conversation's newest message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LastMessage {
     pub content: String,
     pub created_at: String,
@@ -68,6 +76,7 @@ pub struct LastMessage {
 
 /// A conversation as operators see it. `status` is `open`, `closed` or `pending`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conversation {
     pub id: String,
     pub customer: CustomerRef,
@@ -83,6 +92,7 @@ pub struct Conversation {
 
 /// A message as operators see it. `sender_type` is `customer`, `agent`, `bot` or `system`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorMessage {
     pub id: String,
     pub conversation_id: String,
@@ -98,6 +108,7 @@ pub struct OperatorMessage {
 
 /// `POST /api/v1/conversations/{id}/messages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendOperatorMessage {
     pub content: String,
     #[serde(default)]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Sender {
     User,
@@ -36,6 +37,7 @@ impl Sender {
 
 /// Lifecycle of a chat session (a conversation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SessionStatus {
     #[default]
@@ -65,6 +67,7 @@ impl SessionStatus {
 
 /// Delivery state of a message, as shown by the widget's ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
     #[default]
@@ -94,6 +97,7 @@ impl MessageStatus {
 
 /// A chat session as the public API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChatSession {
     pub id: String,
@@ -113,6 +117,7 @@ pub struct ChatSession {
 
 /// A stored message. `seq` is monotonic within its session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     pub id: String,
@@ -131,6 +136,7 @@ pub struct ChatMessage {
 
 /// `POST /api/public/chat/sessions`: create, resume or update a session.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSessionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,6 +156,7 @@ pub struct CreateSessionRequest {
 
 /// `data` of the session response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionData {
     pub session_id: String,
@@ -167,6 +174,7 @@ pub struct SessionData {
 
 /// `POST /api/public/chat/sessions/:id/messages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageRequest {
     pub message: String,
@@ -176,12 +184,14 @@ pub struct SendMessageRequest {
 
 /// `data` of the send response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageData {
     pub message: ChatMessage,
 }
 
 /// `data` of the list response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessagesData {
     pub messages: Vec<ChatMessage>,
@@ -192,6 +202,8 @@ pub struct MessagesData {
 
 /// Query of `GET /api/public/chat/sessions/:id/messages`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct MessagesQuery {
     /// ISO timestamp, exclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,6 +220,7 @@ pub struct MessagesQuery {
 
 /// `POST /api/public/chat/notify` (legacy).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,6 +236,7 @@ pub struct NotifyRequest {
 
 /// `data` of the notify response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NotifyData {
     pub session_id: String,
@@ -231,6 +245,7 @@ pub struct NotifyData {
 
 /// Opening hours in the website's fixed UTC offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BusinessHours {
     /// Minutes east of UTC, e.g. 120 for UTC+2.
@@ -245,6 +260,7 @@ pub struct BusinessHours {
 
 /// `data` of `GET /api/public/chat/config`: what the widget needs to draw itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WidgetConfig {
     pub name: String,
@@ -265,6 +281,7 @@ pub struct WidgetConfig {
 
 /// Error part of the envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
@@ -272,6 +289,7 @@ pub struct ErrorBody {
 
 /// `{ "success": true, "data": … }` or `{ "success": false, "error": … }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Envelope<T> {
     pub success: bool,
     #[serde(default = "none", skip_serializing_if = "Option::is_none")]

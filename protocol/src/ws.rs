@@ -93,6 +93,7 @@ impl ClientFrame {
 
 /// Who sent a message, in the Novatalks event shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventSender {
     pub id: Option<String>,
@@ -104,6 +105,7 @@ pub struct EventSender {
 /// `data` of `message.created` and `message.updated`: the Novatalks fields,
 /// plus `seq`, `sender_type` and the native `message`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageEvent {
     pub account_id: i64,
     pub id: String,

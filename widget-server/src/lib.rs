@@ -30,9 +30,11 @@ mod fanout;
 pub mod hub;
 /// Prometheus counters and latency.
 pub mod metrics;
+/// `/healthz`, `/readyz`, `/metrics`.
+/// The OpenAPI description generated from the handlers, and its viewer.
+pub mod openapi;
 /// The operator API, the operator socket and the room streams, by feature.
 mod operator;
-/// `/healthz`, `/readyz`, `/metrics`.
 mod ops;
 /// Operator password hashing.
 mod password;
@@ -307,16 +309,20 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 pub fn app(state: AppState) -> Router {
     // The public API installs its own 405 answer under its CORS layer, so
     // preflights still reach that layer.
+    let (public, public_doc) = public::router(state.clone());
+    let (operator, operator_doc) = operator::router().split_for_parts();
+    let (ops, ops_doc) = ops::router().split_for_parts();
+    let mut paths = public_doc;
+    paths.merge(operator_doc);
+    paths.merge(ops_doc);
     let others = Router::new()
-        .merge(operator::router())
+        .merge(operator)
         .merge(ws::router())
-        .merge(ops::router())
+        .merge(ops)
+        .merge(openapi::viewer(openapi::document(paths)))
         .merge(fallback::router())
         .method_not_allowed_fallback(fallback::method_not_allowed);
-    let api = Router::new()
-        .merge(public::router(state.clone()))
-        .merge(others)
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
+    let api = Router::new().merge(public).merge(others).layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
     let all = Router::new().merge(api).merge(web::router(&state.settings));
     web::safety_headers(all)
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -10,9 +10,10 @@ pub(crate) mod stream;
 mod team;
 mod webhooks;
 
-use axum::routing::{get, post, put};
-use axum::Router;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::JwtKeys;
 
@@ -29,7 +30,8 @@ fn of_account<T: Owned>(op: &Operator, found: Option<T>, what: &str, id: &str) -
 }
 
 /// `page` and `per_page` of a list request.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     page: Option<i64>,
     per_page: Option<i64>,
@@ -52,31 +54,31 @@ fn page_window(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), O
     Ok((page, per_page))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/refresh", post(auth::refresh))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/conversations", get(conversations::list))
-        .route("/api/v1/conversations/{id}", get(conversations::get_one))
-        .route("/api/v1/conversations/{id}/messages", get(conversations::messages).post(conversations::reply))
-        .route("/api/v1/conversations/{id}/close", post(conversations::close))
-        .route("/api/v1/conversations/{id}/reopen", post(conversations::reopen))
-        .route("/api/v1/conversations/{id}/assign", post(conversations::assign))
-        .route("/api/v1/conversations/{id}/typing", post(conversations::typing))
-        .route("/api/v1/customers", get(customers::list))
-        .route("/api/v1/customers/identify", post(customers::identify))
-        .route("/api/v1/customers/{id}", get(customers::get_one).delete(customers::erase))
-        .route("/api/v1/customers/{id}/export", get(customers::export))
-        .route("/api/v1/analytics/stats", get(analytics::stats))
-        .route("/api/auth/login", post(rooms::login))
-        .route("/api/rooms", get(rooms::list))
-        .route("/api/rooms/{id}/messages", get(rooms::messages))
-        .route("/api/rooms/{id}/chat", get(rooms::chat))
-        .route("/api/v1/team", get(team::list))
-        .route("/api/v1/team/invite", post(team::invite))
-        .route("/api/v1/team/{user_id}/role", put(team::set_role))
-        .route("/api/v1/webhooks", get(webhooks::list).post(webhooks::create))
-        .route("/api/v1/webhooks/{id}", get(webhooks::get_one).put(webhooks::update).delete(webhooks::delete))
-        .route("/api/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::get_one))
+        .routes(routes!(conversations::messages, conversations::reply))
+        .routes(routes!(conversations::close))
+        .routes(routes!(conversations::reopen))
+        .routes(routes!(conversations::assign))
+        .routes(routes!(conversations::typing))
+        .routes(routes!(customers::list))
+        .routes(routes!(customers::identify))
+        .routes(routes!(customers::get_one, customers::erase))
+        .routes(routes!(customers::export))
+        .routes(routes!(analytics::stats))
+        .routes(routes!(rooms::login))
+        .routes(routes!(rooms::list))
+        .routes(routes!(rooms::messages))
+        .routes(routes!(rooms::chat))
+        .routes(routes!(team::list))
+        .routes(routes!(team::invite))
+        .routes(routes!(team::set_role))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get_one, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
 }

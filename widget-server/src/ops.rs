@@ -1,24 +1,30 @@
-//! Operations endpoints: `/healthz`, `/readyz`, `/metrics` and `/api/openapi.json`.
+//! Operations endpoints: `/healthz`, `/readyz` and `/metrics`.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
-/// The OpenAPI description of the public and operator APIs.
-const OPENAPI: &str = include_str!("../openapi.json");
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process answers", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database does not answer", body = String, content_type = "text/plain"),
+    ))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
@@ -48,6 +54,13 @@ pub fn metrics_router(state: AppState) -> Router {
 /// The Prometheus text on the main address, for a scraper with
 /// `Authorization: Bearer <--metrics-token>`; without a configured token it
 /// is not served there at all.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text", body = String, content_type = "text/plain"),
+        (status = 401, description = "No or a wrong metrics token", body = String, content_type = "text/plain"),
+        (status = 404, description = "No metrics token is configured", body = String, content_type = "text/plain"),
+    ))]
 async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> axum::response::Response {
     let Some(expected) = state.settings.metrics_token.as_deref() else {
         return (StatusCode::NOT_FOUND, "metrics are served only with --metrics-token or on --metrics-addr")

@@ -6,12 +6,13 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use natter_protocol::{
     ChatSession, CreateSessionRequest, Envelope, MessageData, MessagesData, MessagesQuery, NotifyData, NotifyRequest,
     SendMessageRequest, SessionData, WidgetConfig,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::bot;
 use crate::chat::{recent, Contact};
@@ -20,6 +21,7 @@ use crate::domain::{random_token, ClientKey, Email, MessageText, PersonName, Pho
 use crate::error::{AppError, AppResult};
 use crate::extract::{session_token, Credential, JsonBody, QueryParams, SessionAuth, SessionKeyAuth, WebsiteAuth};
 use crate::hub::chat_message;
+use crate::openapi::PublicError;
 use crate::store::{Cursor, Session};
 use crate::time::{iso, parse_iso};
 use crate::AppState;
@@ -30,17 +32,21 @@ const MAX_LIMIT: u32 = 100;
 mod novatalks;
 mod omnisupport;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+/// The public API and its dialects, with their OpenAPI description.
+pub fn router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, doc) = OpenApiRouter::new()
         .merge(novatalks::router())
         .merge(omnisupport::router())
-        .route("/api/public/chat/sessions", post(create_session))
-        .route("/api/public/chat/sessions/{session_id}/messages", post(send_message).get(list_messages))
-        .route("/api/public/chat/notify", post(notify))
-        .route("/api/public/chat/config", get(config))
+        .routes(routes!(create_session))
+        .routes(routes!(send_message, list_messages))
+        .routes(routes!(notify))
+        .routes(routes!(config))
+        .split_for_parts();
+    let router = router
         .method_not_allowed_fallback(crate::fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), crate::cors::public_cors))
-        .layer(middleware::from_fn_with_state(state, limit_ip))
+        .layer(middleware::from_fn_with_state(state, limit_ip));
+    (router, doc)
 }
 
 async fn limit_ip(State(state): State<AppState>, client: ClientIp, req: Request, next: Next) -> Response {
@@ -88,6 +94,14 @@ pub(crate) fn parse_contact(name: Option<&str>, phone: Option<&str>, email: Opti
 /// Creates the session of a `userSessionId`, or resumes it for a caller that
 /// proves the right to it (its token, the website's secret, legacy mode):
 /// knowing the `userSessionId` alone reveals nothing and changes nothing.
+#[utoipa::path(post, path = "/api/public/chat/sessions", tag = "public",
+    security(("api_key" = []), ("api_key" = [], "session_token" = []), ("api_key" = [], "api_secret" = [])),
+    request_body = CreateSessionRequest,
+    responses(
+        (status = 201, description = "A new session, with its token", body = Envelope<SessionData>),
+        (status = 200, description = "The resumed session: its newest messages", body = Envelope<SessionData>),
+        (status = "4XX", description = "Refused", body = PublicError),
+    ))]
 async fn create_session(
     State(state): State<AppState>,
     WebsiteAuth { website, secret }: WebsiteAuth,
@@ -127,6 +141,15 @@ async fn create_session(
     Ok((created_or_ok(created), Json(Envelope::ok(data))))
 }
 
+#[utoipa::path(post, path = "/api/public/chat/sessions/{session_id}/messages", tag = "public",
+    security(("api_key" = [], "session_token" = []), ("api_key" = [], "api_secret" = [])),
+    params(("session_id" = String, Path, description = "The session's id")),
+    request_body = SendMessageRequest,
+    responses(
+        (status = 201, description = "Stored", body = Envelope<MessageData>),
+        (status = 200, description = "A repeated echoId: the message stored before", body = Envelope<MessageData>),
+        (status = "4XX", description = "Refused", body = PublicError),
+    ))]
 async fn send_message(
     State(state): State<AppState>,
     SessionAuth { website, session }: SessionAuth,
@@ -153,6 +176,13 @@ pub(crate) async fn seq_of(state: &AppState, session_id: &str, field: &str, valu
 
 /// A page of messages. A poll after the last seq this server committed for
 /// the session is answered without reading the database.
+#[utoipa::path(get, path = "/api/public/chat/sessions/{session_id}/messages", tag = "public",
+    security(("api_key" = [], "session_token" = []), ("api_key" = [], "api_secret" = [])),
+    params(("session_id" = String, Path, description = "The session's id"), MessagesQuery),
+    responses(
+        (status = 200, description = "A page of messages, oldest first", body = Envelope<MessagesData>),
+        (status = "4XX", description = "Refused", body = PublicError),
+    ))]
 async fn list_messages(
     State(state): State<AppState>,
     SessionKeyAuth { key, .. }: SessionKeyAuth,
@@ -188,6 +218,14 @@ async fn list_messages(
 /// The legacy `notify`: without a `userSessionId` every call starts a new
 /// session; with one it writes into that session only for a caller with the
 /// website's secret, the session's token, or on a website in legacy mode.
+#[utoipa::path(post, path = "/api/public/chat/notify", tag = "public",
+    security(("api_key" = []), ("api_key" = [], "api_secret" = [])),
+    request_body = NotifyRequest,
+    responses(
+        (status = 201, description = "Stored", body = Envelope<NotifyData>),
+        (status = 200, description = "Stored in an existing session", body = Envelope<NotifyData>),
+        (status = "4XX", description = "Refused", body = PublicError),
+    ))]
 async fn notify(
     State(state): State<AppState>,
     WebsiteAuth { website, secret }: WebsiteAuth,
@@ -225,6 +263,12 @@ async fn notify(
     Ok((created_or_ok(stored), Json(Envelope::ok(data))))
 }
 
+#[utoipa::path(get, path = "/api/public/chat/config", tag = "public",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The widget's settings", body = Envelope<WidgetConfig>),
+        (status = "4XX", description = "Refused", body = PublicError),
+    ))]
 async fn config(
     State(state): State<AppState>,
     WebsiteAuth { website, .. }: WebsiteAuth,

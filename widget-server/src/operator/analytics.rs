@@ -4,8 +4,10 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::NaiveDate;
+use natter_protocol::operator::OperatorError;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::IntoParams;
 
 use super::auth::AuthOperator;
 use crate::error::{AppError, OpError, OpResult};
@@ -15,7 +17,8 @@ use crate::AppState;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Period {
     from: Option<String>,
     to: Option<String>,
@@ -35,6 +38,7 @@ fn seconds(ms: Option<f64>) -> Value {
     ms.map_or(Value::Null, |ms| json!((ms / 1000.0).round() as i64))
 }
 
+#[utoipa::path(get, path = "/api/v1/analytics/stats", tag = "analytics", security(("bearer" = [])), params(Period), responses((status = 200, description = "Figures of the period", body = Object), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn stats(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,

@@ -7,10 +7,12 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::Json;
 use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
+use natter_protocol::operator::OperatorError;
 use natter_protocol::operator::{LoginRequest, TokenResponse};
 use natter_protocol::ws::CLOSE_UNAUTHORIZED;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use crate::client::ClientIp;
 use crate::domain::random_token;
@@ -218,6 +220,7 @@ async fn issue_tokens(state: &AppState, operator: &Operator) -> OpResult<TokenRe
 
 /// Signs in with e-mail and password, within the sign-in limits of the
 /// client and of the e-mail address.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, description = "The token pair", body = TokenResponse), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientIp,
@@ -234,11 +237,12 @@ pub async fn login(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     refresh_token: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, responses((status = 200, description = "A new token pair; the refresh token is spent", body = TokenResponse), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientIp,
@@ -270,6 +274,7 @@ pub async fn refresh(
 }
 
 /// Revokes every access and refresh token of the operator.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses((status = 204, description = "Every token of the operator is revoked"), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn logout(State(state): State<AppState>, AuthOperator(op): AuthOperator) -> OpResult<StatusCode> {
     state.store.revoke_operator_tokens(&op.id).await?;
     state.hub.revoke(&op.id);

@@ -4,11 +4,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use natter_protocol::operator::OperatorError;
 use natter_protocol::operator::{
     Conversation, CustomerRef, Item, LastMessage, List, ListMeta, OperatorMessage, SendOperatorMessage,
 };
 use natter_protocol::{Sender, SessionStatus};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::AuthOperator;
 use crate::domain::MessageText;
@@ -18,7 +20,8 @@ use crate::store::{ConversationFilter, ConversationRow, Cursor, Message, Operato
 use crate::time::{iso, parse_iso};
 use crate::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConversationQuery {
     status: Option<String>,
     assigned_to: Option<String>,
@@ -54,6 +57,7 @@ pub(super) fn conversation(row: &ConversationRow) -> Conversation {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])), params(ConversationQuery), responses((status = 200, description = "A page of conversations", body = List<Conversation>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn list(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -88,6 +92,7 @@ pub(super) async fn load_session(state: &AppState, op: &Operator, id: &str) -> O
     super::of_account(op, state.store.session_by_id(id).await?, "conversation", id)
 }
 
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), responses((status = 200, description = "The conversation", body = Item<Conversation>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn get_one(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -116,7 +121,8 @@ pub(crate) fn operator_message(m: &Message) -> OperatorMessage {
 }
 
 /// `before` and `limit` of a message list, as the operator document has them.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
     pub(crate) before: Option<String>,
     pub(crate) limit: Option<i64>,
@@ -143,6 +149,7 @@ impl MessagesQuery {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id"), MessagesQuery), responses((status = 200, description = "The newest `limit` messages before `before`, oldest first", body = List<OperatorMessage>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn messages(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -154,6 +161,7 @@ pub async fn messages(
     Ok(Json(List { data: q.page(state.store.as_ref(), &id).await?, meta: None }))
 }
 
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), request_body = SendOperatorMessage, responses((status = 201, description = "Stored and delivered", body = Item<OperatorMessage>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn reply(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -192,6 +200,7 @@ pub(super) async fn conversation_of(state: &AppState, session: Session) -> crate
     Ok(conversation(&row))
 }
 
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/close", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), responses((status = 200, description = "Closed", body = Item<Conversation>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn close(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -200,6 +209,7 @@ pub async fn close(
     set_status(&state, &op, &id, SessionStatus::Closed).await
 }
 
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/reopen", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), responses((status = 200, description = "Open again", body = Item<Conversation>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn reopen(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -208,12 +218,13 @@ pub async fn reopen(
     set_status(&state, &op, &id, SessionStatus::Active).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AssignRequest {
     /// The operator to assign; `null` unassigns.
     user_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), request_body = AssignRequest, responses((status = 200, description = "Assigned", body = Item<Conversation>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn assign(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -231,7 +242,7 @@ pub async fn assign(
     get_one_row(&state, &op, &id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct TypingRequest {
     /// `true` while the operator types, `false` when they stop.
     #[serde(default = "typing_default")]
@@ -243,6 +254,7 @@ fn typing_default() -> bool {
 }
 
 /// Shows (or hides) the operator's typing indicator in the visitor's widget.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/typing", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), request_body = TypingRequest, responses((status = 204, description = "Relayed to the visitor"), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn typing(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,

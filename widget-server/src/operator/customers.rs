@@ -7,9 +7,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use natter_protocol::operator::OperatorError;
 use natter_protocol::operator::{Item, List, ListMeta};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::auth::{AdminOperator, AuthOperator};
 use super::conversations::{load_session, operator_message};
@@ -22,7 +24,7 @@ use crate::store::{Customer, Identity, Operator, Session};
 use crate::time::iso;
 use crate::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConversationRef {
     id: String,
     website_id: String,
@@ -30,7 +32,7 @@ pub struct ConversationRef {
     created_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CustomerView {
     id: String,
     name: Option<String>,
@@ -75,6 +77,7 @@ async fn load(state: &AppState, op: &Operator, id: &str) -> OpResult<Customer> {
     super::of_account(op, state.store.customer_by_id(id).await?, "customer", id)
 }
 
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])), params(PageQuery), responses((status = 200, description = "A page of customers", body = List<CustomerView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn list(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -95,6 +98,7 @@ pub async fn list(
     Ok(Json(List { data, meta: Some(ListMeta { total, page, per_page }) }))
 }
 
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer's id")), responses((status = 200, description = "The customer", body = Item<CustomerView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn get_one(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -105,7 +109,7 @@ pub async fn get_one(
     Ok(Json(Item { data: view(&customer, &sessions) }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct IdentifyRequest {
     session_id: String,
     user_id: String,
@@ -119,6 +123,7 @@ pub struct IdentifyRequest {
 
 /// Links a session to an external user: later sessions identified with the
 /// same `user_id` belong to the same customer.
+#[utoipa::path(post, path = "/api/v1/customers/identify", tag = "customers", security(("bearer" = [])), request_body = IdentifyRequest, responses((status = 200, description = "The customer the session now belongs to", body = Item<CustomerView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn identify(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -152,6 +157,7 @@ pub async fn identify(
 }
 
 /// Everything kept about a customer, for a data access request.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/export", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer's id")), responses((status = 200, description = "Everything stored about the customer", body = Object), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn export(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,
@@ -173,6 +179,7 @@ pub async fn export(
 }
 
 /// Erases a customer with every conversation and message (an erasure request).
+#[utoipa::path(delete, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer's id")), responses((status = 204, description = "The customer, their sessions and messages are erased"), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn erase(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,

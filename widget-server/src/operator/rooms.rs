@@ -6,8 +6,10 @@
 //! may come as `?token=` (as documented) or as a first `{"type": "auth"}`
 //! frame, so it need not sit in a URL.
 
+use natter_protocol::operator::OperatorError;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::IntoParams;
 
 use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -36,6 +38,7 @@ const CLOSE_NO_ACCESS: u16 = 4003;
 const PAGE: i64 = 100;
 
 /// `POST /api/auth/login`: the operator login, with the access token also as `token`.
+#[utoipa::path(post, path = "/api/auth/login", tag = "rooms", request_body = LoginRequest, responses((status = 200, description = "The token pair, the access token also as `token`", body = Object), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn login(
     state: State<AppState>,
     client: ClientIp,
@@ -76,6 +79,7 @@ fn payload(m: &Message, operator_name: Option<&str>) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/rooms", tag = "rooms", security(("bearer" = [])), params(PageQuery), responses((status = 200, description = "A page of rooms", body = List<Object>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn list(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -110,6 +114,7 @@ fn name_of<'a>(names: &'a [(String, String)], m: &Message) -> Option<&'a str> {
     names.iter().find(|(op, _)| op == id).map(|(_, name)| name.as_str())
 }
 
+#[utoipa::path(get, path = "/api/rooms/{id}/messages", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path, description = "The room's id")), responses((status = 200, description = "The room's messages", body = List<Object>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn messages(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -121,11 +126,13 @@ pub async fn messages(
     Ok(Json(List { data: page.messages.iter().map(|m| payload(m, name_of(&names, m))).collect(), meta: None }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
     token: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/rooms/{id}/chat", tag = "rooms", params(("id" = String, Path, description = "The room's id"), TokenQuery), responses((status = 101, description = "A WebSocket: the room stream"), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn chat(
     State(state): State<AppState>,
     Path(room_id): Path<String>,

@@ -3,8 +3,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use natter_protocol::operator::OperatorError;
 use natter_protocol::operator::{Item, List, ListMeta};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::AdminOperator;
 use crate::cli::create_operator;
@@ -16,7 +18,7 @@ use crate::time::iso;
 use crate::AppState;
 
 /// An operator as the team list shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Member {
     id: String,
     email: String,
@@ -46,13 +48,14 @@ fn role(role: &str) -> OpResult<&str> {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/team", tag = "team", security(("bearer" = [])), responses((status = 200, description = "The account's operators", body = List<Member>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn list(State(state): State<AppState>, AdminOperator(me): AdminOperator) -> OpResult<Json<List<Member>>> {
     let data: Vec<Member> = state.store.list_operators(&me.account_id).await?.iter().map(member).collect();
     let total = i64::try_from(data.len()).unwrap_or(i64::MAX);
     Ok(Json(List { data, meta: Some(ListMeta { total, page: 1, per_page: total.max(1) }) }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct InviteRequest {
     email: String,
     #[serde(default)]
@@ -61,6 +64,7 @@ pub struct InviteRequest {
     name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/team/invite", tag = "team", security(("bearer" = [])), request_body = InviteRequest, responses((status = 201, description = "The new member", body = Item<Member>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn invite(
     State(state): State<AppState>,
     AdminOperator(me): AdminOperator,
@@ -88,11 +92,12 @@ pub async fn invite(
     Ok((StatusCode::CREATED, Json(Item { data })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RoleRequest {
     role_id: String,
 }
 
+#[utoipa::path(put, path = "/api/v1/team/{user_id}/role", tag = "team", security(("bearer" = [])), params(("user_id" = String, Path, description = "The operator's id")), request_body = RoleRequest, responses((status = 200, description = "The member with the new role", body = Item<Member>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn set_role(
     State(state): State<AppState>,
     AdminOperator(me): AdminOperator,

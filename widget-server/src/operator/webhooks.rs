@@ -4,8 +4,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use natter_protocol::operator::OperatorError;
 use natter_protocol::operator::{Item, List};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::AdminOperator;
 use crate::domain::random_token;
@@ -20,7 +22,7 @@ use crate::AppState;
 /// Deliveries listed per webhook.
 const LOG_LIMIT: i64 = 100;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WebhookView {
     id: String,
     url: String,
@@ -77,7 +79,7 @@ fn check_secret(secret: String) -> OpResult<String> {
     Ok(secret)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateRequest {
     url: String,
     events: Vec<String>,
@@ -86,6 +88,7 @@ pub struct CreateRequest {
     secret: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])), request_body = CreateRequest, responses((status = 201, description = "The webhook; a generated secret is shown this once", body = Item<WebhookView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn create(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,
@@ -114,6 +117,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Item { data })))
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])), responses((status = 200, description = "The account's webhooks", body = List<WebhookView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn list(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,
@@ -127,6 +131,7 @@ async fn load(state: &AppState, op: &Operator, id: &str) -> OpResult<Webhook> {
     super::of_account(op, state.store.webhook_by_id(id).await?, "webhook", id)
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path, description = "The webhook's id")), responses((status = 200, description = "The webhook", body = Item<WebhookView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn get_one(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,
@@ -135,7 +140,7 @@ pub async fn get_one(
     Ok(Json(Item { data: view(&load(&state, &op, &id).await?) }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct UpdateRequest {
     url: Option<String>,
     events: Option<Vec<String>>,
@@ -143,6 +148,7 @@ pub struct UpdateRequest {
     active: Option<bool>,
 }
 
+#[utoipa::path(put, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path, description = "The webhook's id")), request_body = UpdateRequest, responses((status = 200, description = "The changed webhook", body = Item<WebhookView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn update(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,
@@ -168,6 +174,7 @@ pub async fn update(
     Ok(Json(Item { data: view(&hook) }))
 }
 
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path, description = "The webhook's id")), responses((status = 204, description = "Deleted with its queue and log"), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn delete(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,
@@ -182,7 +189,7 @@ pub async fn delete(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DeliveryView {
     id: String,
     event: String,
@@ -193,6 +200,7 @@ pub struct DeliveryView {
     created_at: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path, description = "The webhook's id")), responses((status = 200, description = "The newest delivery attempts", body = List<DeliveryView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,

@@ -5,10 +5,13 @@
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use natter_protocol::ws::MessageEvent;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{parse_contact, seq_of};
 use crate::chat::sender_name;
@@ -16,23 +19,62 @@ use crate::domain::{random_token, ClientKey, MessageText};
 use crate::error::{AppError, AppResult};
 use crate::extract::{secrets_match, JsonBody, QueryParams};
 use crate::hub::message_event;
+use crate::openapi::PublicError;
 use crate::store::{Cursor, Session, Website};
 use crate::AppState;
 
 /// Messages per page, as the reference says.
 const PAGE: i64 = 20;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/widget/conversations", post(create))
-        .route("/widget/conversations/{id}/messages", get(list).post(send))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create)).routes(routes!(list, send))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Query {
+    /// The website's public token.
     website_token: Option<String>,
+    /// Messages before this one (id or seq), newest 20.
     before: Option<String>,
+    /// Messages after this one (id or seq), oldest 20.
     after: Option<String>,
+}
+
+/// The answer to a new conversation, in the reference's shape.
+#[derive(Serialize, ToSchema)]
+struct Created {
+    payload: CreatedPayload,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CreatedPayload {
+    contact: CreatedContact,
+    #[serde(rename = "contactInbox")]
+    contact_inbox: ContactInbox,
+    account_id: i64,
+    conversation: ConversationRef,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CreatedContact {
+    id: String,
+    name: Option<String>,
+    email: Option<String>,
+    phone_number: Option<String>,
+    custom_attributes: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ContactInbox {
+    /// The conversation's token: send it as `Auth-Widget` and as the `/ws` `pubsub_token`.
+    #[serde(rename = "pubsubToken")]
+    pubsub_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ConversationRef {
+    id: String,
 }
 
 async fn website(state: &AppState, q: &Query) -> AppResult<std::sync::Arc<Website>> {
@@ -66,7 +108,7 @@ async fn conversation(state: &AppState, website: &Website, id: &str, headers: &H
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CreateRequest {
     name: String,
     #[serde(default)]
@@ -75,11 +117,17 @@ struct CreateRequest {
     phone_number: Option<String>,
 }
 
+#[utoipa::path(post, path = "/widget/conversations", tag = "novatalks",
+    params(Query), request_body = CreateRequest,
+    responses(
+        (status = 200, description = "The new conversation and its token", body = Created),
+        (status = "4XX", description = "Refused", body = PublicError),
+    ))]
 async fn create(
     State(state): State<AppState>,
     QueryParams(q): QueryParams<Query>,
     JsonBody(req): JsonBody<CreateRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Created>> {
     let website = website(&state, &q).await?;
     let contact = parse_contact(Some(&req.name), req.phone_number.as_deref(), req.email.as_deref())?;
     let user_session_id = ClientKey::parse("userSessionId", &random_token())?;
@@ -88,28 +136,35 @@ async fn create(
     if created {
         state.chat.announce(&session).await;
     }
-    Ok(Json(json!({
-        "payload": {
-            "contact": {
-                "id": session.id,
-                "name": session.user_name,
-                "email": session.user_email,
-                "phone_number": session.user_phone,
-                "custom_attributes": {},
+    Ok(Json(Created {
+        payload: CreatedPayload {
+            contact: CreatedContact {
+                id: session.id.clone(),
+                name: session.user_name,
+                email: session.user_email,
+                phone_number: session.user_phone,
+                custom_attributes: json!({}),
             },
-            "contactInbox": { "pubsubToken": session.token },
-            "account_id": 1,
-            "conversation": { "id": session.id },
-        }
-    })))
+            contact_inbox: ContactInbox { pubsub_token: session.token },
+            account_id: 1,
+            conversation: ConversationRef { id: session.id },
+        },
+    }))
 }
 
+#[utoipa::path(get, path = "/widget/conversations/{id}/messages", tag = "novatalks",
+    security(("widget_token" = [])),
+    params(("id" = String, Path, description = "The conversation's id"), Query),
+    responses(
+        (status = 200, description = "A page of 20 messages in the `/ws` event shape", body = Vec<MessageEvent>),
+        (status = "4XX", description = "Refused", body = PublicError),
+    ))]
 async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
     QueryParams(q): QueryParams<Query>,
     headers: HeaderMap,
-) -> AppResult<Json<Vec<Value>>> {
+) -> AppResult<Json<Vec<MessageEvent>>> {
     let website = website(&state, &q).await?;
     let session = conversation(&state, &website, &id, &headers).await?;
     let cursor = match (q.before.as_deref(), q.after.as_deref()) {
@@ -124,26 +179,31 @@ async fn list(
     let events = page
         .messages
         .iter()
-        .map(|m| {
-            let event = message_event(&session, m, sender_name(&website, &session, m.sender, None));
-            serde_json::to_value(event).unwrap_or(Value::Null)
-        })
+        .map(|m| message_event(&session, m, sender_name(&website, &session, m.sender, None)))
         .collect();
     Ok(Json(events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct SendRequest {
     message: NewMessage,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewMessage {
     content: String,
     #[serde(default)]
     echo_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/widget/conversations/{id}/messages", tag = "novatalks",
+    security(("widget_token" = [])),
+    params(("id" = String, Path, description = "The conversation's id"), Query),
+    request_body = SendRequest,
+    responses(
+        (status = 200, description = "Stored; it arrives on `/ws` as `message.created`"),
+        (status = "4XX", description = "Refused", body = PublicError),
+    ))]
 async fn send(
     State(state): State<AppState>,
     Path(id): Path<String>,

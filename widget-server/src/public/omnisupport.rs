@@ -13,11 +13,12 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
-use natter_protocol::operator::{Item, List, OperatorMessage};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use natter_protocol::operator::{Item, List, OperatorError, OperatorMessage};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::parse_contact;
 use crate::chat::recent;
@@ -32,8 +33,8 @@ use crate::AppState;
 /// a native `userSessionId`.
 pub const SESSION_PREFIX: &str = "omni/";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/widget/v1/init", post(init)).route("/widget/v1/messages", post(send).get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(init)).routes(routes!(send, list))
 }
 
 /// The website of `api_key`, if a browser's `Origin` is one it allows (the
@@ -104,7 +105,7 @@ fn first_token(candidates: [Option<&str>; 2]) -> Option<&str> {
     candidates.into_iter().flatten().map(str::trim).find(|t| !t.is_empty())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct InitRequest {
     api_key: String,
     #[serde(default)]
@@ -119,11 +120,30 @@ pub struct InitRequest {
     phone: Option<String>,
 }
 
+/// `data` of `init`.
+#[derive(Serialize, ToSchema)]
+pub struct InitData {
+    conversation_id: String,
+    /// Send it back as `session_token` (or `X-Session-Token`) to prove the session is yours.
+    session_token: String,
+    status: String,
+    /// The newest messages (at most 100), oldest first.
+    messages: Vec<OperatorMessage>,
+    /// Older messages exist: page back with `GET /widget/v1/messages?before=`.
+    has_more: bool,
+}
+
+#[utoipa::path(post, path = "/widget/v1/init", tag = "omnisupport-widget",
+    request_body = InitRequest,
+    responses(
+        (status = 200, description = "The visitor's conversation, new or resumed", body = Item<InitData>),
+        (status = "4XX", description = "Refused", body = OperatorError),
+    ))]
 async fn init(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<JsonBody<InitRequest>, AppError>,
-) -> OpResult<Json<Item<Value>>> {
+) -> OpResult<Json<Item<InitData>>> {
     let JsonBody(req) = body?;
     let contact = parse_contact(req.name.as_deref(), req.phone.as_deref(), req.email.as_deref())?;
     let website = website(&state, &req.api_key, &headers).await?;
@@ -139,17 +159,17 @@ async fn init(
     let page = recent(state.store.as_ref(), &session.id).await?;
     let messages: Vec<OperatorMessage> = page.messages.iter().map(operator_message).collect();
     Ok(Json(Item {
-        data: json!({
-            "conversation_id": session.id,
-            "session_token": session.token,
-            "status": session.status.as_str(),
-            "messages": messages,
-            "has_more": page.has_more,
-        }),
+        data: InitData {
+            conversation_id: session.id.clone(),
+            session_token: session.token.clone(),
+            status: session.status.as_str().to_owned(),
+            messages,
+            has_more: page.has_more,
+        },
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SendRequest {
     api_key: String,
     #[serde(default)]
@@ -161,6 +181,13 @@ pub struct SendRequest {
     echo_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/widget/v1/messages", tag = "omnisupport-widget",
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "Stored", body = Item<OperatorMessage>),
+        (status = 200, description = "A repeated echo_id: the message stored before", body = Item<OperatorMessage>),
+        (status = "4XX", description = "Refused", body = OperatorError),
+    ))]
 async fn send(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -183,7 +210,8 @@ async fn send(
     Ok((status, Json(Item { data: operator_message(&message) })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     api_key: String,
     #[serde(default)]
@@ -197,6 +225,12 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/widget/v1/messages", tag = "omnisupport-widget",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The newest `limit` messages before `before`, oldest first", body = List<OperatorMessage>),
+        (status = "4XX", description = "Refused", body = OperatorError),
+    ))]
 async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -31,24 +31,56 @@ async fn metrics_count_sockets_and_stored_messages(db: Db) {
 async fn openapi_describes_the_public_and_operator_endpoints(db: Db) {
     let app = TestApp::spawn(db).await;
     let doc = app.get_raw("/api/openapi.json", &[]).await.body;
+    std::fs::write(std::env::temp_dir().join("natter-openapi.json"), doc.to_string()).expect("keep a copy");
     let paths = doc["paths"].as_object().expect("paths");
-    for path in [
-        "/api/public/chat/sessions",
-        "/api/public/chat/sessions/{sessionId}/messages",
-        "/api/public/chat/notify",
-        "/api/public/chat/config",
-        "/api/v1/auth/login",
-        "/api/v1/auth/refresh",
-        "/api/v1/conversations",
-        "/api/v1/conversations/{id}/messages",
-        "/api/v1/conversations/{id}/close",
-        "/api/v1/conversations/{id}/assign",
-        "/api/v1/auth/logout",
-        "/api/v1/team",
-        "/api/v1/team/invite",
+    let operations: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object().into_iter().flatten().map(move |(method, _)| (method.clone(), path.clone()))
+        })
+        .collect();
+    for (method, path) in [
+        ("post", "/api/public/chat/sessions"),
+        ("get", "/api/public/chat/sessions/{session_id}/messages"),
+        ("post", "/api/public/chat/sessions/{session_id}/messages"),
+        ("post", "/api/public/chat/notify"),
+        ("get", "/api/public/chat/config"),
+        ("post", "/widget/conversations"),
+        ("post", "/widget/conversations/{id}/messages"),
+        ("post", "/widget/v1/init"),
+        ("get", "/widget/v1/messages"),
+        ("post", "/api/v1/auth/login"),
+        ("post", "/api/v1/auth/refresh"),
+        ("get", "/api/v1/conversations"),
+        ("post", "/api/v1/conversations/{id}/assign"),
+        ("delete", "/api/v1/customers/{id}"),
+        ("post", "/api/v1/customers/identify"),
+        ("put", "/api/v1/team/{user_id}/role"),
+        ("delete", "/api/v1/webhooks/{id}"),
+        ("get", "/api/rooms/{id}/messages"),
+        ("get", "/healthz"),
     ] {
-        assert!(paths.contains_key(path), "{path} is not described");
+        assert!(operations.contains(&(method.into(), path.into())), "{method} {path} is not described");
     }
+    assert!(operations.len() >= 44, "every operation: {}", operations.len());
+    for (method, path) in &operations {
+        let op = &doc["paths"][path][method];
+        let responses = op["responses"].as_object().expect("responses");
+        assert!(responses.keys().any(|k| k.starts_with('2') || k == "101"), "{method} {path} names its success");
+        if path.starts_with("/api") || path.starts_with("/widget") {
+            let error = &responses["4XX"]["content"]["application/json"]["schema"]["$ref"];
+            assert!(error.is_string(), "{method} {path} describes its error shape");
+        }
+    }
+    for schema in ["PublicError", "OperatorError", "ChatMessage", "SessionData", "Conversation", "OperatorMessage"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema} is described");
+    }
+
+    let viewer = app.http.get(app.url("/api/docs/")).send().await.expect("viewer");
+    assert_eq!(viewer.status(), StatusCode::OK);
+    let page = viewer.text().await.expect("page");
+    assert!(page.contains("swagger-ui"), "the viewer is served");
+    assert!(!page.contains("https://"), "and fetches nothing from elsewhere");
 }
 
 async fn the_demo_page_carries_the_demo_website_token(db: Db) {
