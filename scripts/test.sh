@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (idempotently) and runs every test:
-# formatting, lints, and the Rust test suites (SQLite and a throwaway PostgreSQL).
+# formatting, lints, the Rust test suites (SQLite and a throwaway PostgreSQL),
+# the API fuzzer against the generated OpenAPI, and the widget's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +19,5 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+bash scripts/fuzz-api.sh
 bash scripts/test-widget.sh
