@@ -55,6 +55,9 @@ pub async fn list(State(state): State<AppState>, AdminOperator(me): AdminOperato
     Ok(Json(List { data, meta: Some(ListMeta { total, page: 1, per_page: total.max(1) }) }))
 }
 
+/// Operators one account may have, so the team list is bounded.
+const MAX_MEMBERS: usize = 500;
+
 #[derive(Deserialize, ToSchema)]
 pub struct InviteRequest {
     email: String,
@@ -72,6 +75,12 @@ pub async fn invite(
 ) -> OpResult<(StatusCode, Json<Item<Member>>)> {
     let JsonBody(req) = body?;
     let email = Email::parse(&req.email)?;
+    if state.store.list_operators(&me.account_id).await?.len() >= MAX_MEMBERS {
+        return Err(OpError(AppError::Validation(
+            "validation_error",
+            format!("an account may have at most {MAX_MEMBERS} operators"),
+        )));
+    }
     let role = role(req.role_id.as_deref().unwrap_or("agent"))?;
     if state.store.operator_by_email(email.as_str()).await?.is_some() {
         return Err(OpError(AppError::Conflict(format!("{} is already on the team", email.as_str()))));

@@ -72,6 +72,9 @@ fn check_events(events: Vec<String>) -> OpResult<Vec<String>> {
     Ok(events)
 }
 
+/// Webhooks one account may have, so every list of them is short.
+const MAX_WEBHOOKS: usize = 50;
+
 fn check_secret(secret: String) -> OpResult<String> {
     if secret.len() < 16 {
         return Err(invalid("secret must be at least 16 characters".into()));
@@ -95,6 +98,9 @@ pub async fn create(
     body: Result<JsonBody<CreateRequest>, AppError>,
 ) -> OpResult<(StatusCode, Json<Item<WebhookView>>)> {
     let JsonBody(req) = body?;
+    if state.store.list_webhooks(&op.account_id).await?.len() >= MAX_WEBHOOKS {
+        return Err(invalid(format!("an account may have at most {MAX_WEBHOOKS} webhooks")));
+    }
     let generated = req.secret.is_none();
     let hook = Webhook {
         id: uuid::Uuid::new_v4().to_string(),

@@ -298,7 +298,22 @@ async fn secrets_are_sealed_at_rest_and_only_the_right_key_opens_them(db: Db) {
     assert!(valid, "deliveries are signed with the opened secret");
 }
 
+async fn an_account_has_at_most_fifty_webhooks(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = admin(&app).await;
+    let body = json!({ "url": "https://example.com/hook", "events": ["message.received"] });
+    for _ in 0..50 {
+        let (status, _) = call(&app, reqwest::Method::POST, "/api/v1/webhooks", &token, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, refused) = call(&app, reqwest::Method::POST, "/api/v1/webhooks", &token, Some(body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (_, listed) = call(&app, reqwest::Method::GET, "/api/v1/webhooks", &token, None).await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(50));
+}
+
 crate::on_both_databases!(
+    an_account_has_at_most_fifty_webhooks,
     secrets_are_sealed_at_rest_and_only_the_right_key_opens_them,
     targets_inside_the_network_are_refused,
     redirects_are_not_followed,
