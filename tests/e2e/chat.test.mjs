@@ -67,3 +67,45 @@ test('message text is shown as text, never as HTML', async () => {
   assert.equal(await page.evaluate(() => window.pwned), undefined);
   await context.close();
 });
+
+test('a long conversation resumes with its newest hundred messages, and earlier ones load on request', async () => {
+  const context = await browser.newContext();
+  const { page, record } = await openHost(context, server, hostPage(server.token));
+  await w(page, 'launcher').click();
+  await w(page, 'panel').waitFor();
+  await type(page, 'message 0');
+  const mine = page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]');
+  await expect(() => mine.count(), (n) => n === 1);
+  const stored = await storedSession(page, server.token);
+  // 129 more through the public API, as the same visitor, within its rate limit.
+  for (let i = 1; i < 130; i++) {
+    const send = () =>
+      fetch(`${server.base}/api/public/chat/sessions/${stored.sessionId}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': server.token, 'x-session-token': stored.token },
+        body: JSON.stringify({ message: `message ${i}`, echoId: `bulk-${i}` }),
+      });
+    let res = await send();
+    while (res.status === 429) {
+      await new Promise((ok) => setTimeout(ok, 1000 * Number(res.headers.get('retry-after'))));
+      res = await send();
+    }
+    assert.equal(res.status, 201);
+  }
+
+  await page.reload();
+  await w(page, 'launcher').click();
+  const texts = () => mine.locator('.text').allTextContents();
+  await expect(texts, (t) => t.includes('message 129'));
+  const resumed = await texts();
+  assert.ok(!resumed.includes('message 0') && resumed.length <= 100, `only the newest page: ${resumed.length}`);
+  const earlier = w(page, 'earlier');
+  assert.ok(await earlier.isVisible(), 'the panel offers earlier messages');
+  await earlier.click();
+  await expect(texts, (t) => t.includes('message 0'));
+  const all = await texts();
+  assert.deepEqual(all, Array.from({ length: 130 }, (_, i) => `message ${i}`), 'every message once, in order');
+  await expect(() => earlier.isVisible(), (visible) => !visible);
+  assert.deepEqual(record.errors, []);
+  await context.close();
+});

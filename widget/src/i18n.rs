@@ -66,6 +66,7 @@ pub struct Strings {
     pub read: &'static str,
     pub offline: &'static str,
     pub messages: &'static str,
+    pub earlier: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -88,6 +89,7 @@ const EN: Strings = Strings {
     read: "Read",
     offline: "Offline: messages will be sent when the connection returns.",
     messages: "Messages",
+    earlier: "Earlier messages",
 };
 
 const UK: Strings = Strings {
@@ -110,6 +112,7 @@ const UK: Strings = Strings {
     read: "Прочитано",
     offline: "Немає з'єднання: повідомлення надійдуть, щойно воно з'явиться.",
     messages: "Повідомлення",
+    earlier: "Попередні повідомлення",
 };
 
 const RU: Strings = Strings {
@@ -132,6 +135,7 @@ const RU: Strings = Strings {
     read: "Прочитано",
     offline: "Нет соединения: сообщения уйдут, как только оно появится.",
     messages: "Сообщения",
+    earlier: "Предыдущие сообщения",
 };
 
 #[cfg(test)]

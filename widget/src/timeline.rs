@@ -34,6 +34,11 @@ impl Timeline {
         &self.entries
     }
 
+    /// Lowest stored `seq` held: where earlier messages are fetched from.
+    pub fn first_seq(&self) -> Option<i64> {
+        self.entries.iter().find(|e| !e.pending).map(|e| e.message.seq)
+    }
+
     /// Highest stored `seq` seen: the resume point for the socket and polling.
     pub fn last_seq(&self) -> i64 {
         self.last_seq
@@ -102,6 +107,21 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn earlier_messages_go_before_the_ones_held() {
+        let mut t = Timeline::default();
+        t.add_pending("e1", "typing", "2026-01-01T00:00:00Z");
+        assert_eq!(t.first_seq(), None, "nothing stored yet");
+        t.apply(stored("c", 120, Sender::Manager, None));
+        t.apply(stored("d", 121, Sender::User, None));
+        assert_eq!(t.first_seq(), Some(120));
+        t.apply(stored("a", 20, Sender::User, None));
+        t.apply(stored("b", 21, Sender::Bot, None));
+        let ids: Vec<&str> = t.entries().iter().map(|e| e.message.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d", "pending:e1"]);
+        assert_eq!((t.first_seq(), t.last_seq()), (Some(20), 121));
+    }
 
     fn stored(id: &str, seq: i64, sender: Sender, echo: Option<&str>) -> ChatMessage {
         ChatMessage {

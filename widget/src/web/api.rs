@@ -125,6 +125,12 @@ impl Api {
         self.call("GET", &path, Some(live), None, json::messages_data).await
     }
 
+    /// The newest page of messages with a lower seq than `before`, oldest first.
+    pub async fn before(&self, live: &Live, before: i64) -> Result<MessagesData, ApiError> {
+        let path = format!("/sessions/{}/messages?before={before}&limit=100", live.id);
+        self.call("GET", &path, Some(live), None, json::messages_data).await
+    }
+
     /// The website's widget settings.
     pub async fn config(&self) -> Result<WidgetConfig, ApiError> {
         self.call("GET", "/config", None, None, json::widget_config).await

@@ -38,6 +38,8 @@ pub struct Ui {
     pub greeting: RwSignal<Option<String>>,
     pub contact_form: RwSignal<bool>,
     pub offline: RwSignal<bool>,
+    /// The server holds messages before the earliest one shown.
+    pub earlier: RwSignal<bool>,
 }
 
 impl Ui {
@@ -54,6 +56,7 @@ impl Ui {
             greeting: RwSignal::new(config.greeting.clone()),
             contact_form: RwSignal::new(false),
             offline: RwSignal::new(false),
+            earlier: RwSignal::new(false),
         }
     }
 }
@@ -347,6 +350,30 @@ impl Controller {
                 ContactForm::AfterFirstMessage => wrote,
             };
         self.ui.contact_form.set(show);
+    }
+
+    /// Fetches the page of messages before the earliest one shown (a resume
+    /// brings only the newest hundred).
+    pub fn load_earlier(self: &Rc<Self>) {
+        let (live, first) = {
+            let st = self.state.borrow();
+            (st.live.clone(), st.timeline.first_seq())
+        };
+        let (Some(live), Some(first)) = (live, first) else { return };
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            match this.api.before(&live, first).await {
+                Ok(page) => {
+                    let mut st = this.state.borrow_mut();
+                    for m in page.messages {
+                        st.timeline.apply(m);
+                    }
+                    this.ui.entries.set(st.timeline.entries().to_vec());
+                    this.ui.earlier.set(page.has_more);
+                }
+                Err(e) => this.emit_error("history_refused", &e.describe()),
+            }
+        });
     }
 
     /// Applies stored messages from any source and updates the UI, unread count and events.

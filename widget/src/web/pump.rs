@@ -133,6 +133,7 @@ impl Controller {
             first
         };
         self.ui.offline.set(false);
+        self.ui.earlier.set(data.has_more);
         self.receive(data.messages);
         self.refresh_contact_form();
         if first {

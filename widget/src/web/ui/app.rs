@@ -109,6 +109,15 @@ fn Panel(
             <p class="offline" role="status" hidden=when(move || !ui.offline.get())>
                 {tr(ui.locale, |s| s.offline)}
             </p>
+            <button
+                type="button"
+                class="earlier"
+                data-natter="earlier"
+                hidden=when(move || !ui.earlier.get())
+                on:click=move |_| dispatch(|c| c.load_earlier())
+            >
+                {tr(ui.locale, |s| s.earlier)}
+            </button>
             <ol class="messages" node_ref=list role="log" aria-live="polite" aria-label=tr(ui.locale, |s| s.messages) tabindex="0">
                 <For
                     each=move || ui.entries.get()
