@@ -34,6 +34,7 @@ pub struct PublicError {
         (name = "customers", description = "Customers"),
         (name = "team", description = "The team"),
         (name = "webhooks", description = "Webhooks"),
+        (name = "api-keys", description = "API keys for scripts and SDKs (`Authorization: Bearer sk_live_…`)"),
         (name = "analytics", description = "Analytics"),
         (name = "rooms", description = "The room API"),
         (name = "operations", description = "Health, readiness, metrics"),

@@ -2,6 +2,7 @@
 //! lists, `{detail, code}` errors): auth, conversations and the team.
 
 mod analytics;
+mod api_keys;
 mod auth;
 pub(crate) mod conversations;
 mod customers;
@@ -81,4 +82,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::get_one, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
 }

@@ -202,6 +202,22 @@ pub struct Operator {
     pub token_version: i64,
 }
 
+/// A key for scripts and SDKs (its secret is kept only as a hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub account_id: String,
+    /// The operator who made it; the key acts on their behalf.
+    pub operator_id: String,
+    pub name: String,
+    /// `admin` or `agent`.
+    pub role: String,
+    /// The first characters of the key, to tell keys apart.
+    pub prefix: String,
+    pub created_ms: i64,
+    pub last_used_ms: Option<i64>,
+}
+
 /// A session with what the operator inbox shows about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversationRow {
@@ -416,6 +432,15 @@ pub trait OperatorStore: Send + Sync + 'static {
     async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()>;
     /// Spends an unused, unexpired refresh token, or says why it cannot be spent.
     async fn use_refresh_token(&self, token_hash: &str, now_ms: i64) -> StoreResult<RefreshUse>;
+    async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> StoreResult<()>;
+    /// The unrevoked key with this hash.
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// An account's unrevoked keys, oldest first.
+    async fn list_api_keys(&self, account_id: &str) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes a key of the account; `false` when it had none such.
+    async fn revoke_api_key(&self, account_id: &str, id: &str, now_ms: i64) -> StoreResult<bool>;
+    /// Notes a use, at most once a minute per key.
+    async fn touch_api_key(&self, id: &str, now_ms: i64) -> StoreResult<()>;
 }
 
 /// Webhooks, their delivery log and the outbox of events to deliver.

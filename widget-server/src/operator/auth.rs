@@ -51,6 +51,14 @@ struct Claims {
     iat: i64,
 }
 
+/// What every API key starts with.
+pub const API_KEY_PREFIX: &str = "sk_live_";
+
+/// How an API key is stored and looked up: SHA-256, hex (a key is 192 random bits).
+pub fn key_hash(key: &str) -> String {
+    token_hash(key)
+}
+
 fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -168,10 +176,13 @@ impl<P: Protocol> Protocol for Watched<'_, P> {
     }
 }
 
-/// The operator an access token (with or without `Bearer `) belongs to.
+/// The operator an access token or API key (with or without `Bearer `) acts for.
 pub async fn operator_from_token(state: &AppState, token: &str) -> OpResult<Operator> {
     let token = token.trim();
     let token = token.strip_prefix("Bearer ").or_else(|| token.strip_prefix("bearer ")).unwrap_or(token);
+    if token.starts_with(API_KEY_PREFIX) {
+        return operator_from_api_key(state, token.trim()).await;
+    }
     let claims = decode::<Claims>(token.trim(), &state.jwt.decoding, &Validation::default())
         .map_err(|_| unauthorized("the access token is invalid or expired"))?
         .claims;
@@ -181,6 +192,25 @@ pub async fn operator_from_token(state: &AppState, token: &str) -> OpResult<Oper
         .await?
         .filter(|op| op.token_version == claims.ver)
         .ok_or_else(|| unauthorized("the access token was revoked"))
+}
+
+/// The admin who made an API key, acting with the key's role (never more
+/// than the admin has now) in the key's account.
+async fn operator_from_api_key(state: &AppState, key: &str) -> OpResult<Operator> {
+    let refused = || unauthorized("the API key is invalid or revoked");
+    let found = state.store.api_key_by_hash(&key_hash(key)).await?.ok_or_else(refused)?;
+    let maker = state
+        .store
+        .operator_by_id(&found.operator_id)
+        .await?
+        .filter(|op| op.account_id == found.account_id)
+        .ok_or_else(refused)?;
+    let now = now_ms();
+    if found.last_used_ms.is_none_or(|at| now - at > 60_000) {
+        state.store.touch_api_key(&found.id, now).await?;
+    }
+    let role = if maker.role == "admin" { found.role } else { "agent".to_owned() };
+    Ok(Operator { role, ..maker })
 }
 
 /// An authenticated operator with the `admin` role; agents get 403.

@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::prelude::*;
 use super::{
-    Account, ConversationFilter, ConversationRow, Cursor, Customer, Delivery, Identity, Message, MessagePage,
+    Account, ApiKey, ConversationFilter, ConversationRow, Cursor, Customer, Delivery, Identity, Message, MessagePage,
     NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError, StoreResult, Webhook, Website,
 };
 use crate::seal::Sealer;
@@ -194,6 +194,35 @@ struct OperatorRow {
     role: String,
     created_ms: i64,
     token_version: i64,
+}
+
+const API_KEY_COLS: &str = "id, account_id, operator_id, name, role, prefix, created_ms, last_used_ms";
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    id: String,
+    account_id: String,
+    operator_id: String,
+    name: String,
+    role: String,
+    prefix: String,
+    created_ms: i64,
+    last_used_ms: Option<i64>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(r: ApiKeyRow) -> Self {
+        Self {
+            id: r.id,
+            account_id: r.account_id,
+            operator_id: r.operator_id,
+            name: r.name,
+            role: r.role,
+            prefix: r.prefix,
+            created_ms: r.created_ms,
+            last_used_ms: r.last_used_ms,
+        }
+    }
 }
 
 impl From<OperatorRow> for Operator {

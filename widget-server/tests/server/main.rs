@@ -3,6 +3,7 @@
 
 mod abuse;
 mod access;
+mod api_keys;
 mod cli;
 mod durability;
 mod migrate;

@@ -68,7 +68,7 @@ async fn next_event(rx: &mut mpsc::UnboundedReceiver<Seen>, name: &str) -> Seen 
     }
 }
 
-async fn admin(app: &TestApp) -> String {
+pub(crate) async fn admin(app: &TestApp) -> String {
     natter_server::cli::create_operator(
         app.state.store.as_ref(),
         None,
@@ -83,7 +83,7 @@ async fn admin(app: &TestApp) -> String {
     app.post_raw("/api/v1/auth/login", &[], body).await.body["access_token"].as_str().expect("token").to_owned()
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,

@@ -1,4 +1,4 @@
-//! Operators and their refresh tokens on SQL.
+//! Operators, their refresh tokens and API keys on SQL.
 
 use super::*;
 
@@ -73,5 +73,46 @@ impl OperatorStore for SqlStore {
             Some((operator_id, true, used_ms)) => RefreshUse::Reused { operator_id, used_ms },
             _ => RefreshUse::Unknown,
         })
+    }
+
+    async fn create_api_key(&self, k: &ApiKey, key_hash: &str) -> StoreResult<()> {
+        let sql =
+            format!("INSERT INTO api_keys ({API_KEY_COLS}, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        on!(self.write, pool => sqlx::query(&sql)
+            .bind(&k.id).bind(&k.account_id).bind(&k.operator_id).bind(&k.name).bind(&k.role).bind(&k.prefix)
+            .bind(k.created_ms).bind(k.last_used_ms).bind(key_hash)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+        let sql = format!("SELECT {API_KEY_COLS} FROM api_keys WHERE key_hash = $1 AND revoked_ms IS NULL");
+        let row: Option<ApiKeyRow> =
+            on!(self.read, pool => sqlx::query_as(&sql).bind(key_hash).fetch_optional(pool).await?);
+        Ok(row.map(ApiKey::from))
+    }
+
+    async fn list_api_keys(&self, account_id: &str) -> StoreResult<Vec<ApiKey>> {
+        let sql = format!(
+            "SELECT {API_KEY_COLS} FROM api_keys WHERE account_id = $1 AND revoked_ms IS NULL ORDER BY created_ms, id"
+        );
+        let rows: Vec<ApiKeyRow> = on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(ApiKey::from).collect())
+    }
+
+    async fn revoke_api_key(&self, account_id: &str, id: &str, now_ms: i64) -> StoreResult<bool> {
+        let n = on!(self.write, pool => sqlx::query(
+            "UPDATE api_keys SET revoked_ms = $3 WHERE id = $1 AND account_id = $2 AND revoked_ms IS NULL",
+        )
+        .bind(id).bind(account_id).bind(now_ms).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn touch_api_key(&self, id: &str, now_ms: i64) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query(
+            "UPDATE api_keys SET last_used_ms = $2 WHERE id = $1 AND (last_used_ms IS NULL OR last_used_ms < $2 - 60000)",
+        )
+        .bind(id).bind(now_ms).execute(pool).await.map(drop)?);
+        Ok(())
     }
 }
