@@ -144,10 +144,15 @@ pub async fn create_operator(
     let name = name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("operator"));
     let name = PersonName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?.as_str().to_owned();
     let account = resolve_account(store, account).await?;
+    anyhow::ensure!(
+        store.operator_by_email(email.as_str()).await?.is_none(),
+        "an operator with email {} exists",
+        email.as_str()
+    );
     let operator = Operator {
         id: uuid::Uuid::new_v4().to_string(),
         account_id: account.id,
-        email: email.as_str().to_owned(),
+        email: email.as_str().to_lowercase(),
         name,
         password_hash: crate::password::hash_off_workers(password.to_owned()).await?,
         role: role.to_owned(),

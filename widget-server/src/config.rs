@@ -217,6 +217,9 @@ pub struct ServeConfig {
     /// messages, no contact details) is removed; 0 keeps them.
     #[arg(long, env = "NATTER_EMPTY_SESSION_HOURS", default_value_t = 24, global = true)]
     pub empty_session_hours: u64,
+    /// Let anyone create an account with `POST /api/v1/auth/register`.
+    #[arg(long, env = "NATTER_ALLOW_REGISTRATION", global = true)]
+    pub allow_registration: bool,
     /// Do not create the demo website and admin on an empty database.
     #[arg(long, env = "NATTER_NO_DEMO", global = true)]
     pub no_demo: bool,
@@ -273,6 +276,7 @@ impl ServeConfig {
             webhook_workers: 8,
             allow_private_webhooks: true,
             empty_session_hours: 24,
+            allow_registration: false,
             no_demo: true,
             log_json: false,
         }

@@ -91,6 +91,8 @@ pub struct Settings {
     pub access_token_secs: i64,
     pub static_dir: PathBuf,
     pub pkg_dir: PathBuf,
+    /// Whether `POST /api/v1/auth/register` is open.
+    pub allow_registration: bool,
     /// Whose `X-Forwarded-For` is believed.
     pub proxies: client::TrustedProxies,
     /// Where the server may send requests of its own.
@@ -282,6 +284,7 @@ impl AppState {
                 access_token_secs: config.access_token_secs,
                 static_dir: config.static_dir.clone(),
                 pkg_dir: config.pkg_dir.clone(),
+                allow_registration: config.allow_registration,
                 proxies: client::TrustedProxies::new(config.trusted_proxies.clone(), config.trust_proxy),
                 egress,
                 public_url: config.public_url(),

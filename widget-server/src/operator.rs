@@ -58,6 +58,7 @@ fn page_window(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), O
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(auth::login))
+        .routes(routes!(auth::register))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(conversations::list))

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use crate::cli;
 use crate::client::ClientIp;
-use crate::domain::random_token;
+use crate::domain::{random_token, Email, PersonName};
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
 use crate::password;
@@ -265,6 +266,62 @@ pub async fn login(
         Some(op) if valid => Ok(Json(issue_tokens(&state, &op).await?)),
         _ => Err(AppError::Unauthorized("invalid_credentials", "wrong email or password".into()).into()),
     }
+}
+
+/// `POST /api/v1/auth/register`.
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    email: String,
+    /// At least 8 characters.
+    password: String,
+    first_name: String,
+    #[serde(default)]
+    last_name: Option<String>,
+    company_name: String,
+}
+
+/// Creates an account with the caller as its admin, when the server allows
+/// registration, and signs them in.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 200, description = "The new admin's token pair", body = TokenResponse),
+        (status = "4XX", description = "Refused: registration closed (403), e-mail taken (409), invalid (422)", body = OperatorError),
+    ))]
+pub async fn register(
+    State(state): State<AppState>,
+    client: ClientIp,
+    body: Result<JsonBody<RegisterRequest>, AppError>,
+) -> OpResult<Json<TokenResponse>> {
+    if !state.settings.allow_registration {
+        return Err(AppError::Forbidden("registration_closed", "this server does not take registrations".into()).into());
+    }
+    let JsonBody(req) = body?;
+    state.limiter.check_sign_in(client.key(), Some(&req.email))?;
+    let email = Email::parse(&req.email)?;
+    let name = match req.last_name.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        Some(last) => format!("{} {last}", req.first_name.trim()),
+        None => req.first_name.trim().to_owned(),
+    };
+    let name = PersonName::parse(&name)?;
+    let company = req.company_name.trim();
+    if company.is_empty() || company.chars().count() > 100 || company.chars().any(char::is_control) {
+        return Err(AppError::Validation("validation_error", "company_name must be 1 to 100 characters".into()).into());
+    }
+    let chars = req.password.chars().count();
+    if !(8..=256).contains(&chars) {
+        return Err(AppError::Validation("validation_error", "password must be 8 to 256 characters".into()).into());
+    }
+    let taken = || AppError::Conflict(format!("{} already has an account", email.as_str()));
+    if state.store.operator_by_email(email.as_str()).await?.is_some() {
+        return Err(taken().into());
+    }
+    let store = state.store.as_ref();
+    let account = cli::create_account(store, company).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let operator =
+        cli::create_operator(store, Some(&account.id), email.as_str(), &req.password, "admin", Some(name.as_str()))
+            .await
+            .map_err(|_| taken())?;
+    Ok(Json(issue_tokens(&state, &operator).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

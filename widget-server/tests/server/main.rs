@@ -16,6 +16,7 @@ mod outbox;
 mod postgres;
 mod public_api;
 mod realtime;
+mod registration;
 mod rooms;
 mod sockets;
 mod support;

@@ -15,7 +15,8 @@ impl OperatorStore for SqlStore {
     }
 
     async fn operator_by_email(&self, email: &str) -> StoreResult<Option<Operator>> {
-        self.operator_where("email = $1", email).await
+        // Addresses are compared without case: Ann@x.com and ann@x.com are one person.
+        self.operator_where("lower(email) = lower($1)", email).await
     }
 
     async fn operator_by_id(&self, id: &str) -> StoreResult<Option<Operator>> {
