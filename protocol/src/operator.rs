@@ -10,6 +10,9 @@ use serde_json::Value;
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// With two-factor sign-in on: the authenticator's code, or a backup code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 /// Token pair returned by login and refresh.

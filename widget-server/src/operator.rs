@@ -9,6 +9,7 @@ mod customers;
 mod rooms;
 pub(crate) mod stream;
 mod team;
+mod two_factor;
 mod webhooks;
 
 use serde::Deserialize;
@@ -59,6 +60,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(auth::login))
         .routes(routes!(auth::register))
+        .routes(routes!(two_factor::enable))
+        .routes(routes!(two_factor::verify))
+        .routes(routes!(two_factor::disable))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(conversations::list))

@@ -218,6 +218,17 @@ pub struct ApiKey {
     pub last_used_ms: Option<i64>,
 }
 
+/// An operator's second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoFactor {
+    /// The TOTP secret, base32 (opened from its sealed form).
+    pub secret: String,
+    /// Confirmed with a code: sign-in needs one.
+    pub active: bool,
+    /// The last time step a code was accepted for.
+    pub last_step: i64,
+}
+
 /// A session with what the operator inbox shows about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversationRow {
@@ -441,6 +452,21 @@ pub trait OperatorStore: Send + Sync + 'static {
     async fn revoke_api_key(&self, account_id: &str, id: &str, now_ms: i64) -> StoreResult<bool>;
     /// Notes a use, at most once a minute per key.
     async fn touch_api_key(&self, id: &str, now_ms: i64) -> StoreResult<()>;
+    /// Starts (or restarts) setting up a second factor: inactive until confirmed.
+    async fn begin_two_factor(
+        &self,
+        operator_id: &str,
+        secret: &str,
+        backup_hashes: &[String],
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    async fn two_factor(&self, operator_id: &str) -> StoreResult<Option<TwoFactor>>;
+    /// Accepts a code's time step once: `false` if it (or a later one) was used.
+    async fn spend_two_factor_step(&self, operator_id: &str, step: i64) -> StoreResult<bool>;
+    async fn activate_two_factor(&self, operator_id: &str) -> StoreResult<()>;
+    /// Spends an unused backup code: `false` if there is none such.
+    async fn spend_backup_code(&self, operator_id: &str, code_hash: &str) -> StoreResult<bool>;
+    async fn remove_two_factor(&self, operator_id: &str) -> StoreResult<()>;
 }
 
 /// Webhooks, their delivery log and the outbox of events to deliver.

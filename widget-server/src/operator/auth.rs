@@ -263,7 +263,21 @@ pub async fn login(
     let hash = operator.as_ref().map(|o| o.password_hash.clone());
     let valid = password::verify_off_workers(req.password, hash).await;
     match operator {
-        Some(op) if valid => Ok(Json(issue_tokens(&state, &op).await?)),
+        Some(op) if valid => {
+            if let Some(tf) = state.store.two_factor(&op.id).await?.filter(|tf| tf.active) {
+                match req.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                    Some(code) => super::two_factor::check_code(&state, &op, &tf, code).await?,
+                    None => {
+                        return Err(AppError::Unauthorized(
+                            "2fa_required",
+                            "send the authenticator's code (or a backup code) as `code`".into(),
+                        )
+                        .into())
+                    }
+                }
+            }
+            Ok(Json(issue_tokens(&state, &op).await?))
+        }
         _ => Err(AppError::Unauthorized("invalid_credentials", "wrong email or password".into()).into()),
     }
 }

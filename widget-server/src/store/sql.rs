@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::prelude::*;
 use super::{
     Account, ApiKey, ConversationFilter, ConversationRow, Cursor, Customer, Delivery, Identity, Message, MessagePage,
-    NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError, StoreResult, Webhook, Website,
+    NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError, StoreResult, TwoFactor, Webhook, Website,
 };
 use crate::seal::Sealer;
 use crate::time::now_ms;

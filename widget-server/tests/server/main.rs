@@ -20,5 +20,6 @@ mod registration;
 mod rooms;
 mod sockets;
 mod support;
+mod two_factor;
 mod webhooks;
 mod ws_fuzz;

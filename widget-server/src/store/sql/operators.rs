@@ -116,4 +116,68 @@ impl OperatorStore for SqlStore {
         .bind(id).bind(now_ms).execute(pool).await.map(drop)?);
         Ok(())
     }
+
+    async fn begin_two_factor(
+        &self,
+        operator_id: &str,
+        secret: &str,
+        backup_hashes: &[String],
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let sealed = self.sealer()?.seal(secret);
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM two_factor_backup_codes WHERE operator_id = $1").bind(operator_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM two_factor WHERE operator_id = $1").bind(operator_id).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO two_factor (operator_id, secret, active, last_step, created_ms) VALUES ($1, $2, FALSE, 0, $3)")
+                .bind(operator_id).bind(&sealed).bind(now_ms).execute(&mut *tx).await?;
+            for hash in backup_hashes {
+                sqlx::query("INSERT INTO two_factor_backup_codes (operator_id, code_hash) VALUES ($1, $2)")
+                    .bind(operator_id).bind(hash).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn two_factor(&self, operator_id: &str) -> StoreResult<Option<TwoFactor>> {
+        let row: Option<(String, bool, i64)> = on!(self.read, pool => sqlx::query_as(
+            "SELECT secret, active, last_step FROM two_factor WHERE operator_id = $1",
+        ).bind(operator_id).fetch_optional(pool).await?);
+        row.map(|(sealed, active, last_step)| {
+            let secret = self.sealer()?.open(&sealed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(TwoFactor { secret, active, last_step })
+        })
+        .transpose()
+    }
+
+    async fn spend_two_factor_step(&self, operator_id: &str, step: i64) -> StoreResult<bool> {
+        let n = on!(self.write, pool => sqlx::query(
+            "UPDATE two_factor SET last_step = $2 WHERE operator_id = $1 AND last_step < $2",
+        ).bind(operator_id).bind(step).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn activate_two_factor(&self, operator_id: &str) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE two_factor SET active = TRUE WHERE operator_id = $1")
+            .bind(operator_id).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn spend_backup_code(&self, operator_id: &str, code_hash: &str) -> StoreResult<bool> {
+        let n = on!(self.write, pool => sqlx::query(
+            "UPDATE two_factor_backup_codes SET used = TRUE WHERE operator_id = $1 AND code_hash = $2 AND used = FALSE",
+        ).bind(operator_id).bind(code_hash).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    async fn remove_two_factor(&self, operator_id: &str) -> StoreResult<()> {
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM two_factor_backup_codes WHERE operator_id = $1").bind(operator_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM two_factor WHERE operator_id = $1").bind(operator_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
 }
