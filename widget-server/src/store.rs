@@ -243,6 +243,8 @@ pub struct ConversationFilter {
     pub account_id: String,
     pub statuses: Vec<SessionStatus>,
     pub assigned_to: Option<String>,
+    /// Only assigned (`Some(true)`) or only unassigned (`Some(false)`) conversations.
+    pub assigned: Option<bool>,
     pub offset: i64,
     pub limit: i64,
 }

@@ -23,7 +23,10 @@ use crate::AppState;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConversationQuery {
+    /// `pending` (not closed, unassigned), `open` (not closed, assigned) or `closed`.
     status: Option<String>,
+    /// `widget`, `telegram` or `whatsapp`.
+    channel: Option<String>,
     assigned_to: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
@@ -66,24 +69,32 @@ pub async fn list(
     let QueryParams(q) = q?;
     let invalid = |what: &str| OpError(AppError::Validation("validation_error", what.to_owned()));
     let (page, per_page) = super::page_window(q.page, q.per_page)?;
-    let statuses = match q.status.as_deref() {
-        None | Some("") => vec![],
-        Some("open" | "pending") => vec![SessionStatus::Active],
-        Some("closed") => vec![SessionStatus::Closed, SessionStatus::Archived],
+    // The statuses as operators see them, filtered in the query so totals and pages are right.
+    let (statuses, assigned) = match q.status.as_deref() {
+        None | Some("") => (vec![], None),
+        Some("pending") => (vec![SessionStatus::Active], Some(false)),
+        Some("open") => (vec![SessionStatus::Active], Some(true)),
+        Some("closed") => (vec![SessionStatus::Closed, SessionStatus::Archived], None),
         Some(_) => return Err(invalid("status must be open, pending or closed")),
     };
+    match q.channel.as_deref() {
+        None | Some("" | "widget") => {}
+        // No Telegram or WhatsApp channel is connected to any account yet.
+        Some("telegram" | "whatsapp") => {
+            return Ok(Json(List { data: vec![], meta: Some(ListMeta { total: 0, page, per_page }) }))
+        }
+        Some(_) => return Err(invalid("channel must be widget, telegram or whatsapp")),
+    }
     let filter = ConversationFilter {
         account_id: op.account_id,
         statuses,
         assigned_to: q.assigned_to,
+        assigned,
         offset: (page - 1) * per_page,
         limit: per_page,
     };
     let (rows, total) = state.store.list_conversations(&filter).await?;
-    let mut data: Vec<Conversation> = rows.iter().map(conversation).collect();
-    if q.status.as_deref() == Some("pending") {
-        data.retain(|c| c.status == "pending");
-    }
+    let data: Vec<Conversation> = rows.iter().map(conversation).collect();
     Ok(Json(List { data, meta: Some(ListMeta { total, page, per_page }) }))
 }
 

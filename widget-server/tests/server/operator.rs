@@ -235,6 +235,35 @@ async fn assigning_sets_the_operator_and_filters_by_it(db: Db) {
     assert!(cleared.body["data"]["assigned_to"].is_null());
 }
 
+async fn pending_and_open_are_filtered_in_the_query_so_pages_and_totals_agree(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let tokens = app.login().await;
+    let me = app.state.store.operator_by_email(OPERATOR_EMAIL).await.expect("db").expect("operator");
+    let mut sessions = Vec::new();
+    for i in 0..5 {
+        sessions.push(app.session(&format!("filter-{i}")).await);
+    }
+    for s in &sessions[..2] {
+        let path = format!("/api/v1/conversations/{}/assign", s.session_id);
+        let r = app.authed(reqwest::Method::POST, &path, &tokens.access_token, Some(json!({ "user_id": me.id }))).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let list = |query: &'static str| {
+        let (app, token) = (&app, tokens.access_token.clone());
+        async move { app.authed(reqwest::Method::GET, &format!("/api/v1/conversations?{query}"), &token, None).await }
+    };
+    let pending = list("status=pending&per_page=2").await;
+    assert_eq!(pending.body["meta"]["total"], 3, "{}", pending.body);
+    assert_eq!(pending.body["data"].as_array().map(Vec::len), Some(2), "a full page of pending ones");
+    assert!(pending.body["data"].as_array().expect("list").iter().all(|c| c["status"] == "pending"));
+    let open = list("status=open").await;
+    assert_eq!(open.body["meta"]["total"], 2);
+    assert!(open.body["data"].as_array().expect("list").iter().all(|c| c["status"] == "open"));
+    assert_eq!(list("channel=widget").await.body["meta"]["total"], 5);
+    assert_eq!(list("channel=telegram").await.body["meta"]["total"], 0);
+    assert_eq!(list("channel=fax").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 async fn the_team_is_managed_by_admins_only(db: Db) {
     let app = TestApp::spawn(db).await;
     let agent = app.login().await.access_token;
@@ -415,6 +444,7 @@ async fn analytics_count_conversations_and_messages_and_time_replies(db: Db) {
 }
 
 crate::on_both_databases!(
+    pending_and_open_are_filtered_in_the_query_so_pages_and_totals_agree,
     customers_join_only_through_verified_identity,
     an_admin_exports_and_erases_a_customer,
     analytics_count_conversations_and_messages_and_time_replies,

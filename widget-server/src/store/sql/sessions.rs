@@ -186,6 +186,11 @@ impl SessionStore for SqlStore {
             args.push(op.clone());
             clauses.push(format!("manager_id = ${}", args.len()));
         }
+        match f.assigned {
+            Some(true) => clauses.push("manager_id IS NOT NULL".to_owned()),
+            Some(false) => clauses.push("manager_id IS NULL".to_owned()),
+            None => {}
+        }
         let filter = format!("WHERE {}", clauses.join(" AND "));
         let count_sql = format!("SELECT COUNT(*) FROM sessions {filter}");
         let page_sql = format!(
