@@ -7,7 +7,7 @@ use chrono::{Datelike, Timelike};
 use natter_protocol::{BusinessHours, Sender};
 
 use crate::chat::{sender_name, Chat, ChatResult};
-use crate::store::{bot_flags, NewMessage, Session, Website};
+use crate::store::{bot_flags, ChannelKind, NewMessage, Session, Website};
 use crate::time::now_ms;
 
 /// An away message is repeated at most this often within one session.
@@ -48,22 +48,25 @@ async fn say(chat: &Chat, website: &Website, session: &Session, sender: Sender, 
     Ok(())
 }
 
-/// A new session gets the greeting.
+/// A new widget session gets the greeting (on a messaging channel the
+/// customer wrote first, so a greeting would answer nothing).
 pub async fn on_session_created(chat: &Chat, website: &Website, session: &Session) -> ChatResult<()> {
-    if chat.store().set_bot_flags(&session.id, bot_flags::GREETED).await? != 0 {
+    if website.kind == ChannelKind::Widget && chat.store().set_bot_flags(&session.id, bot_flags::GREETED).await? != 0 {
         say(chat, website, session, Sender::Bot, &website.settings.greeting).await?;
     }
     Ok(())
 }
 
-/// After a visitor message: ask for contact details once, and say we are away
-/// when outside business hours.
+/// After a visitor message: ask for contact details once (on the widget: a
+/// messaging channel knows who wrote), and say we are away when outside
+/// business hours.
 pub async fn after_visitor_message(chat: &Chat, website: &Website, session: &Session) -> ChatResult<()> {
     let settings = &website.settings;
     let has_contact = session.user_name.is_some() && session.user_phone.is_some();
     // The flag as loaded with the session spares the writer a transaction on
     // every later message; the store still decides atomically the first time.
     if settings.contact_form == "after-first-message"
+        && website.kind == ChannelKind::Widget
         && !has_contact
         && session.bot_state & bot_flags::CONTACT_ASKED == 0
         && chat.store().set_bot_flags(&session.id, bot_flags::CONTACT_ASKED).await? != 0

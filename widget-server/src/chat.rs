@@ -21,9 +21,10 @@ pub use message::{history, recent, sender_name, sender_name_of, RESUME_PAGE};
 pub use session::Contact;
 
 use crate::bot;
+use crate::channels::Channels;
 use crate::hub::{Change, Event, Hub, HubEvent};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError, Website};
+use crate::store::{ChannelKind, Store, StoreError, Website};
 use crate::time::iso;
 use crate::webhooks::Webhooks;
 
@@ -43,13 +44,20 @@ pub struct Chat {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     webhooks: Arc<Webhooks>,
+    channels: Arc<Channels>,
     metrics: Arc<Metrics>,
     throttle: throttle::Throttle,
 }
 
 impl Chat {
-    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, webhooks: Arc<Webhooks>, metrics: Arc<Metrics>) -> Self {
-        Self { store, hub, webhooks, metrics, throttle: throttle::Throttle::default() }
+    pub fn new(
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        webhooks: Arc<Webhooks>,
+        channels: Arc<Channels>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self { store, hub, webhooks, channels, metrics, throttle: throttle::Throttle::default() }
     }
 
     /// The store the core writes through.
@@ -58,8 +66,14 @@ impl Chat {
     }
 
     /// Publishes what happened to every socket and instance, and records the
-    /// webhook event it makes, if any, before returning.
+    /// webhook event it makes, if any, and a reply to send to a messaging
+    /// channel, before returning.
     async fn publish(&self, event: Event) -> Arc<HubEvent> {
+        if let Event::MessageCreated { session, message, .. } = &event {
+            if session.channel != ChannelKind::Widget && matches!(message.sender, Sender::Manager | Sender::Bot) {
+                self.channels.enqueue(session, message).await;
+            }
+        }
         let hook = webhook_of(&event);
         let published = HubEvent::new(event);
         let session = published.event.session();
@@ -155,6 +169,9 @@ mod tests {
             settings: WebsiteSettings::default(),
             legacy_mode: false,
             created_ms: 0,
+            kind: crate::store::ChannelKind::Widget,
+            config: json!({}),
+            secrets: json!({}),
         };
         store.create_website(&website).await.expect("website");
         let config = WebhookConfig {
@@ -163,8 +180,11 @@ mod tests {
             egress: Egress { allow_private: false },
         };
         let webhooks = Arc::new(Webhooks::start(Arc::clone(&store), config, Default::default()));
+        let channel_config =
+            crate::channels::ChannelConfig { retry_base: config.retry_base, workers: 0, egress: config.egress };
+        let channels = Arc::new(Channels::start(Arc::clone(&store), channel_config, Default::default()));
         let hub = Arc::new(Hub::default());
-        let chat = Chat::new(store, Arc::clone(&hub), webhooks, Arc::default());
+        let chat = Chat::new(store, Arc::clone(&hub), webhooks, channels, Arc::default());
         (chat, hub, website, dir)
     }
 
@@ -216,6 +236,7 @@ mod tests {
             website_id: "w".into(),
             account_id: "a".into(),
             customer_id: "c".into(),
+            channel: crate::store::ChannelKind::Widget,
             user_session_id: "u".into(),
             token: "t".into(),
             user_name: None,

@@ -5,10 +5,10 @@
 use serde_json::json;
 
 use crate::domain::{random_token, Email, PersonName};
-use crate::store::{Account, Operator, Store, Website, WebsiteSettings};
+use crate::store::{Account, ChannelKind, Operator, Store, Website, WebsiteSettings};
 use crate::time::now_ms;
 
-fn parse_origins(origins: Vec<String>) -> anyhow::Result<Vec<String>> {
+pub(crate) fn parse_origins(origins: Vec<String>) -> anyhow::Result<Vec<String>> {
     origins
         .into_iter()
         .map(|origin| {
@@ -62,6 +62,9 @@ pub async fn create_website(
         settings: WebsiteSettings { title: Some(name.to_owned()), ..WebsiteSettings::default() },
         legacy_mode,
         created_ms: now_ms(),
+        kind: ChannelKind::Widget,
+        config: serde_json::json!({}),
+        secrets: serde_json::json!({}),
     };
     store.create_website(&website).await?;
     Ok(website)
@@ -71,6 +74,40 @@ pub async fn create_website(
 const MAX_SETTING_CHARS: usize = 2000;
 /// The most JSON a website's settings take.
 const MAX_SETTINGS_BYTES: usize = 16 * 1024;
+
+/// `current` with the fields of `patch` (camelCase, as stored) replaced,
+/// checked: known fields only, each text at most 2,000 characters, 16 KB in
+/// all, a `#rgb`/`#rrggbb` colour, a known position and contact form.
+pub fn merge_settings(
+    current: &WebsiteSettings,
+    patch: serde_json::Map<String, serde_json::Value>,
+) -> Result<WebsiteSettings, String> {
+    let mut merged = serde_json::to_value(current).map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(fields) = &mut merged else { return Err("settings are not an object".into()) };
+    if let Some(unknown) = patch.keys().find(|k| !fields.contains_key(*k)) {
+        return Err(format!("{unknown} is not a widget setting"));
+    }
+    fields.extend(patch);
+    let longest = fields.values().filter_map(serde_json::Value::as_str).map(|t| t.chars().count()).max();
+    if longest.unwrap_or(0) > MAX_SETTING_CHARS {
+        return Err(format!("a setting's text may be at most {MAX_SETTING_CHARS} characters"));
+    }
+    if merged.to_string().len() > MAX_SETTINGS_BYTES {
+        return Err(format!("settings may be at most {MAX_SETTINGS_BYTES} bytes of JSON"));
+    }
+    let settings: WebsiteSettings = serde_json::from_value(merged).map_err(|e| format!("invalid settings: {e}"))?;
+    let hex = settings.color.strip_prefix('#').unwrap_or("");
+    if !matches!(hex.len(), 3 | 6) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err("color must be #rgb or #rrggbb".into());
+    }
+    if !matches!(settings.position.as_str(), "left" | "right") {
+        return Err("position must be left or right".into());
+    }
+    if !matches!(settings.contact_form.as_str(), "off" | "after-first-message" | "before-chat") {
+        return Err("contactForm must be off, after-first-message or before-chat".into());
+    }
+    Ok(settings)
+}
 
 /// Merges `settings` (JSON) into a website's settings; replaces its origins
 /// when some are given; sets legacy mode when asked.
@@ -87,20 +124,7 @@ pub async fn update_website(
         let patch: serde_json::Value =
             serde_json::from_str(patch).map_err(|e| anyhow::anyhow!("--settings is not JSON: {e}"))?;
         let serde_json::Value::Object(patch) = patch else { anyhow::bail!("--settings must be a JSON object") };
-        let mut merged = serde_json::to_value(&website.settings)?;
-        if let serde_json::Value::Object(fields) = &mut merged {
-            fields.extend(patch);
-            let longest = fields.values().filter_map(serde_json::Value::as_str).map(|t| t.chars().count()).max();
-            anyhow::ensure!(
-                longest.unwrap_or(0) <= MAX_SETTING_CHARS,
-                "a setting's text may be at most {MAX_SETTING_CHARS} characters"
-            );
-        }
-        anyhow::ensure!(
-            merged.to_string().len() <= MAX_SETTINGS_BYTES,
-            "settings may be at most {MAX_SETTINGS_BYTES} bytes of JSON"
-        );
-        website.settings = serde_json::from_value(merged).map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        website.settings = merge_settings(&website.settings, patch).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     if !origins.is_empty() {
         website.origins = parse_origins(origins)?;

@@ -353,6 +353,7 @@ mod tests {
             website_id: "w".into(),
             account_id: "acc".into(),
             customer_id: format!("customer-{id}"),
+            channel: crate::store::ChannelKind::Widget,
             user_session_id: id.into(),
             token: format!("token-{id}"),
             user_name: None,

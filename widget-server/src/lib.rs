@@ -3,6 +3,8 @@
 
 /// The server's own replies: greeting, contact request, "connecting", away.
 pub mod bot;
+/// Where the server may send requests of its own (no private addresses).
+pub mod channels;
 /// Chat operations every dialect shares: store and announce a message,
 /// status changes, read receipts, history.
 pub mod chat;
@@ -16,7 +18,6 @@ pub mod config;
 mod cors;
 /// Parsed input: message text, names, phones, e-mails, client keys.
 pub mod domain;
-/// Where the server may send requests of its own (no private addresses).
 pub mod egress;
 /// The error type and how each API renders it.
 pub mod error;
@@ -104,8 +105,9 @@ pub struct Settings {
 }
 
 /// How long a cached website is trusted before it is read again, so changes
-/// made with `natter-server website update` reach a running server.
-const WEBSITE_CACHE_TTL: Duration = Duration::from_secs(30);
+/// made with `natter-server website update`, or through another instance,
+/// reach a running server within seconds.
+const WEBSITE_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Websites by public token (and by id), loaded on first use and refreshed after a while.
 #[derive(Debug, Default)]
@@ -138,8 +140,18 @@ where
 }
 
 impl WebsiteCache {
+    /// The widget website with this public token (a messaging channel's row
+    /// has a token too, but no widget may open sessions on it).
     pub async fn get(&self, store: &dyn Store, token: &str) -> StoreResult<Option<Arc<Website>>> {
-        cached(&self.by_token, token, || store.website_by_token(token)).await
+        let load =
+            || async move { Ok(store.website_by_token(token).await?.filter(|w| w.kind == store::ChannelKind::Widget)) };
+        cached(&self.by_token, token, load).await
+    }
+
+    /// Drops a changed website, so this instance reads it again at once.
+    pub async fn forget(&self, website: &Website) {
+        self.by_token.write().await.remove(&website.token);
+        self.by_id.write().await.remove(&website.id);
     }
 
     /// The website with this id; sockets share one copy rather than each keeping its own.
@@ -218,6 +230,8 @@ pub struct Shared {
     pub sessions: Arc<SessionCache>,
     pub jwt: Arc<JwtKeys>,
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// Replies on their way to Telegram and WhatsApp.
+    pub channels: Arc<channels::Channels>,
     /// The chat core: every use case goes through it.
     pub chat: Arc<chat::Chat>,
     /// Cancelled when the server begins to shut down.
@@ -256,6 +270,9 @@ impl AppState {
             egress,
         };
         let webhooks = Arc::new(webhooks::Webhooks::start(Arc::clone(&store), webhook_config, shutdown.clone()));
+        let channel_config =
+            channels::ChannelConfig { retry_base: webhook_config.retry_base, workers: config.webhook_workers, egress };
+        let channels = Arc::new(channels::Channels::start(Arc::clone(&store), channel_config, shutdown.clone()));
         let hub = Arc::new(Hub::default());
         if store.kind() == "postgres" {
             fanout::start(&url, Arc::clone(&hub), Arc::clone(&store), shutdown.clone()).await?;
@@ -265,6 +282,7 @@ impl AppState {
             Arc::clone(&store),
             Arc::clone(&hub),
             Arc::clone(&webhooks),
+            Arc::clone(&channels),
             Arc::clone(&metrics),
         ));
         let sessions = Arc::new(SessionCache::default());
@@ -296,6 +314,7 @@ impl AppState {
             sessions,
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
             webhooks,
+            channels,
             shutdown,
         })))
     }
@@ -315,11 +334,14 @@ pub fn app(state: AppState) -> Router {
     let (public, public_doc) = public::router(state.clone());
     let (operator, operator_doc) = operator::router().split_for_parts();
     let (ops, ops_doc) = ops::router().split_for_parts();
+    let (hooks, hooks_doc) = channels::router().split_for_parts();
     let mut paths = public_doc;
     paths.merge(operator_doc);
     paths.merge(ops_doc);
+    paths.merge(hooks_doc);
     let others = Router::new()
         .merge(operator)
+        .merge(hooks)
         .merge(ws::router())
         .merge(ops)
         .merge(openapi::viewer(openapi::document(paths)))

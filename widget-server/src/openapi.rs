@@ -35,6 +35,7 @@ pub struct PublicError {
         (name = "team", description = "The team"),
         (name = "webhooks", description = "Webhooks"),
         (name = "api-keys", description = "API keys for scripts and SDKs (`Authorization: Bearer sk_live_…`)"),
+        (name = "channels", description = "Channels: widgets, Telegram bots, WhatsApp numbers, and the platforms' webhooks (`/hooks/…`)"),
         (name = "analytics", description = "Analytics"),
         (name = "rooms", description = "The room API"),
         (name = "operations", description = "Health, readiness, metrics"),

@@ -4,6 +4,7 @@
 mod analytics;
 mod api_keys;
 mod auth;
+mod channels;
 pub(crate) mod conversations;
 mod customers;
 mod rooms;
@@ -89,4 +90,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(channels::list, channels::create))
+        .routes(routes!(channels::update))
 }

@@ -65,7 +65,38 @@ pub struct Account {
     pub created_ms: i64,
 }
 
-/// A website (inbox), a `widget` channel of its account.
+/// What kind of channel a website row is, and so where its conversations happen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// The chat widget on a website.
+    #[default]
+    Widget,
+    /// A Telegram bot.
+    Telegram,
+    /// A WhatsApp Business number (Cloud API).
+    Whatsapp,
+}
+
+impl ChannelKind {
+    pub const ALL: [Self; 3] = [Self::Widget, Self::Telegram, Self::Whatsapp];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Widget => "widget",
+            Self::Telegram => "telegram",
+            Self::Whatsapp => "whatsapp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A website (inbox): a channel of its account. The `widget` kind is the chat
+/// widget; other kinds are messaging platforms, with their settings in
+/// `config` and their credentials in `secrets` (sealed at rest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Website {
     pub id: String,
@@ -78,6 +109,11 @@ pub struct Website {
     pub settings: WebsiteSettings,
     pub legacy_mode: bool,
     pub created_ms: i64,
+    pub kind: ChannelKind,
+    /// The platform settings of a messaging channel (a JSON object; `{}` for a widget).
+    pub config: serde_json::Value,
+    /// The platform credentials of a messaging channel (a JSON object of strings).
+    pub secrets: serde_json::Value,
 }
 
 impl Website {
@@ -103,6 +139,8 @@ pub struct Session {
     pub account_id: String,
     /// The person behind the session.
     pub customer_id: String,
+    /// Where the conversation happens (the website's kind).
+    pub channel: ChannelKind,
     pub user_session_id: String,
     pub token: String,
     pub user_name: Option<String>,
@@ -245,6 +283,7 @@ pub struct ConversationFilter {
     pub assigned_to: Option<String>,
     /// Only assigned (`Some(true)`) or only unassigned (`Some(false)`) conversations.
     pub assigned: Option<bool>,
+    pub channel: Option<ChannelKind>,
     pub offset: i64,
     pub limit: i64,
 }
@@ -315,6 +354,27 @@ pub struct OutboxItem {
     pub attempt: i64,
     /// When it is next due.
     pub next_ms: i64,
+}
+
+/// A reply on its way to a messaging channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelSend {
+    pub message_id: String,
+    pub session_id: String,
+    /// The message's place in its conversation: sends go out in this order.
+    pub seq: i64,
+    pub channel_id: String,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    /// Attempts made so far.
+    pub attempt: i64,
+    /// When it is next due (while pending).
+    pub next_ms: i64,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// The platform's id of the sent message.
+    pub external_id: Option<String>,
+    pub created_ms: i64,
 }
 
 /// The database itself: health, kind, and a small key-value table for server secrets.
@@ -494,22 +554,51 @@ pub trait WebhookStore: Send + Sync + 'static {
     async fn finish_webhook_event(&self, id: &str) -> StoreResult<()>;
 }
 
+/// The outbox of replies to messaging channels.
+#[async_trait]
+pub trait ChannelStore: Send + Sync + 'static {
+    async fn enqueue_channel_send(&self, send: &ChannelSend) -> StoreResult<()>;
+    /// Takes up to `limit` pending sends due at `now_ms`, each the first
+    /// pending one of its conversation (so a conversation's replies go out
+    /// one at a time, in order), hiding them from other workers until
+    /// `lease_until_ms`.
+    async fn claim_channel_sends(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<ChannelSend>>;
+    /// Records an attempt's outcome (state, attempts, next try, error, platform id).
+    async fn settle_channel_send(&self, send: &ChannelSend) -> StoreResult<()>;
+    /// The sends of these messages (those not sent to a channel have none).
+    async fn channel_sends_of(&self, message_ids: &[&str]) -> StoreResult<Vec<ChannelSend>>;
+    /// The send a platform knows by `external_id`, on a channel.
+    async fn channel_send_by_external_id(
+        &self,
+        channel_id: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<ChannelSend>>;
+}
+
 /// Everything the server keeps: one implementation per database, used as
 /// `Arc<dyn Store>`. Callers bring the traits they use into scope with
 /// `use crate::store::prelude::*`.
 pub trait Store:
-    Database + AccountStore + SessionStore + MessageStore + CustomerStore + OperatorStore + WebhookStore
+    Database + AccountStore + SessionStore + MessageStore + CustomerStore + OperatorStore + WebhookStore + ChannelStore
 {
 }
 
 impl<T> Store for T where
-    T: Database + AccountStore + SessionStore + MessageStore + CustomerStore + OperatorStore + WebhookStore
+    T: Database
+        + AccountStore
+        + SessionStore
+        + MessageStore
+        + CustomerStore
+        + OperatorStore
+        + WebhookStore
+        + ChannelStore
 {
 }
 
 /// The store traits, for `use crate::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        AccountStore, CustomerStore, Database, MessageStore, OperatorStore, SessionStore, Store, WebhookStore,
+        AccountStore, ChannelStore, CustomerStore, Database, MessageStore, OperatorStore, SessionStore, Store,
+        WebhookStore,
     };
 }

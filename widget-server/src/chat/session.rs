@@ -45,6 +45,7 @@ impl Chat {
             website_id: website.id.clone(),
             account_id: website.account_id.clone(),
             customer_id: uuid::Uuid::new_v4().to_string(),
+            channel: website.kind,
             user_session_id: user_session_id.to_owned(),
             token: random_token(),
             user_name: None,

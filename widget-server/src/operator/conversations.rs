@@ -16,7 +16,7 @@ use super::auth::AuthOperator;
 use crate::domain::MessageText;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
-use crate::store::{ConversationFilter, ConversationRow, Cursor, Message, Operator, Session};
+use crate::store::{ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Message, Operator, Session};
 use crate::time::{iso, parse_iso};
 use crate::AppState;
 
@@ -47,7 +47,7 @@ pub(super) fn conversation(row: &ConversationRow) -> Conversation {
             email: s.user_email.clone(),
             phone: s.user_phone.clone(),
         },
-        channel: "widget".into(),
+        channel: s.channel.as_str().into(),
         status: status.into(),
         last_message: match (&row.last_body, row.last_ms) {
             (Some(content), Some(ms)) => Some(LastMessage { content: content.clone(), created_at: iso(ms) }),
@@ -77,19 +77,16 @@ pub async fn list(
         Some("closed") => (vec![SessionStatus::Closed, SessionStatus::Archived], None),
         Some(_) => return Err(invalid("status must be open, pending or closed")),
     };
-    match q.channel.as_deref() {
-        None | Some("" | "widget") => {}
-        // No Telegram or WhatsApp channel is connected to any account yet.
-        Some("telegram" | "whatsapp") => {
-            return Ok(Json(List { data: vec![], meta: Some(ListMeta { total: 0, page, per_page }) }))
-        }
-        Some(_) => return Err(invalid("channel must be widget, telegram or whatsapp")),
-    }
+    let channel = match q.channel.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(ChannelKind::parse(c).ok_or_else(|| invalid("channel must be widget, telegram or whatsapp"))?),
+    };
     let filter = ConversationFilter {
         account_id: op.account_id,
         statuses,
         assigned_to: q.assigned_to,
         assigned,
+        channel,
         offset: (page - 1) * per_page,
         limit: per_page,
     };
@@ -156,8 +153,25 @@ impl MessagesQuery {
                 OpError(AppError::Validation("validation_error", "before must be an ISO 8601 datetime".into()))
             })?),
         };
-        Ok(store.list_messages(session_id, cursor, limit).await?.messages.iter().map(operator_message).collect())
+        let messages = store.list_messages(session_id, cursor, limit).await?.messages;
+        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+        let sends = store.channel_sends_of(&ids).await?;
+        Ok(messages
+            .iter()
+            .map(|m| {
+                let mut view = operator_message(m);
+                if let Some(send) = sends.iter().find(|s| s.message_id == m.id) {
+                    view.metadata["delivery"] = delivery(send);
+                }
+                view
+            })
+            .collect())
     }
+}
+
+/// How a reply to a messaging channel fares: `pending`, `sent` or `failed`, with the reason.
+fn delivery(send: &ChannelSend) -> serde_json::Value {
+    serde_json::json!({ "status": send.state, "attempts": send.attempt, "error": send.error })
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id"), MessagesQuery), responses((status = 200, description = "The newest `limit` messages before `before`, oldest first", body = List<OperatorMessage>), (status = "4XX", description = "Refused", body = OperatorError)))]
@@ -183,7 +197,11 @@ pub async fn reply(
     let text = MessageText::parse(&req.content, state.settings.max_message_chars)?;
     let session = load_session(&state, &op, &id).await?;
     let message = state.chat.operator_reply(&session, &op, &text).await?;
-    Ok((StatusCode::CREATED, Json(Item { data: operator_message(&message) })))
+    let mut data = operator_message(&message);
+    if session.channel != ChannelKind::Widget {
+        data.metadata["delivery"] = serde_json::json!({ "status": "pending", "attempts": 0, "error": null });
+    }
+    Ok((StatusCode::CREATED, Json(Item { data })))
 }
 
 /// Changes the status (the core leaves a system note the visitor sees).

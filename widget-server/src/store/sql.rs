@@ -13,8 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::prelude::*;
 use super::{
-    Account, ApiKey, ConversationFilter, ConversationRow, Cursor, Customer, Delivery, Identity, Message, MessagePage,
-    NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError, StoreResult, TwoFactor, Webhook, Website,
+    Account, ApiKey, ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Customer, Delivery,
+    Identity, Message, MessagePage, NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError,
+    StoreResult, TwoFactor, Webhook, Website,
 };
 use crate::seal::Sealer;
 use crate::time::now_ms;
@@ -35,6 +36,7 @@ macro_rules! on {
 }
 
 mod accounts;
+mod channels;
 mod customers;
 mod database;
 mod messages;
@@ -72,10 +74,11 @@ pub struct SqlStore {
 const PG_WRITERS: usize = 4;
 
 const SESSION_COLS: &str =
-    "id, website_id, account_id, customer_id, user_session_id, token, user_name, user_phone, user_email, status, \
+    "id, website_id, account_id, customer_id, channel, user_session_id, token, user_name, user_phone, user_email, status, \
     manager_id, last_seq, bot_state, away_sent_ms, created_ms, updated_ms";
 const MESSAGE_COLS: &str = "id, session_id, seq, sender, body, manager_id, echo_id, status, created_ms";
-const WEBSITE_COLS: &str = "id, account_id, name, token, api_secret, origins, settings, legacy_mode, created_ms";
+const WEBSITE_COLS: &str =
+    "id, account_id, name, token, api_secret, origins, settings, legacy_mode, created_ms, kind, config, secrets";
 const OPERATOR_COLS: &str = "id, account_id, email, name, password_hash, role, created_ms, token_version";
 
 #[derive(sqlx::FromRow)]
@@ -89,23 +92,9 @@ struct WebsiteRow {
     settings: String,
     legacy_mode: bool,
     created_ms: i64,
-}
-
-impl TryFrom<WebsiteRow> for Website {
-    type Error = StoreError;
-    fn try_from(r: WebsiteRow) -> StoreResult<Self> {
-        Ok(Self {
-            origins: serde_json::from_str(&r.origins).map_err(|e| StoreError::Corrupt(format!("origins: {e}")))?,
-            settings: serde_json::from_str(&r.settings).map_err(|e| StoreError::Corrupt(format!("settings: {e}")))?,
-            id: r.id,
-            account_id: r.account_id,
-            name: r.name,
-            token: r.token,
-            api_secret: r.api_secret,
-            legacy_mode: r.legacy_mode,
-            created_ms: r.created_ms,
-        })
-    }
+    kind: String,
+    config: String,
+    secrets: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -114,6 +103,7 @@ struct SessionRow {
     website_id: String,
     account_id: String,
     customer_id: String,
+    channel: String,
     user_session_id: String,
     token: String,
     user_name: Option<String>,
@@ -138,6 +128,8 @@ impl TryFrom<SessionRow> for Session {
             website_id: r.website_id,
             account_id: r.account_id,
             customer_id: r.customer_id,
+            channel: ChannelKind::parse(&r.channel)
+                .ok_or_else(|| StoreError::Corrupt(format!("channel {}", r.channel)))?,
             user_session_id: r.user_session_id,
             token: r.token,
             user_name: r.user_name,
@@ -453,7 +445,41 @@ impl SqlStore {
         let sql = format!("SELECT {WEBSITE_COLS} FROM websites WHERE {clause}");
         let row: Option<WebsiteRow> =
             on!(self.read, pool => sqlx::query_as(&sql).bind(arg).fetch_optional(pool).await?);
-        row.map(Website::try_from).transpose()
+        row.map(|r| self.website_of(r)).transpose()
+    }
+
+    /// A website from its row, its credentials opened.
+    fn website_of(&self, r: WebsiteRow) -> StoreResult<Website> {
+        let json = |what: &str, text: &str| {
+            serde_json::from_str::<serde_json::Value>(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+        };
+        let secrets = if r.secrets.is_empty() {
+            serde_json::json!({})
+        } else {
+            json("secrets", &self.sealer()?.open(&r.secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?)?
+        };
+        Ok(Website {
+            origins: serde_json::from_str(&r.origins).map_err(|e| StoreError::Corrupt(format!("origins: {e}")))?,
+            settings: serde_json::from_str(&r.settings).map_err(|e| StoreError::Corrupt(format!("settings: {e}")))?,
+            kind: ChannelKind::parse(&r.kind).ok_or_else(|| StoreError::Corrupt(format!("kind {}", r.kind)))?,
+            config: json("config", &r.config)?,
+            secrets,
+            id: r.id,
+            account_id: r.account_id,
+            name: r.name,
+            token: r.token,
+            api_secret: r.api_secret,
+            legacy_mode: r.legacy_mode,
+            created_ms: r.created_ms,
+        })
+    }
+
+    /// A website's credentials as stored: sealed, or empty when it has none.
+    fn sealed_secrets(&self, w: &Website) -> StoreResult<String> {
+        match w.secrets.as_object() {
+            Some(o) if !o.is_empty() => Ok(self.sealer()?.seal(&w.secrets.to_string())),
+            _ => Ok(String::new()),
+        }
     }
 
     async fn operator_where(&self, clause: &str, arg: &str) -> StoreResult<Option<Operator>> {

@@ -7,10 +7,13 @@ impl AccountStore for SqlStore {
     async fn create_website(&self, w: &Website) -> StoreResult<()> {
         let origins = serde_json::to_string(&w.origins).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let settings = serde_json::to_string(&w.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sql = format!("INSERT INTO websites ({WEBSITE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        let secrets = self.sealed_secrets(w)?;
+        let sql =
+            format!("INSERT INTO websites ({WEBSITE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
         on!(self.write, pool => sqlx::query(&sql)
             .bind(&w.id).bind(&w.account_id).bind(&w.name).bind(&w.token).bind(&w.api_secret)
             .bind(&origins).bind(&settings).bind(w.legacy_mode).bind(w.created_ms)
+            .bind(w.kind.as_str()).bind(w.config.to_string()).bind(&secrets)
             .execute(pool).await.map(drop)?);
         Ok(())
     }
@@ -18,8 +21,12 @@ impl AccountStore for SqlStore {
     async fn update_website(&self, w: &Website) -> StoreResult<()> {
         let origins = serde_json::to_string(&w.origins).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let settings = serde_json::to_string(&w.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        on!(self.write, pool => sqlx::query("UPDATE websites SET name = $2, origins = $3, settings = $4, legacy_mode = $5 WHERE id = $1")
+        let secrets = self.sealed_secrets(w)?;
+        let sql = "UPDATE websites SET name = $2, origins = $3, settings = $4, legacy_mode = $5, config = $6, \
+                   secrets = $7 WHERE id = $1";
+        on!(self.write, pool => sqlx::query(sql)
             .bind(&w.id).bind(&w.name).bind(&origins).bind(&settings).bind(w.legacy_mode)
+            .bind(w.config.to_string()).bind(&secrets)
             .execute(pool).await.map(drop)?);
         Ok(())
     }
@@ -38,7 +45,7 @@ impl AccountStore for SqlStore {
         );
         let rows: Vec<WebsiteRow> =
             on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
-        convert(rows)
+        rows.into_iter().map(|r| self.website_of(r)).collect()
     }
 
     async fn create_account(&self, a: &Account) -> StoreResult<()> {

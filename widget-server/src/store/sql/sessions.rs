@@ -59,7 +59,7 @@ impl SessionStore for SqlStore {
             format!("INSERT INTO customers ({CUSTOMER_COLS}) VALUES ($1, $2, NULL, $3, $4, $5, '{{}}', $6, $6)");
         let insert_session = format!(
             "INSERT INTO sessions ({SESSION_COLS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (website_id, user_session_id) DO NOTHING"
         );
         let select = format!("SELECT {SESSION_COLS} FROM sessions WHERE website_id = $1 AND user_session_id = $2");
@@ -70,7 +70,8 @@ impl SessionStore for SqlStore {
                 .bind(s.created_ms)
                 .execute(&mut *tx).await?;
             let inserted = sqlx::query(&insert_session)
-                .bind(&s.id).bind(&s.website_id).bind(&s.account_id).bind(&s.customer_id).bind(&s.user_session_id)
+                .bind(&s.id).bind(&s.website_id).bind(&s.account_id).bind(&s.customer_id).bind(s.channel.as_str())
+                .bind(&s.user_session_id)
                 .bind(&s.token).bind(&s.user_name).bind(&s.user_phone).bind(&s.user_email).bind(s.status.as_str())
                 .bind(&s.manager_id).bind(s.last_seq).bind(s.bot_state).bind(s.away_sent_ms)
                 .bind(s.created_ms).bind(s.updated_ms)
@@ -185,6 +186,10 @@ impl SessionStore for SqlStore {
         if let Some(op) = &f.assigned_to {
             args.push(op.clone());
             clauses.push(format!("manager_id = ${}", args.len()));
+        }
+        if let Some(channel) = f.channel {
+            args.push(channel.as_str().to_owned());
+            clauses.push(format!("channel = ${}", args.len()));
         }
         match f.assigned {
             Some(true) => clauses.push("manager_id IS NOT NULL".to_owned()),
