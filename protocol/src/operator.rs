@@ -91,6 +91,9 @@ pub struct Conversation {
     pub updated_at: String,
     #[serde(default)]
     pub website_id: Option<String>,
+    /// What was attached when the conversation was started (single conversation reads only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
 }
 
 /// A message as operators see it. `sender_type` is `customer`, `agent`, `bot` or `system`.

@@ -66,7 +66,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::disable))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
-        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::list, conversations::start))
         .routes(routes!(conversations::get_one))
         .routes(routes!(conversations::messages, conversations::reply))
         .routes(routes!(conversations::close))

@@ -438,6 +438,9 @@ pub trait SessionStore: Send + Sync + 'static {
         keep: &(dyn for<'k> Fn(&'k str) -> bool + Send + Sync),
         limit: i64,
     ) -> StoreResult<Vec<String>>;
+    /// A conversation's metadata (a JSON object; `{}` when none was attached).
+    async fn session_metadata(&self, session_id: &str) -> StoreResult<serde_json::Value>;
+    async fn set_session_metadata(&self, session_id: &str, metadata: &serde_json::Value) -> StoreResult<()>;
     async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
     /// Statistics of an account over `[from_ms, to_ms)`.
     async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;

@@ -57,6 +57,7 @@ pub(super) fn conversation(row: &ConversationRow) -> Conversation {
         created_at: iso(s.created_ms),
         updated_at: iso(s.updated_ms),
         website_id: Some(s.website_id.clone()),
+        metadata: None,
     }
 }
 
@@ -218,7 +219,69 @@ async fn set_status(
 
 async fn get_one_row(state: &AppState, op: &Operator, id: &str) -> OpResult<Json<Item<Conversation>>> {
     let session = load_session(state, op, id).await?;
-    Ok(Json(Item { data: conversation_of(state, session).await? }))
+    let metadata = state.store.session_metadata(&session.id).await?;
+    let mut data = conversation_of(state, session).await?;
+    data.metadata = Some(metadata);
+    Ok(Json(Item { data }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StartConversation {
+    customer_id: String,
+    /// `widget` (the default), `telegram` or `whatsapp`.
+    #[serde(default)]
+    channel: Option<String>,
+    /// A JSON object (at most 16 KB) merged into the conversation's metadata.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Value>,
+}
+
+/// An operator starts a conversation with a customer on a channel where the
+/// customer has written before: their latest conversation there opens again
+/// (201), or is answered as it is when already open (200). On the widget the
+/// visitor sees it, with what the operator writes, when they next open it.
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", security(("bearer" = [])), request_body = StartConversation, responses((status = 201, description = "The conversation, opened again", body = Item<Conversation>), (status = 200, description = "The conversation, already open", body = Item<Conversation>), (status = "4XX", description = "Refused", body = OperatorError)))]
+pub async fn start(
+    State(state): State<AppState>,
+    AuthOperator(op): AuthOperator,
+    body: Result<JsonBody<StartConversation>, AppError>,
+) -> OpResult<(StatusCode, Json<Item<Conversation>>)> {
+    let JsonBody(req) = body?;
+    let invalid = |what: String| OpError(AppError::Validation("validation_error", what));
+    let channel = match req.channel.as_deref() {
+        None | Some("") => ChannelKind::Widget,
+        Some(c) => {
+            ChannelKind::parse(c).ok_or_else(|| invalid("channel must be widget, telegram or whatsapp".into()))?
+        }
+    };
+    if let Some(metadata) = &req.metadata {
+        if !metadata.is_object() || metadata.to_string().len() > 16 * 1024 {
+            return Err(invalid("metadata must be a JSON object of at most 16 KB".into()));
+        }
+    }
+    let customer =
+        super::of_account(&op, state.store.customer_by_id(&req.customer_id).await?, "customer", &req.customer_id)?;
+    let sessions = state.store.sessions_of_customers(&[&customer.id]).await?;
+    let Some(session) =
+        sessions.into_iter().filter(|s| s.channel == channel).max_by_key(|s| (s.updated_ms, s.created_ms))
+    else {
+        return Err(invalid(format!(
+            "the customer has no {} conversation yet: it starts when they first write there",
+            channel.as_str()
+        )));
+    };
+    let reopened = session.status != SessionStatus::Active;
+    let session = state.chat.set_status_by(&session, &op, SessionStatus::Active).await?;
+    if let Some(serde_json::Value::Object(patch)) = req.metadata {
+        let mut metadata = state.store.session_metadata(&session.id).await?;
+        if let Some(fields) = metadata.as_object_mut() {
+            fields.extend(patch);
+        }
+        state.store.set_session_metadata(&session.id, &metadata).await?;
+    }
+    let Json(item) = get_one_row(&state, &op, &session.id).await?;
+    Ok((if reopened { StatusCode::CREATED } else { StatusCode::OK }, Json(item)))
 }
 
 /// The inbox view of a session, with its newest message.

@@ -28,6 +28,8 @@ use crate::AppState;
 pub struct ConversationRef {
     id: String,
     website_id: String,
+    /// `widget`, `telegram` or `whatsapp`.
+    channel: &'static str,
     status: &'static str,
     created_at: String,
 }
@@ -65,6 +67,7 @@ fn view(c: &Customer, sessions: &[Session]) -> CustomerView {
             .map(|s| ConversationRef {
                 id: s.id.clone(),
                 website_id: s.website_id.clone(),
+                channel: s.channel.as_str(),
                 status: s.status.as_str(),
                 created_at: iso(s.created_ms),
             })

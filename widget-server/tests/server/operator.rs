@@ -264,6 +264,53 @@ async fn pending_and_open_are_filtered_in_the_query_so_pages_and_totals_agree(db
     assert_eq!(list("channel=fax").await.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+async fn an_operator_starts_a_conversation_the_visitor_sees_on_next_open(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await.access_token;
+    let visitor = app.session("returning-visitor").await;
+    app.send_ok(&visitor, "Is the blue one in stock?").await;
+    let id = visitor.session_id.clone();
+    let call = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
+        let (app, token) = (&app, token.clone());
+        async move { app.authed(method, &path, &token, body).await }
+    };
+    let seen = call(reqwest::Method::GET, format!("/api/v1/conversations/{id}"), None).await;
+    let customer = seen.body["data"]["customer"]["id"].as_str().expect("customer").to_owned();
+    assert_eq!(seen.body["data"]["metadata"], json!({}));
+    call(reqwest::Method::POST, format!("/api/v1/conversations/{id}/close"), None).await;
+
+    let start = json!({ "customer_id": customer, "channel": "widget", "metadata": { "order": "A-17" } });
+    let started = call(reqwest::Method::POST, "/api/v1/conversations".into(), Some(start.clone())).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    assert_eq!(started.body["data"]["id"], id.as_str(), "the visitor's own conversation opens again");
+    assert_eq!(started.body["data"]["status"], "pending");
+    assert_eq!(started.body["data"]["metadata"]["order"], "A-17");
+    let again =
+        call(reqwest::Method::POST, "/api/v1/conversations".into(), Some(json!({ "customer_id": customer }))).await;
+    assert_eq!(again.status, StatusCode::OK, "already open");
+    assert_eq!(again.body["data"]["metadata"]["order"], "A-17", "kept");
+    let reply = app.operator_reply(&token, &id, "The blue one is back in stock.").await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+
+    let reopened: natter_protocol::SessionData =
+        app.post_session_as(&visitor, json!({ "userSessionId": "returning-visitor" })).await.data();
+    assert_eq!(reopened.session_id, id);
+    assert_eq!(reopened.session.status, natter_protocol::SessionStatus::Active);
+    let last = reopened.messages.last().expect("messages");
+    assert_eq!(last.message_text, "The blue one is back in stock.");
+
+    for (body, status) in [
+        (json!({ "customer_id": customer, "channel": "telegram" }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "customer_id": customer, "channel": "fax" }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "customer_id": customer, "metadata": [1] }), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({ "customer_id": "no-such-customer" }), StatusCode::NOT_FOUND),
+        (json!({ "channel": "widget" }), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let refused = call(reqwest::Method::POST, "/api/v1/conversations".into(), Some(body.clone())).await;
+        assert_eq!(refused.status, status, "{body}: {}", refused.body);
+    }
+}
+
 async fn the_team_is_managed_by_admins_only(db: Db) {
     let app = TestApp::spawn(db).await;
     let agent = app.login().await.access_token;
@@ -444,6 +491,7 @@ async fn analytics_count_conversations_and_messages_and_time_replies(db: Db) {
 }
 
 crate::on_both_databases!(
+    an_operator_starts_a_conversation_the_visitor_sees_on_next_open,
     pending_and_open_are_filtered_in_the_query_so_pages_and_totals_agree,
     customers_join_only_through_verified_identity,
     an_admin_exports_and_erases_a_customer,

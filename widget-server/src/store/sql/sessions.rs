@@ -228,6 +228,20 @@ impl SessionStore for SqlStore {
         Ok((rows, total))
     }
 
+    async fn session_metadata(&self, session_id: &str) -> StoreResult<serde_json::Value> {
+        let text: Option<String> = on!(self.read, pool => sqlx::query_scalar("SELECT metadata FROM sessions WHERE id = $1")
+            .bind(session_id).fetch_optional(pool).await?);
+        text.map_or(Ok(serde_json::json!({})), |t| {
+            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("metadata: {e}")))
+        })
+    }
+
+    async fn set_session_metadata(&self, session_id: &str, metadata: &serde_json::Value) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE sessions SET metadata = $2 WHERE id = $1")
+            .bind(session_id).bind(metadata.to_string()).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
     async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats> {
         const COUNTS: &str = "SELECT COUNT(*), \
             COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0), \

@@ -1,0 +1,2 @@
+-- What an operator (or a script) attached to a conversation when starting it.
+ALTER TABLE sessions ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
