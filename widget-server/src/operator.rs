@@ -61,6 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(auth::login))
         .routes(routes!(auth::register))
+        .routes(routes!(two_factor::status))
         .routes(routes!(two_factor::enable))
         .routes(routes!(two_factor::verify))
         .routes(routes!(two_factor::disable))

@@ -87,6 +87,16 @@ pub struct CodeRequest {
     code: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/2fa", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Whether two-factor sign-in is on for the caller", body = TwoFactorState),
+        (status = "4XX", description = "Refused", body = OperatorError),
+    ))]
+pub async fn status(State(state): State<AppState>, AuthOperator(op): AuthOperator) -> OpResult<Json<TwoFactorState>> {
+    let enabled = state.store.two_factor(&op.id).await?.is_some_and(|tf| tf.active);
+    Ok(Json(TwoFactorState { enabled }))
+}
+
 #[utoipa::path(post, path = "/api/v1/auth/2fa/enable", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "A new secret and backup codes; on after `verify`", body = Enabling),

@@ -47,6 +47,8 @@ async fn two_factor_sign_in_takes_a_code_or_a_backup_code_once(db: Db) {
     assert_eq!(backup.len(), 10);
     assert!(backup.iter().all(|c| c.len() == 8 && c.chars().all(|d| d.is_ascii_digit())));
     assert_eq!(login(&app, None).await.0, StatusCode::OK, "not on until verified");
+    let state = call(&app, Method::GET, "/api/v1/auth/2fa", &token, None).await;
+    assert_eq!(state.1["enabled"], false, "set up, not yet on");
 
     let current = code(&secret, 0);
     let wrong = format!("{:06}", (current.parse::<u32>().expect("digits") + 500_000) % 1_000_000);
@@ -57,6 +59,7 @@ async fn two_factor_sign_in_takes_a_code_or_a_backup_code_once(db: Db) {
     assert_eq!((status, on["enabled"].as_bool()), (StatusCode::OK, Some(true)), "{on}");
     let (status, _) = call(&app, Method::POST, "/api/v1/auth/2fa/enable", &token, None).await;
     assert_eq!(status, StatusCode::CONFLICT, "on already");
+    assert_eq!(call(&app, Method::GET, "/api/v1/auth/2fa", &token, None).await.1["enabled"], true);
 
     let (status, body) = login(&app, None).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("2FA_REQUIRED")), "{body}");
