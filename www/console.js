@@ -24,9 +24,14 @@
     return true;
   }
 
-  async function api(path, options = {}, retried = false) {
+  // `codeCheck`: a 401 means a wrong code, not an expired session.
+  async function api(path, options = {}, retried = false, codeCheck = false) {
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${state.tokens?.access_token}` };
     const res = await fetch(path, { ...options, headers });
+    if (res.status === 401 && codeCheck) {
+      const body = await res.json().catch(() => ({}));
+      throw new Error(body.detail || 'That code is not right.');
+    }
     if (res.status === 401 && !retried && await refresh()) return api(path, options, true);
     if (res.status === 401) { showLogin(); throw new Error('logged out'); }
     if (res.status === 204) return null;
@@ -55,13 +60,24 @@
     event.preventDefault();
     const form = event.target;
     $('login-error').textContent = '';
+    const credentials = { email: form.elements.email.value, password: form.elements.password.value };
+    const code = form.elements.code.value.trim();
+    if (!$('login-code').hidden && code) credentials.code = code;
     const res = await fetch('/api/v1/auth/login', {
       method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: form.elements.email.value, password: form.elements.password.value }),
+      body: JSON.stringify(credentials),
     });
     const body = await res.json().catch(() => ({}));
+    if (res.status === 401 && body.code === '2FA_REQUIRED') {
+      const asked = !$('login-code').hidden;
+      $('login-code').hidden = false;
+      $('login-error').textContent = asked && code ? body.detail : 'Enter the code from your authenticator app (or a backup code).';
+      form.elements.code.focus();
+      return;
+    }
     if (!res.ok) { $('login-error').textContent = body.detail || 'Login failed'; return; }
     form.reset();
+    $('login-code').hidden = true;
     saveTokens(body);
     await showApp();
   });
@@ -89,7 +105,8 @@
       li.setAttribute('role', 'button');
       li.setAttribute('aria-current', String(c.id === state.current));
       const name = document.createElement('span'); name.className = 'who'; name.textContent = who(c);
-      const st = document.createElement('span'); st.className = 'state'; st.textContent = c.status;
+      const st = document.createElement('span'); st.className = 'state';
+      st.textContent = c.channel && c.channel !== 'widget' ? `${c.channel} · ${c.status}` : c.status;
       const last = document.createElement('span'); last.className = 'last'; last.textContent = c.last_message?.content || '';
       li.append(name, st, last);
       const unread = state.unread.get(c.id) || 0;
@@ -123,6 +140,13 @@
     li.textContent = m.content;
     const t = document.createElement('time'); t.dateTime = m.created_at; t.textContent = time(m.created_at);
     li.append(t);
+    const delivery = m.metadata?.delivery;
+    if (delivery) {
+      const d = document.createElement('span'); d.className = 'delivery'; d.dataset.state = delivery.status;
+      d.textContent = delivery.status === 'failed' ? `Not delivered: ${delivery.error || 'unknown reason'}`
+        : delivery.status === 'sent' ? 'Delivered to the app' : 'Sending…';
+      li.append(d);
+    }
     return li;
   }
 
@@ -196,6 +220,140 @@
     });
     appendMessage(body.data);
   });
+
+  // Settings: channels, API keys, two-factor sign-in.
+  function showView(view) {
+    document.querySelectorAll('[data-view]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.view === view)));
+    $('settings').hidden = view !== 'settings';
+    $('app').classList.toggle('settings-open', view === 'settings');
+    if (view === 'settings') loadSettings();
+    else loadInbox().catch(() => {});
+  }
+  document.querySelectorAll('[data-view]').forEach((b) => b.addEventListener('click', () => showView(b.dataset.view)));
+
+  function row(kind, name, info, action) {
+    const li = document.createElement('li');
+    const k = document.createElement('span'); k.className = 'kind'; k.textContent = kind;
+    const n = document.createElement('strong'); n.textContent = name;
+    const i = document.createElement('span'); i.className = 'info'; i.textContent = info;
+    li.append(k, n, i);
+    if (action) li.append(action);
+    return li;
+  }
+
+  function channelInfo(c) {
+    if (c.type === 'telegram') return c.config.bot_username || '';
+    if (c.type === 'whatsapp') return [c.config.display_phone_number, c.config.verified_name].filter(Boolean).join(' · ');
+    return `website token ${c.config.website_token}`;
+  }
+
+  async function loadChannels() {
+    const list = await api('/api/v1/channels');
+    $('channel-list').replaceChildren(...list.data.map((c) => row(c.type, c.name, channelInfo(c))));
+  }
+
+  async function loadKeys() {
+    try {
+      const list = await api('/api/v1/api-keys');
+      $('key-list').replaceChildren(...list.data.map((k) => {
+        const revoke = document.createElement('button');
+        revoke.type = 'button'; revoke.textContent = 'Revoke';
+        revoke.setAttribute('aria-label', `Revoke ${k.name}`);
+        revoke.addEventListener('click', async () => {
+          await api(`/api/v1/api-keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
+          loadKeys();
+        });
+        const used = k.last_used_at ? `last used ${new Date(k.last_used_at).toLocaleString()}` : 'never used';
+        return row(k.role, k.name, `${k.prefix}… · ${used}`, revoke);
+      }));
+      $('key-error').textContent = '';
+    } catch (e) {
+      $('key-list').replaceChildren();
+      $('key-error').textContent = e.message;
+    }
+  }
+
+  async function loadTwoFactor() {
+    const state2fa = await api('/api/v1/auth/2fa');
+    $('tfa-state').textContent = state2fa.enabled ? 'Two-factor sign-in is on.' : 'Two-factor sign-in is off.';
+    $('tfa-enable').hidden = state2fa.enabled;
+    $('tfa-disable').hidden = !state2fa.enabled;
+    if (state2fa.enabled) $('tfa-setup').hidden = true;
+  }
+
+  async function loadSettings() {
+    await Promise.all([loadChannels(), loadKeys(), loadTwoFactor()]).catch((e) => status(e.message));
+  }
+
+  async function submitting(form, work) {
+    const error = form.querySelector('.error') || $('key-error');
+    error.textContent = '';
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try { await work(); } catch (e) { error.textContent = e.message; } finally { button.disabled = false; }
+  }
+
+  function channelForm(id, type, fields) {
+    $(id).addEventListener('submit', (event) => {
+      event.preventDefault();
+      const form = event.target;
+      submitting(form, async () => {
+        const config = {};
+        for (const field of fields) {
+          const value = form.elements[field].value.trim();
+          if (value) config[field] = value;
+        }
+        await api('/api/v1/channels', { method: 'POST', body: JSON.stringify({ type, name: form.elements.name.value, config }) });
+        form.reset();
+        form.closest('details').open = false;
+        await loadChannels();
+        status(`${type === 'telegram' ? 'Telegram bot' : 'WhatsApp number'} connected`);
+      });
+    });
+  }
+  channelForm('telegram-form', 'telegram', ['bot_token', 'api_base_url']);
+  channelForm('whatsapp-form', 'whatsapp', ['phone_number_id', 'access_token', 'app_secret', 'verify_token', 'api_base_url']);
+
+  $('key-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.target;
+    submitting(form, async () => {
+      const body = await api('/api/v1/api-keys', {
+        method: 'POST', body: JSON.stringify({ name: form.elements.name.value, role: form.elements.role.value }),
+      });
+      const key = (body.data || body).key;
+      const shown = document.createElement('code'); shown.textContent = key;
+      $('key-new').replaceChildren('Copy this key now; it is not shown again: ', shown);
+      form.reset();
+      await loadKeys();
+    });
+  });
+
+  $('tfa-enable').addEventListener('click', async () => {
+    $('tfa-error').textContent = '';
+    try {
+      const setup = await api('/api/v1/auth/2fa/enable', { method: 'POST' });
+      $('tfa-secret').textContent = setup.secret;
+      $('tfa-link').href = setup.qr_code_url;
+      $('tfa-backup').textContent = setup.backup_codes.join(' ');
+      $('tfa-setup').hidden = false;
+      $('tfa-enable').hidden = true;
+      $('tfa-verify').elements.code.focus();
+    } catch (e) { $('tfa-error').textContent = e.message; }
+  });
+
+  for (const [id, path] of [['tfa-verify', '/api/v1/auth/2fa/verify'], ['tfa-disable', '/api/v1/auth/2fa/disable']]) {
+    $(id).addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      $('tfa-error').textContent = '';
+      try {
+        await api(path, { method: 'POST', body: JSON.stringify({ code: form.elements.code.value.trim() }) }, false, true);
+        form.reset();
+        await loadTwoFactor();
+      } catch (e) { $('tfa-error').textContent = e.message; }
+    });
+  }
 
   function send(frame) {
     if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));

@@ -25,13 +25,13 @@ function freePort() {
   });
 }
 
-/** Starts natter-server with a fresh database; resolves once it listens. */
-export async function startServer() {
+/** Starts natter-server with a fresh database (and `extraArgs`); resolves once it listens. */
+export async function startServer(extraArgs = []) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-e2e-'));
   const child = spawn(
     SERVER_BIN,
-    ['--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--static-dir', join(ROOT, 'www'), '--pkg-dir', join(ROOT, 'pkg')],
+    ['--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--static-dir', join(ROOT, 'www'), '--pkg-dir', join(ROOT, 'pkg'), ...extraArgs],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
   );
   let out = '';
