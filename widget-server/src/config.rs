@@ -217,6 +217,14 @@ pub struct ServeConfig {
     /// messages, no contact details) is removed; 0 keeps them.
     #[arg(long, env = "NATTER_EMPTY_SESSION_HOURS", default_value_t = 24, global = true)]
     pub empty_session_hours: u64,
+    /// A JSON file of plans (name → `messages_per_month`, `storage_mb`,
+    /// `operators`, `requests_per_minute`; null is unlimited) replacing the
+    /// built-in free, pro and enterprise.
+    #[arg(long, env = "NATTER_PLANS", global = true)]
+    pub plans: Option<PathBuf>,
+    /// The plan self-registered accounts get (accounts made otherwise are on enterprise).
+    #[arg(long, env = "NATTER_DEFAULT_PLAN", default_value = "free", global = true)]
+    pub default_plan: String,
     /// Let anyone create an account with `POST /api/v1/auth/register`.
     #[arg(long, env = "NATTER_ALLOW_REGISTRATION", global = true)]
     pub allow_registration: bool,
@@ -277,6 +285,8 @@ impl ServeConfig {
             allow_private_webhooks: true,
             empty_session_hours: 24,
             allow_registration: false,
+            plans: None,
+            default_plan: "free".into(),
             no_demo: true,
             log_json: false,
         }

@@ -30,6 +30,9 @@ pub enum AppError {
     Validation(&'static str, String),
     #[error("too many requests; retry in {0} s")]
     RateLimited(u64),
+    /// Over a quota of the account's plan.
+    #[error("{0}")]
+    PlanLimit(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -50,6 +53,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(..) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +70,7 @@ impl AppError {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::RateLimited(_) => "rate_limited",
+            Self::PlanLimit(_) => "plan_limit",
             Self::Store(_) | Self::Internal(_) => "internal_error",
         }
     }

@@ -39,6 +39,8 @@ mod operator;
 mod ops;
 /// Operator password hashing.
 mod password;
+/// Plans, their quotas and request rates, and accounts' usage.
+pub mod plans;
 /// The visitor dialects: native, Novatalks and OmniSupport.
 mod public;
 /// Per-IP and per-website request limits.
@@ -224,6 +226,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
     pub limiter: Arc<RateLimiter>,
+    /// Plans and what accounts use of them.
+    pub plans: Arc<plans::Plans>,
     /// Open sockets per client and per session.
     pub sockets: socket::limits::SocketCaps,
     pub websites: Arc<WebsiteCache>,
@@ -290,6 +294,8 @@ impl AppState {
         sweep::start(Arc::clone(&store), Arc::clone(&hub), Arc::clone(&sessions), idle, shutdown.clone());
         let limiter = Arc::new(RateLimiter::new(config.rates()));
         limiter.start_janitor(shutdown.clone());
+        let plans = Arc::new(plans::Plans::load(config.plans.as_deref(), &config.default_plan)?);
+        plans.start_janitor(shutdown.clone());
         Ok(Self(Arc::new(Shared {
             store,
             hub,
@@ -309,6 +315,7 @@ impl AppState {
                 metrics_token: config.metrics_token.clone().filter(|t| !t.trim().is_empty()),
             }),
             limiter,
+            plans,
             sockets: socket::limits::SocketCaps::new(config.max_sockets_per_ip, config.max_sockets_per_session),
             websites: Arc::new(WebsiteCache::default()),
             sessions,

@@ -36,6 +36,7 @@ pub struct PublicError {
         (name = "webhooks", description = "Webhooks"),
         (name = "api-keys", description = "API keys for scripts and SDKs (`Authorization: Bearer sk_live_…`)"),
         (name = "channels", description = "Channels: widgets, Telegram bots, WhatsApp numbers, and the platforms' webhooks (`/hooks/…`)"),
+        (name = "billing", description = "Plans and usage"),
         (name = "analytics", description = "Analytics"),
         (name = "rooms", description = "The room API"),
         (name = "operations", description = "Health, readiness, metrics"),
@@ -68,10 +69,36 @@ impl Modify for Security {
     }
 }
 
-/// The whole description: the frame and the paths the routers collected.
+/// The whole description: the frame and the paths the routers collected,
+/// every operator-API operation with the 429 of its plan's request rate.
 pub fn document(paths: OpenApi) -> OpenApi {
     let mut doc = <Frame as utoipa::OpenApi>::openapi();
     doc.merge(paths);
+    for (path, item) in &mut doc.paths.paths {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            let rated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            if rated && !operation.responses.responses.contains_key("429") {
+                let response = utoipa::openapi::ResponseBuilder::new()
+                    .description("Over the plan's request rate (or a sign-in limit); `Retry-After` says when to retry")
+                    .header(
+                        "Retry-After",
+                        utoipa::openapi::HeaderBuilder::new().description(Some("Seconds to wait")).build(),
+                    )
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("OperatorError")))
+                            .build(),
+                    )
+                    .build();
+                operation.responses.responses.insert("429".into(), response.into());
+            }
+        }
+    }
     doc
 }
 

@@ -4,6 +4,7 @@
 mod analytics;
 mod api_keys;
 mod auth;
+mod billing;
 mod channels;
 pub(crate) mod conversations;
 mod customers;
@@ -93,4 +94,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::revoke))
         .routes(routes!(channels::list, channels::create))
         .routes(routes!(channels::update))
+        .routes(routes!(billing::get_subscription))
+        .routes(routes!(billing::usage))
+        .routes(routes!(billing::change))
 }

@@ -61,7 +61,7 @@ impl<K: Hash + Eq + Clone> Limit<K> {
         self.limiter.is_empty()
     }
 
-    fn forget_idle(&self) {
+    pub(crate) fn forget_idle(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }

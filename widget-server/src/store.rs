@@ -65,6 +65,14 @@ pub struct Account {
     pub created_ms: i64,
 }
 
+/// What an account uses, for its plan's limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountUsage {
+    pub messages: i64,
+    pub storage_bytes: i64,
+    pub operators: i64,
+}
+
 /// What kind of channel a website row is, and so where its conversations happen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -401,6 +409,12 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn list_websites(&self, account_id: Option<&str>) -> StoreResult<Vec<Website>>;
     /// Saves a website's name, origins, settings and legacy mode.
     async fn update_website(&self, website: &Website) -> StoreResult<()>;
+    /// An account's plan and when it last changed; `None` when there is no such account.
+    async fn account_plan(&self, account_id: &str) -> StoreResult<Option<(String, Option<i64>)>>;
+    async fn set_account_plan(&self, account_id: &str, plan: &str, now_ms: i64) -> StoreResult<()>;
+    /// What an account uses: messages (all but system notes) created since
+    /// `since_ms`, bytes of message text kept, and operators.
+    async fn account_usage(&self, account_id: &str, since_ms: i64) -> StoreResult<AccountUsage>;
 }
 
 /// Sessions (conversations): creation, lookup, contact details, status, the inbox and its statistics.

@@ -24,13 +24,14 @@ use crate::store::{Delivery, OutboxItem, Store, StoreResult, Webhook};
 use crate::time::{iso, now_ms};
 
 /// Every event a webhook may subscribe to.
-pub const EVENTS: [&str; 6] = [
+pub const EVENTS: [&str; 7] = [
     "conversation.created",
     "conversation.closed",
     "conversation.assigned",
     "message.received",
     "message.sent",
     "customer.identified",
+    "subscription.changed",
 ];
 
 /// Attempts per event and webhook, the first included.

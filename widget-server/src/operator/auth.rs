@@ -84,7 +84,9 @@ where
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| unauthorized("send Authorization: Bearer <access_token>"))?;
-        Ok(Self(operator_from_token(&state, token).await?))
+        let op = operator_from_token(&state, token).await?;
+        state.plans.check_rate(state.store.as_ref(), &op.account_id).await?;
+        Ok(Self(op))
     }
 }
 
@@ -331,6 +333,7 @@ pub async fn register(
     }
     let store = state.store.as_ref();
     let account = cli::create_account(store, company).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    store.set_account_plan(&account.id, state.plans.default_plan(), now_ms()).await?;
     let operator =
         cli::create_operator(store, Some(&account.id), email.as_str(), &req.password, "admin", Some(name.as_str()))
             .await

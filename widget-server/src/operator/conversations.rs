@@ -17,7 +17,7 @@ use crate::domain::MessageText;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
 use crate::store::{ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Message, Operator, Session};
-use crate::time::{iso, parse_iso};
+use crate::time::{iso, now_ms, parse_iso};
 use crate::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -187,7 +187,7 @@ pub async fn messages(
     Ok(Json(List { data: q.page(state.store.as_ref(), &id).await?, meta: None }))
 }
 
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), request_body = SendOperatorMessage, responses((status = 201, description = "Stored and delivered", body = Item<OperatorMessage>), (status = "4XX", description = "Refused", body = OperatorError)))]
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), request_body = SendOperatorMessage, responses((status = 201, description = "Stored and delivered", body = Item<OperatorMessage>), (status = 402, description = "The plan's messages for the month are used (PLAN_LIMIT)", body = OperatorError), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn reply(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
@@ -197,6 +197,7 @@ pub async fn reply(
     let JsonBody(req) = body?;
     let text = MessageText::parse(&req.content, state.settings.max_message_chars)?;
     let session = load_session(&state, &op, &id).await?;
+    state.plans.check_messages(state.store.as_ref(), &op.account_id, now_ms()).await?;
     let message = state.chat.operator_reply(&session, &op, &text).await?;
     let mut data = operator_message(&message);
     if session.channel != ChannelKind::Widget {

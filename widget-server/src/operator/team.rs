@@ -14,7 +14,7 @@ use crate::domain::{random_token, Email};
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
 use crate::store::Operator;
-use crate::time::iso;
+use crate::time::{iso, now_ms};
 use crate::AppState;
 
 /// An operator as the team list shows it.
@@ -67,7 +67,7 @@ pub struct InviteRequest {
     name: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/team/invite", tag = "team", security(("bearer" = [])), request_body = InviteRequest, responses((status = 201, description = "The new member", body = Item<Member>), (status = "4XX", description = "Refused", body = OperatorError)))]
+#[utoipa::path(post, path = "/api/v1/team/invite", tag = "team", security(("bearer" = [])), request_body = InviteRequest, responses((status = 201, description = "The new member", body = Item<Member>), (status = 402, description = "The plan's operators are all taken (PLAN_LIMIT)", body = OperatorError), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn invite(
     State(state): State<AppState>,
     AdminOperator(me): AdminOperator,
@@ -82,6 +82,7 @@ pub async fn invite(
         )));
     }
     let role = role(req.role_id.as_deref().unwrap_or("agent"))?;
+    state.plans.check_operators(state.store.as_ref(), &me.account_id, now_ms()).await?;
     if state.store.operator_by_email(email.as_str()).await?.is_some() {
         return Err(OpError(AppError::Conflict(format!("{} is already on the team", email.as_str()))));
     }

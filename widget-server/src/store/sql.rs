@@ -13,8 +13,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::prelude::*;
 use super::{
-    Account, ApiKey, ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Customer, Delivery,
-    Identity, Message, MessagePage, NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError,
+    Account, AccountUsage, ApiKey, ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Customer,
+    Delivery, Identity, Message, MessagePage, NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError,
     StoreResult, TwoFactor, Webhook, Website,
 };
 use crate::seal::Sealer;

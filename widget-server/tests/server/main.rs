@@ -4,6 +4,7 @@
 mod abuse;
 mod access;
 mod api_keys;
+mod billing;
 mod channels;
 mod cli;
 mod durability;

@@ -48,6 +48,31 @@ impl AccountStore for SqlStore {
         rows.into_iter().map(|r| self.website_of(r)).collect()
     }
 
+    async fn account_plan(&self, account_id: &str) -> StoreResult<Option<(String, Option<i64>)>> {
+        Ok(on!(self.read, pool => sqlx::query_as("SELECT plan, plan_changed_ms FROM accounts WHERE id = $1")
+            .bind(account_id).fetch_optional(pool).await?))
+    }
+
+    async fn set_account_plan(&self, account_id: &str, plan: &str, now_ms: i64) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE accounts SET plan = $2, plan_changed_ms = $3 WHERE id = $1")
+            .bind(account_id).bind(plan).bind(now_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn account_usage(&self, account_id: &str, since_ms: i64) -> StoreResult<AccountUsage> {
+        const MESSAGES: &str = "SELECT COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
+            WHERE s.account_id = $1 AND m.created_ms >= $2 AND m.sender <> 'system'";
+        const STORAGE: &str = "SELECT CAST(COALESCE(SUM(LENGTH(m.body)), 0) AS BIGINT) FROM messages m \
+            JOIN sessions s ON s.id = m.session_id WHERE s.account_id = $1";
+        const OPERATORS: &str = "SELECT COUNT(*) FROM operators WHERE account_id = $1";
+        on!(self.read, pool => {
+            let messages: i64 = sqlx::query_scalar(MESSAGES).bind(account_id).bind(since_ms).fetch_one(pool).await?;
+            let storage_bytes: i64 = sqlx::query_scalar(STORAGE).bind(account_id).fetch_one(pool).await?;
+            let operators: i64 = sqlx::query_scalar(OPERATORS).bind(account_id).fetch_one(pool).await?;
+            Ok(AccountUsage { messages, storage_bytes, operators })
+        })
+    }
+
     async fn create_account(&self, a: &Account) -> StoreResult<()> {
         on!(self.write, pool => sqlx::query("INSERT INTO accounts (id, name, created_ms) VALUES ($1, $2, $3)")
             .bind(&a.id).bind(&a.name).bind(a.created_ms).execute(pool).await.map(drop)?);
