@@ -182,6 +182,8 @@ pub async fn create_operator(
         role: role.to_owned(),
         created_ms: now_ms(),
         token_version: 0,
+        departments: vec![],
+        availability: "online".into(),
     };
     anyhow::ensure!(store.create_operator(&operator).await?, "an operator with email {} exists", operator.email);
     Ok(operator)

@@ -241,6 +241,8 @@ impl ServeConfig {
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
+            // A wildcard address is no place to send a browser: name the host itself.
+            None if self.addr.ip().is_unspecified() => format!("http://localhost:{}", self.addr.port()),
             None => format!("http://{}", self.addr),
         }
     }

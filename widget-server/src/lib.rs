@@ -41,6 +41,8 @@ mod ops;
 mod password;
 /// Plans, their quotas and request rates, and accounts' usage.
 pub mod plans;
+/// Which operators have a console connected.
+pub mod presence;
 /// The visitor dialects: native, Novatalks and OmniSupport.
 mod public;
 /// Per-IP and per-website request limits.
@@ -228,6 +230,8 @@ pub struct Shared {
     pub limiter: Arc<RateLimiter>,
     /// Plans and what accounts use of them.
     pub plans: Arc<plans::Plans>,
+    /// Operators' connected consoles.
+    pub presence: Arc<presence::Presence>,
     /// Open sockets per client and per session.
     pub sockets: socket::limits::SocketCaps,
     pub websites: Arc<WebsiteCache>,
@@ -316,6 +320,7 @@ impl AppState {
             }),
             limiter,
             plans,
+            presence: Arc::default(),
             sockets: socket::limits::SocketCaps::new(config.max_sockets_per_ip, config.max_sockets_per_session),
             websites: Arc::new(WebsiteCache::default()),
             sessions,

@@ -246,6 +246,10 @@ pub struct Operator {
     pub created_ms: i64,
     /// Access tokens carry this; raising it revokes them all.
     pub token_version: i64,
+    /// The departments the operator works in (`support`, `sales`, …).
+    pub departments: Vec<String>,
+    /// What the operator chose: `online` or `away`.
+    pub availability: String,
 }
 
 /// A key for scripts and SDKs (its secret is kept only as a hash).
@@ -517,6 +521,26 @@ pub trait OperatorStore: Send + Sync + 'static {
     async fn count_operators(&self) -> StoreResult<i64>;
     async fn list_operators(&self, account_id: &str) -> StoreResult<Vec<Operator>>;
     async fn set_operator_role(&self, id: &str, role: &str) -> StoreResult<Option<Operator>>;
+    async fn set_operator_departments(&self, id: &str, departments: &[String]) -> StoreResult<()>;
+    async fn set_operator_availability(&self, id: &str, availability: &str) -> StoreResult<()>;
+    /// Removes an operator with their tokens, keys, second factor and
+    /// invitations; their conversations are unassigned. `false` when there was none.
+    async fn delete_operator(&self, id: &str) -> StoreResult<bool>;
+    async fn create_invitation(
+        &self,
+        token_hash: &str,
+        operator_id: &str,
+        expires_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// Spends an unexpired invitation, setting its operator's password hash;
+    /// returns the operator's id, or `None` for an unknown, spent or expired one.
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<String>>;
     /// Invalidates every access and refresh token of the operator.
     async fn revoke_operator_tokens(&self, id: &str) -> StoreResult<()>;
     async fn store_refresh_token(&self, token_hash: &str, operator_id: &str, expires_ms: i64) -> StoreResult<()>;

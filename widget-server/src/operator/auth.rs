@@ -60,7 +60,7 @@ pub fn key_hash(key: &str) -> String {
     token_hash(key)
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -282,6 +282,35 @@ pub async fn login(
         }
         _ => Err(AppError::Unauthorized("invalid_credentials", "wrong email or password".into()).into()),
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AcceptInvitation {
+    /// The token of the invitation link (after `#invite=`).
+    token: String,
+    password: String,
+}
+
+/// An invited operator sets their password with the link's token (once,
+/// within seven days) and is signed in.
+#[utoipa::path(post, path = "/api/v1/auth/invitations/accept", tag = "auth", request_body = AcceptInvitation, responses((status = 200, description = "The token pair", body = TokenResponse), (status = "4XX", description = "Refused: an unknown, used or expired invitation (401)", body = OperatorError)))]
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    client: ClientIp,
+    body: Result<JsonBody<AcceptInvitation>, AppError>,
+) -> OpResult<Json<TokenResponse>> {
+    let JsonBody(req) = body?;
+    state.limiter.check_sign_in(client.key(), None)?;
+    let chars = req.password.chars().count();
+    if !(8..=256).contains(&chars) {
+        return Err(AppError::Validation("validation_error", "password must be 8 to 256 characters".into()).into());
+    }
+    let hash = password::hash_off_workers(req.password).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let refused = || AppError::Unauthorized("invalid_invitation", "the invitation is unknown, used or expired".into());
+    let id =
+        state.store.accept_invitation(&token_hash(req.token.trim()), &hash, now_ms()).await?.ok_or_else(refused)?;
+    let operator = state.store.operator_by_id(&id).await?.ok_or_else(refused)?;
+    Ok(Json(issue_tokens(&state, &operator).await?))
 }
 
 /// `POST /api/v1/auth/register`.

@@ -78,6 +78,7 @@ pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResu
     // neither a logout nor an event right after can slip past.
     let watch = Watch::new(state, operator.clone());
     let firehose = state.hub.firehose();
+    let _present = state.presence.join(&operator.id);
     let me = json!({ "id": operator.id, "name": operator.name, "role": operator.role });
     send(&mut socket, json!({ "type": "auth.ok", "operator": me })).await?;
     let stream = Stream { state, operator, channels: HashSet::new() };

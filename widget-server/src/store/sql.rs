@@ -79,7 +79,8 @@ const SESSION_COLS: &str =
 const MESSAGE_COLS: &str = "id, session_id, seq, sender, body, manager_id, echo_id, status, created_ms";
 const WEBSITE_COLS: &str =
     "id, account_id, name, token, api_secret, origins, settings, legacy_mode, created_ms, kind, config, secrets";
-const OPERATOR_COLS: &str = "id, account_id, email, name, password_hash, role, created_ms, token_version";
+const OPERATOR_COLS: &str =
+    "id, account_id, email, name, password_hash, role, created_ms, token_version, departments, availability";
 
 #[derive(sqlx::FromRow)]
 struct WebsiteRow {
@@ -186,6 +187,8 @@ struct OperatorRow {
     role: String,
     created_ms: i64,
     token_version: i64,
+    departments: String,
+    availability: String,
 }
 
 const API_KEY_COLS: &str = "id, account_id, operator_id, name, role, prefix, created_ms, last_used_ms";
@@ -228,6 +231,8 @@ impl From<OperatorRow> for Operator {
             role: r.role,
             created_ms: r.created_ms,
             token_version: r.token_version,
+            departments: serde_json::from_str(&r.departments).unwrap_or_default(),
+            availability: r.availability,
         }
     }
 }

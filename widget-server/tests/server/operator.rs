@@ -320,15 +320,37 @@ async fn the_team_is_managed_by_admins_only(db: Db) {
     let admin = app.admin_token().await;
     let team = app.authed(reqwest::Method::GET, "/api/v1/team", &admin, None).await;
     assert_eq!(team.body["meta"]["total"], 2);
-    let invite = json!({ "email": "new@example.com", "name": "Newcomer" });
+    let invite =
+        json!({ "email": "new@example.com", "name": "Newcomer", "departments": ["support", " sales ", "support"] });
     let invited = app.authed(reqwest::Method::POST, "/api/v1/team/invite", &admin, Some(invite.clone())).await;
     assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
     assert_eq!(invited.body["data"]["role"], "agent");
-    let password = invited.body["data"]["temporary_password"].as_str().expect("password").to_owned();
+    assert_eq!(invited.body["data"]["departments"], json!(["support", "sales"]));
+    assert!(invited.body["data"].get("temporary_password").is_none(), "no password is handed around");
+    let link = invited.body["data"]["invite_url"].as_str().expect("link").to_owned();
+    assert!(link.starts_with("http://127.0.0.1:") && link.contains("/console#invite="), "{link}");
+    let invitation = link.rsplit('=').next().expect("token").to_owned();
+    let accept = |token: &str, password: &str| {
+        let body = json!({ "token": token, "password": password }).to_string();
+        app.post_raw("/api/v1/auth/invitations/accept", &[], body)
+    };
+    assert_eq!(accept(&invitation, "short").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(accept("made-up", "a long new password").await.status, StatusCode::UNAUTHORIZED);
+    let accepted = accept(&invitation, "a long new password").await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    assert!(accepted.body["access_token"].is_string(), "signed in");
+    assert_eq!(accept(&invitation, "another password").await.status, StatusCode::UNAUTHORIZED, "the link works once");
     let login = app
-        .post_raw("/api/v1/auth/login", &[], json!({ "email": "new@example.com", "password": password }).to_string())
+        .post_raw(
+            "/api/v1/auth/login",
+            &[],
+            json!({ "email": "new@example.com", "password": "a long new password" }).to_string(),
+        )
         .await;
-    assert_eq!(login.status, StatusCode::OK, "the invited agent can log in");
+    assert_eq!(login.status, StatusCode::OK, "the invited agent logs in with the password they set");
+    let team = app.authed(reqwest::Method::GET, "/api/v1/team", &admin, None).await;
+    let listed = team.body["data"].as_array().expect("team").iter().find(|m| m["email"] == "new@example.com").cloned();
+    assert_eq!(listed.expect("listed")["departments"], json!(["support", "sales"]));
     let duplicate = app.authed(reqwest::Method::POST, "/api/v1/team/invite", &admin, Some(invite)).await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
     let id = invited.body["data"]["id"].as_str().expect("id").to_owned();
@@ -336,14 +358,74 @@ async fn the_team_is_managed_by_admins_only(db: Db) {
         .authed(reqwest::Method::PUT, &format!("/api/v1/team/{id}/role"), &admin, Some(json!({ "role_id": "owner" })))
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let roles = app.authed(reqwest::Method::GET, "/api/v1/team/roles", &agent, None).await;
+    let admin_role = roles.body["data"].as_array().expect("roles").iter().find(|r| r["name"] == "admin").cloned();
+    let admin_role_id = admin_role.expect("the admin role")["id"].as_str().expect("id").to_owned();
     let promoted = app
-        .authed(reqwest::Method::PUT, &format!("/api/v1/team/{id}/role"), &admin, Some(json!({ "role_id": "admin" })))
+        .authed(
+            reqwest::Method::PUT,
+            &format!("/api/v1/team/{id}/role"),
+            &admin,
+            Some(json!({ "role_id": admin_role_id })),
+        )
         .await;
-    assert_eq!(promoted.body["data"]["role"], "admin");
+    assert_eq!(promoted.body["data"]["role"], "admin", "a role's id from /team/roles works");
     let by_agent = app
         .authed(reqwest::Method::PUT, &format!("/api/v1/team/{id}/role"), &agent, Some(json!({ "role_id": "agent" })))
         .await;
     assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
+}
+
+async fn removing_a_member_ends_their_sessions_and_availability_follows_their_console(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_token().await;
+    let agent = app.login().await.access_token;
+    let agent_id = app.state.store.operator_by_email(OPERATOR_EMAIL).await.expect("db").expect("agent").id;
+    let availability = |team: &serde_json::Value| {
+        let me = team["data"].as_array().expect("team").iter().find(|m| m["id"] == agent_id.as_str()).cloned();
+        let me = me.expect("the agent");
+        (me["availability"].as_str().map(str::to_owned), me["availability_setting"].as_str().map(str::to_owned))
+    };
+    let team = app.authed(reqwest::Method::GET, "/api/v1/team", &admin, None).await;
+    assert_eq!(availability(&team.body), (Some("away".into()), Some("online".into())), "no console connected");
+    let mut console = crate::operator_stream::operator_socket(&app).await;
+    let team = app.authed(reqwest::Method::GET, "/api/v1/team", &admin, None).await;
+    assert_eq!(availability(&team.body).0.as_deref(), Some("online"));
+    let away = app
+        .authed(reqwest::Method::PUT, "/api/v1/team/me/availability", &agent, Some(json!({ "availability": "away" })))
+        .await;
+    assert_eq!(away.status, StatusCode::OK, "{}", away.body);
+    assert_eq!(away.body["data"]["availability"], "away");
+    let bad = app
+        .authed(reqwest::Method::PUT, "/api/v1/team/me/availability", &agent, Some(json!({ "availability": "busy" })))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    app.authed(reqwest::Method::PUT, "/api/v1/team/me/availability", &agent, Some(json!({ "availability": "online" })))
+        .await;
+
+    let s = app.session("assigned-to-leaver").await;
+    let path = format!("/api/v1/conversations/{}/assign", s.session_id);
+    app.authed(reqwest::Method::POST, &path, &admin, Some(json!({ "user_id": agent_id }))).await;
+    let by_agent = app.authed(reqwest::Method::DELETE, &format!("/api/v1/team/{agent_id}"), &agent, None).await;
+    assert_eq!(by_agent.status, StatusCode::FORBIDDEN);
+    let removed = app.authed(reqwest::Method::DELETE, &format!("/api/v1/team/{agent_id}"), &admin, None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    assert_eq!(
+        app.authed(reqwest::Method::GET, "/api/v1/conversations", &agent, None).await.status,
+        StatusCode::UNAUTHORIZED,
+        "their tokens no longer work"
+    );
+    assert_eq!(crate::operator_stream::next_of(&mut console, "error").await["type"], "error", "their console is told");
+    let conversation =
+        app.authed(reqwest::Method::GET, &format!("/api/v1/conversations/{}", s.session_id), &admin, None).await;
+    assert!(conversation.body["data"]["assigned_to"].is_null(), "their conversations are unassigned");
+    let team = app.authed(reqwest::Method::GET, "/api/v1/team", &admin, None).await;
+    assert_eq!(team.body["meta"]["total"], 1);
+    let again = app.authed(reqwest::Method::DELETE, &format!("/api/v1/team/{agent_id}"), &admin, None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let me = app.state.store.operator_by_email("boss@example.com").await.expect("db").expect("admin").id;
+    let myself = app.authed(reqwest::Method::DELETE, &format!("/api/v1/team/{me}"), &admin, None).await;
+    assert_eq!(myself.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 async fn operator_typing_shows_in_the_widget(db: Db) {
@@ -491,6 +573,7 @@ async fn analytics_count_conversations_and_messages_and_time_replies(db: Db) {
 }
 
 crate::on_both_databases!(
+    removing_a_member_ends_their_sessions_and_availability_follows_their_console,
     an_operator_starts_a_conversation_the_visitor_sees_on_next_open,
     pending_and_open_are_filtered_in_the_query_so_pages_and_totals_agree,
     customers_join_only_through_verified_identity,

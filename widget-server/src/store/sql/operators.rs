@@ -6,10 +6,11 @@ use super::*;
 impl OperatorStore for SqlStore {
     async fn create_operator(&self, o: &Operator) -> StoreResult<bool> {
         let sql = format!(
-            "INSERT INTO operators ({OPERATOR_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
+            "INSERT INTO operators ({OPERATOR_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"
         );
         let n = on!(self.write, pool => sqlx::query(&sql)
             .bind(&o.id).bind(&o.account_id).bind(&o.email).bind(&o.name).bind(&o.password_hash).bind(&o.role).bind(o.created_ms).bind(o.token_version)
+            .bind(serde_json::json!(o.departments).to_string()).bind(&o.availability)
             .execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
@@ -32,6 +33,73 @@ impl OperatorStore for SqlStore {
         let rows: Vec<OperatorRow> =
             on!(self.read, pool => sqlx::query_as(&sql).bind(account_id).fetch_all(pool).await?);
         Ok(rows.into_iter().map(Operator::from).collect())
+    }
+
+    async fn set_operator_departments(&self, id: &str, departments: &[String]) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE operators SET departments = $2 WHERE id = $1")
+            .bind(id).bind(serde_json::json!(departments).to_string()).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn set_operator_availability(&self, id: &str, availability: &str) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE operators SET availability = $2 WHERE id = $1")
+            .bind(id).bind(availability).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn delete_operator(&self, id: &str) -> StoreResult<bool> {
+        let n = on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            for sql in [
+                "DELETE FROM refresh_tokens WHERE operator_id = $1",
+                "DELETE FROM api_keys WHERE operator_id = $1",
+                "DELETE FROM two_factor_backup_codes WHERE operator_id = $1",
+                "DELETE FROM two_factor WHERE operator_id = $1",
+                "DELETE FROM invitations WHERE operator_id = $1",
+                "UPDATE sessions SET manager_id = NULL WHERE manager_id = $1",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+            let n = sqlx::query("DELETE FROM operators WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            n
+        });
+        Ok(n == 1)
+    }
+
+    async fn create_invitation(
+        &self,
+        token_hash: &str,
+        operator_id: &str,
+        expires_ms: i64,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query(
+            "INSERT INTO invitations (token_hash, operator_id, expires_ms, created_ms) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash).bind(operator_id).bind(expires_ms).bind(now_ms).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<String>> {
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            let found: Option<String> = sqlx::query_scalar(
+                "DELETE FROM invitations WHERE token_hash = $1 AND expires_ms > $2 RETURNING operator_id")
+                .bind(token_hash).bind(now_ms).fetch_optional(&mut *tx).await?;
+            if let Some(id) = &found {
+                // Every invitation of the operator ends with the first one used.
+                sqlx::query("DELETE FROM invitations WHERE operator_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE operators SET password_hash = $2, token_version = token_version + 1 WHERE id = $1")
+                    .bind(id).bind(password_hash).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(found)
+        })
     }
 
     async fn set_operator_role(&self, id: &str, role: &str) -> StoreResult<Option<Operator>> {
