@@ -282,11 +282,11 @@
   }
 
   async function loadSettings() {
-    await Promise.all([loadChannels(), loadKeys(), loadTwoFactor()]).catch((e) => status(e.message));
+    await Promise.all([loadChannels(), loadTeam(), loadPlan(), loadKeys(), loadTwoFactor()]).catch((e) => status(e.message));
   }
 
   async function submitting(form, work) {
-    const error = form.querySelector('.error') || $('key-error');
+    const error = form.querySelector('.error') || form.parentElement.querySelector('.error');
     error.textContent = '';
     const button = form.querySelector('button[type=submit]');
     button.disabled = true;
@@ -355,6 +355,96 @@
     });
   }
 
+  $('availability').addEventListener('change', async () => {
+    const body = await api('/api/v1/team/me/availability', { method: 'PUT', body: JSON.stringify({ availability: $('availability').value }) });
+    status(body.data.availability_setting === 'away' ? 'Away' : 'Live');
+  });
+
+  async function loadTeam() {
+    try {
+      const team = await api('/api/v1/team');
+      $('team-list').replaceChildren(...team.data.map((m) => {
+        const presence = document.createElement('span');
+        presence.className = m.availability; presence.textContent = m.availability;
+        let action = null;
+        if (m.id !== state.me?.id) {
+          action = document.createElement('button');
+          action.type = 'button'; action.textContent = 'Remove';
+          action.setAttribute('aria-label', `Remove ${m.name}`);
+          action.addEventListener('click', async () => {
+            if (!window.confirm(`Remove ${m.name} from the team? Their sessions end at once.`)) return;
+            await api(`/api/v1/team/${encodeURIComponent(m.id)}`, { method: 'DELETE' });
+            loadTeam();
+          });
+        }
+        const li = row(m.role, m.name, [m.email, m.departments.join(', ')].filter(Boolean).join(' · '), action);
+        li.insertBefore(presence, li.querySelector('.info'));
+        return li;
+      }));
+      $('team-error').textContent = '';
+    } catch (e) {
+      $('team-list').replaceChildren();
+      $('team-error').textContent = e.message;
+    }
+  }
+
+  $('invite-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.target;
+    submitting(form, async () => {
+      const departments = form.elements.departments.value.split(',').map((d) => d.trim()).filter(Boolean);
+      const body = await api('/api/v1/team/invite', {
+        method: 'POST',
+        body: JSON.stringify({ email: form.elements.email.value, role_id: form.elements.role_id.value, departments }),
+      });
+      const link = document.createElement('code'); link.textContent = body.data.invite_url;
+      $('invite-link').replaceChildren(`Send ${body.data.email} this link (it works once, for seven days): `, link);
+      form.reset();
+      await loadTeam();
+    });
+  });
+
+  function meter(label, used, limit, unit = '') {
+    const dt = document.createElement('dt'); dt.textContent = label;
+    const dd = document.createElement('dd');
+    const text = document.createElement('span');
+    text.textContent = limit == null ? `${used}${unit} (unlimited)` : `${used}${unit} of ${limit}${unit}`;
+    dd.append(text);
+    if (limit != null) {
+      const bar = document.createElement('progress');
+      bar.max = limit; bar.value = Math.min(used, limit);
+      bar.setAttribute('aria-label', `${label}: ${used} of ${limit}`);
+      dd.append(bar);
+      if (used > limit) { const over = document.createElement('span'); over.className = 'over'; over.textContent = `${used - limit}${unit} over the plan`; dd.append(over); }
+    }
+    return [dt, dd];
+  }
+
+  async function loadPlan() {
+    try {
+      const [subscription, usage] = await Promise.all([api('/api/v1/billing/subscription'), api('/api/v1/billing/usage')]);
+      $('plan-summary').textContent = `The ${subscription.plan} plan, ${usage.period.start} to ${usage.period.end}.`;
+      $('usage').replaceChildren(
+        ...meter('Messages', usage.messages.used, usage.messages.limit),
+        ...meter('Storage', usage.storage.used_mb, usage.storage.limit_mb, ' MB'),
+        ...meter('Operators', usage.operators.used, usage.operators.limit),
+      );
+      $('plan-select').replaceChildren(...subscription.available_plans.map((p) => {
+        const option = document.createElement('option'); option.value = p; option.textContent = p; option.selected = p === subscription.plan;
+        return option;
+      }));
+    } catch (e) { $('plan-error').textContent = e.message; }
+  }
+
+  $('plan-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.target;
+    submitting(form, async () => {
+      await api('/api/v1/billing/subscription/change', { method: 'POST', body: JSON.stringify({ plan: form.elements.plan.value }) });
+      await loadPlan();
+    });
+  });
+
   function send(frame) {
     if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
   }
@@ -364,6 +454,7 @@
     switch (ev.type) {
       case 'auth.ok':
         state.me = ev.operator;
+        $('availability').value = ev.operator.availability || 'online';
         state.retry = 0;
         $('me').textContent = ev.operator.name;
         send({ type: 'subscribe', channels: ['conversations', 'messages'] });
@@ -422,6 +513,26 @@
     };
   }
 
+  $('invitation-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const token = new URLSearchParams(location.hash.slice(1)).get('invite');
+    const res = await fetch('/api/v1/auth/invitations/accept', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token, password: form.elements.new_password.value }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) { form.querySelector('.error').textContent = body.detail || 'The invitation could not be used'; return; }
+    history.replaceState(null, '', location.pathname);
+    $('invitation').hidden = true;
+    saveTokens(body);
+    await showApp();
+  });
+
   const saved = store.getItem('natter.console.tokens');
-  if (saved) { state.tokens = JSON.parse(saved); showApp().catch(showLogin); } else showLogin();
+  if (new URLSearchParams(location.hash.slice(1)).has('invite')) {
+    $('login').hidden = true;
+    $('invitation').hidden = false;
+    $('invitation-form').elements.new_password.focus();
+  } else if (saved) { state.tokens = JSON.parse(saved); showApp().catch(showLogin); } else showLogin();
 })();

@@ -122,3 +122,42 @@ test('an admin connects a Telegram bot in the console and answers its customer f
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('an admin invites a colleague, who joins through the one-time link; the plan shows its usage', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await signIn(page);
+  await page.click('[data-view=settings]');
+  await page.locator('#usage dt', { hasText: 'Messages' }).waitFor();
+  assert.match(await page.locator('#plan-summary').textContent(), /^The enterprise plan, \d{4}-\d{2}-01 to /);
+  await page.fill('#invite-form input[name=email]', 'colleague@example.com');
+  await page.fill('#invite-form input[name=departments]', 'support, sales');
+  await page.click('#invite-form button[type=submit]');
+  const link = (await page.locator('#invite-link code').textContent()).trim();
+  assert.match(link, /\/console#invite=[\w-]{20,}$/);
+  await page.locator('#team-list li', { hasText: 'colleague@example.com · support, sales' }).waitFor();
+
+  const newcomer = await (await browser.newContext()).newPage();
+  await newcomer.goto(link);
+  await newcomer.locator('#invitation').waitFor();
+  await newcomer.fill('input[name=new_password]', 'my own long password');
+  await newcomer.press('input[name=new_password]', 'Enter');
+  await newcomer.locator('#status', { hasText: 'Live' }).waitFor();
+  assert.equal(new URL(newcomer.url()).hash, '', 'the token leaves the address bar');
+
+  // The link works once.
+  const again = await (await browser.newContext()).newPage();
+  await again.goto(link);
+  await again.fill('input[name=new_password]', 'another long password');
+  await again.press('input[name=new_password]', 'Enter');
+  await again.locator('#invitation .error', { hasText: 'unknown, used or expired' }).waitFor();
+
+  // The colleague shows online while their console is open.
+  await page.click('[data-view=inbox]');
+  await page.click('[data-view=settings]');
+  await page.locator('#team-list li', { hasText: 'colleague@example.com' }).locator('.online').waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -79,7 +79,7 @@ pub async fn run(mut socket: WebSocket, state: &AppState, first: &str) -> WsResu
     let watch = Watch::new(state, operator.clone());
     let firehose = state.hub.firehose();
     let _present = state.presence.join(&operator.id);
-    let me = json!({ "id": operator.id, "name": operator.name, "role": operator.role });
+    let me = json!({ "id": operator.id, "name": operator.name, "role": operator.role, "availability": operator.availability });
     send(&mut socket, json!({ "type": "auth.ok", "operator": me })).await?;
     let stream = Stream { state, operator, channels: HashSet::new() };
     let farewell = json!({ "type": "error", "message": "the session ended: log in again" }).to_string();
