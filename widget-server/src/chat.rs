@@ -139,7 +139,7 @@ fn webhook_of(event: &Event) -> Option<(&'static str, Value)> {
             });
             Some(("customer.identified", json!({ "conversation_id": session.id, "customer": customer })))
         }
-        Event::MessageUpdated { .. } | Event::Typing { .. } => None,
+        Event::MessageUpdated { .. } | Event::Typing { .. } | Event::EdgeUpdated { .. } => None,
     }
 }
 

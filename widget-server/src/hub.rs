@@ -34,6 +34,8 @@ pub enum Event {
     ConversationChanged { session: Session, change: Change },
     /// Someone started or stopped typing.
     Typing { session: Session, on: bool, user: TypingUser },
+    /// A relationship in the room's graph changed.
+    EdgeUpdated { session: Session, from: String, to: String, sympathy: f64 },
 }
 
 /// What changed in a conversation.
@@ -57,7 +59,8 @@ impl Event {
             | Event::MessageUpdated { session, .. }
             | Event::ConversationCreated { session }
             | Event::ConversationChanged { session, .. }
-            | Event::Typing { session, .. } => session,
+            | Event::Typing { session, .. }
+            | Event::EdgeUpdated { session, .. } => session,
         }
     }
 }
@@ -77,6 +80,8 @@ pub enum EventKind {
     Typing {
         from_visitor: bool,
     },
+    /// A relationship of the room graph (operators' graph streams only).
+    Edge,
 }
 
 /// An event on the hub, with its widget frame rendered at most once however
@@ -84,7 +89,7 @@ pub enum EventKind {
 #[derive(Debug)]
 pub struct HubEvent {
     pub event: Event,
-    widget: OnceLock<Utf8Bytes>,
+    widget: OnceLock<Option<Utf8Bytes>>,
 }
 
 impl HubEvent {
@@ -100,11 +105,13 @@ impl HubEvent {
             Event::ConversationChanged { change: Change::Contact, .. } => EventKind::Contact,
             Event::ConversationChanged { .. } => EventKind::Conversation,
             Event::Typing { user, .. } => EventKind::Typing { from_visitor: user.kind == "contact" },
+            Event::EdgeUpdated { .. } => EventKind::Edge,
         }
     }
 
-    /// The event as the widget's `/ws` frame (Novatalks shapes).
-    pub fn widget_frame(&self) -> Utf8Bytes {
+    /// The event as the widget's `/ws` frame (Novatalks shapes); `None` for
+    /// what the widget is never told (the room graph).
+    pub fn widget_frame(&self) -> Option<Utf8Bytes> {
         self.widget
             .get_or_init(|| {
                 let frame = match &self.event {
@@ -129,8 +136,9 @@ impl HubEvent {
                             ServerFrame::TypingOff(data)
                         }
                     }
+                    Event::EdgeUpdated { .. } => return None,
                 };
-                Utf8Bytes::from(frame.to_json())
+                Some(Utf8Bytes::from(frame.to_json()))
             })
             .clone()
     }

@@ -80,10 +80,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(customers::get_one, customers::erase))
         .routes(routes!(customers::export))
         .routes(routes!(analytics::stats))
+        .routes(routes!(analytics::export))
         .routes(routes!(rooms::login))
         .routes(routes!(rooms::list))
         .routes(routes!(rooms::messages))
         .routes(routes!(rooms::chat))
+        .routes({
+            // One path, two uses: a WebSocket upgrade is the graph stream, anything else the snapshot.
+            let (schemas, paths, _) = routes!(rooms::graph_snapshot);
+            (schemas, paths, axum::routing::get(rooms::graph))
+        })
+        .routes(routes!(rooms::relationships))
+        .routes(routes!(rooms::feed))
         .routes(routes!(team::list))
         .routes(routes!(team::invite))
         .routes(routes!(team::set_role))

@@ -314,6 +314,56 @@ pub struct Stats {
     pub messages: Vec<(String, i64)>,
 }
 
+/// One bucket of an analytics series (buckets with nothing are left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeriesBucket {
+    pub bucket: i64,
+    pub conversations: i64,
+    pub closed: i64,
+    pub from_customers: i64,
+    pub from_agents: i64,
+    pub from_bot: i64,
+}
+
+/// A conversation as analytics exports it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ExportRow {
+    pub id: String,
+    pub channel: String,
+    pub status: String,
+    pub manager_id: Option<String>,
+    pub user_name: Option<String>,
+    pub user_email: Option<String>,
+    pub user_phone: Option<String>,
+    pub created_ms: i64,
+    pub closed_ms: Option<i64>,
+    pub messages: i64,
+    pub from_customer: i64,
+    pub from_agents: i64,
+    pub first_customer_ms: Option<i64>,
+    pub first_agent_ms: Option<i64>,
+}
+
+/// How one participant of a room feels about another (`sympathy` in −1…1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomEdge {
+    pub from: String,
+    pub to: String,
+    pub sympathy: f64,
+    pub updated_ms: i64,
+}
+
+/// Something that happened in a room, for its feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomEvent {
+    pub id: String,
+    pub room_id: String,
+    pub event_type: String,
+    pub agent_ids: Vec<String>,
+    pub description: String,
+    pub created_ms: i64,
+}
+
 /// A webhook subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
@@ -456,12 +506,37 @@ pub trait SessionStore: Send + Sync + 'static {
         keep: &(dyn for<'k> Fn(&'k str) -> bool + Send + Sync),
         limit: i64,
     ) -> StoreResult<Vec<String>>;
+    /// Sets the edge `from` → `to` of a room and records `event`, together.
+    async fn set_room_edge(&self, room_id: &str, edge: &RoomEdge, event: &RoomEvent) -> StoreResult<()>;
+    async fn room_edges(&self, room_id: &str) -> StoreResult<Vec<RoomEdge>>;
+    /// The newest `limit` events of a room, oldest first.
+    async fn room_events(&self, room_id: &str, limit: i64) -> StoreResult<Vec<RoomEvent>>;
+    /// The operators who wrote in a session (or acted on it), in the order they first did.
+    async fn session_operator_ids(&self, session_id: &str) -> StoreResult<Vec<String>>;
     /// A conversation's metadata (a JSON object; `{}` when none was attached).
     async fn session_metadata(&self, session_id: &str) -> StoreResult<serde_json::Value>;
     async fn set_session_metadata(&self, session_id: &str, metadata: &serde_json::Value) -> StoreResult<()>;
     async fn list_conversations(&self, filter: &ConversationFilter) -> StoreResult<(Vec<ConversationRow>, i64)>;
     /// Statistics of an account over `[from_ms, to_ms)`.
     async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats>;
+    /// Counts over `[from_ms, to_ms)` in buckets `width_ms` wide counted
+    /// from `origin_ms` (bucket `n` starts at `origin_ms + n * width_ms`).
+    async fn stats_series(
+        &self,
+        account_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        origin_ms: i64,
+        width_ms: i64,
+    ) -> StoreResult<Vec<SeriesBucket>>;
+    /// Conversations created in `[from_ms, to_ms)`, oldest first, at most `limit`, with their counts and times.
+    async fn export_conversations(
+        &self,
+        account_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportRow>>;
 }
 
 /// Messages: the group-committed insert, pages, read receipts.

@@ -317,14 +317,20 @@ impl Protocol for Connection<'_> {
             EventKind::MessageCreated { seq } => match delivery(self.sent_seq, seq) {
                 Delivery::Duplicate => {}
                 Delivery::Next => {
-                    crate::socket::send(socket, WsMessage::Text(event.widget_frame())).await?;
+                    if let Some(frame) = event.widget_frame() {
+                        crate::socket::send(socket, WsMessage::Text(frame)).await?;
+                    }
                     self.sent_seq = seq;
                 }
                 Delivery::Gap => return self.replay(socket).await,
             },
             // The visitor's own typing and contact details need no echo.
-            EventKind::Typing { from_visitor: true } | EventKind::Contact => {}
-            _ => crate::socket::send(socket, WsMessage::Text(event.widget_frame())).await?,
+            EventKind::Typing { from_visitor: true } | EventKind::Contact | EventKind::Edge => {}
+            _ => {
+                if let Some(frame) = event.widget_frame() {
+                    crate::socket::send(socket, WsMessage::Text(frame)).await?;
+                }
+            }
         }
         Ok(Flow::Continue)
     }

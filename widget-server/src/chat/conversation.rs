@@ -74,4 +74,23 @@ impl Chat {
             Err(at) => Some(at),
         }
     }
+
+    /// Sets how one participant of a room feels about another, records it
+    /// in the room's feed and tells the room's graph streams.
+    pub async fn set_relationship(
+        &self,
+        session: &Session,
+        edge: &crate::store::RoomEdge,
+        event: &crate::store::RoomEvent,
+    ) -> ChatResult<()> {
+        self.store.set_room_edge(&session.id, edge, event).await?;
+        let update = Event::EdgeUpdated {
+            session: session.clone(),
+            from: edge.from.clone(),
+            to: edge.to.clone(),
+            sympathy: edge.sympathy,
+        };
+        self.publish(update).await;
+        Ok(())
+    }
 }

@@ -5,6 +5,13 @@
 //! and close codes 4001 (not authorised) and 4003 (no such room). The token
 //! may come as `?token=` (as documented) or as a first `{"type": "auth"}`
 //! frame, so it need not sit in a URL.
+//!
+//! The graph of section 2: a room's participants (its visitor, the operators
+//! who took part, the bot) are its agents; `PATCH /api/rooms/{id}/relationships`
+//! sets how one feels about another (−1…1), which `WS /api/rooms/{id}/graph`
+//! streams as `edge_update` and `GET /api/rooms/{id}/graph` returns with the
+//! nodes for a first render. `GET /api/rooms/{id}/feed` merges the room's
+//! messages and events in order.
 
 use natter_protocol::operator::OperatorError;
 use std::sync::Arc;
@@ -30,7 +37,8 @@ use crate::extract::{JsonBody, QueryParams};
 use crate::hub::{Change, Event, HubEvent};
 use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
 use crate::store::{ConversationFilter, Cursor, Message, Session};
-use crate::time::iso;
+use crate::store::{RoomEdge, RoomEvent};
+use crate::time::{iso, now_ms};
 use crate::AppState;
 
 /// Close code for a room that does not exist or may not be watched.
@@ -145,8 +153,142 @@ pub async fn chat(
     };
     ws.max_message_size(16 * 1024).on_upgrade(move |socket| async move {
         let _slot = slot;
-        let _ = run(socket, &state, room_id, q.token).await;
+        let _ = run(socket, &state, room_id, q.token, StreamKind::Chat).await;
     })
+}
+
+/// `WS /api/rooms/{id}/graph`: the graph stream.
+async fn graph_stream(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    QueryParams(q): QueryParams<TokenQuery>,
+    client: ClientIp,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Some(slot) = state.sockets.per_client.take(client.key()) else {
+        return AppError::RateLimited(1).into_operator_response();
+    };
+    ws.max_message_size(16 * 1024).on_upgrade(move |socket| async move {
+        let _slot = slot;
+        let _ = run(socket, &state, room_id, q.token, StreamKind::Graph).await;
+    })
+}
+
+/// `GET /api/rooms/{id}/graph`: the graph stream for a WebSocket upgrade,
+/// else the nodes and edges for a first render.
+pub async fn graph(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    use axum::handler::Handler;
+    let upgrade = req.headers().get(axum::http::header::UPGRADE);
+    if upgrade.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket")) {
+        graph_stream.call(req, state).await
+    } else {
+        graph_snapshot.call(req, state).await
+    }
+}
+
+/// A room's agents: its visitor, the operators who took part (or are assigned), and the bot.
+async fn agents(state: &AppState, session: &Session) -> OpResult<Vec<Value>> {
+    let names = operator_names(state, &session.account_id).await;
+    let mut operators = state.store.session_operator_ids(&session.id).await?;
+    if let Some(assigned) = session.manager_id.as_ref().filter(|id| !operators.contains(id)) {
+        operators.push(assigned.clone());
+    }
+    let visitor = session.user_name.clone().unwrap_or_else(|| "Visitor".to_owned());
+    let mut nodes = vec![json!({ "id": session.customer_id, "name": visitor, "kind": "visitor" })];
+    for id in operators {
+        let name = names.iter().find(|(op, _)| *op == id).map_or("Former operator", |(_, n)| n.as_str());
+        nodes.push(json!({ "id": id, "name": name, "kind": "operator" }));
+    }
+    nodes.push(json!({ "id": "bot", "name": "Bot", "kind": "bot" }));
+    Ok(nodes)
+}
+
+fn edge(room_id: &str, e: &RoomEdge) -> Value {
+    json!({ "roomId": room_id, "from": e.from, "to": e.to, "sympathyLevel": e.sympathy, "updatedAt": iso(e.updated_ms) })
+}
+
+#[utoipa::path(get, path = "/api/rooms/{id}/graph", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path, description = "The room's id")), responses((status = 200, description = "The room's agents and relationships (a WebSocket upgrade here is the graph stream)", body = Object), (status = "4XX", description = "Refused", body = OperatorError)))]
+pub async fn graph_snapshot(
+    State(state): State<AppState>,
+    AuthOperator(op): AuthOperator,
+    Path(id): Path<String>,
+) -> OpResult<Json<Value>> {
+    let session = super::of_account(&op, state.store.session_by_id(&id).await?, "room", &id)?;
+    let nodes = agents(&state, &session).await?;
+    let edges: Vec<Value> = state.store.room_edges(&id).await?.iter().map(|e| edge(&id, e)).collect();
+    Ok(Json(json!({ "roomId": id, "nodes": nodes, "edges": edges })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Relationship {
+    from: String,
+    to: String,
+    /// From −1 (antipathy) to 1 (sympathy).
+    sympathy_level: f64,
+}
+
+#[utoipa::path(patch, path = "/api/rooms/{id}/relationships", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path, description = "The room's id")), request_body = Relationship, responses((status = 200, description = "The edge as stored (also sent to the graph stream as `edge_update`)", body = Object), (status = "4XX", description = "Refused: a level outside −1…1 or an agent not in the room (422)", body = OperatorError)))]
+pub async fn relationships(
+    State(state): State<AppState>,
+    AuthOperator(op): AuthOperator,
+    Path(id): Path<String>,
+    body: Result<JsonBody<Relationship>, AppError>,
+) -> OpResult<Json<Value>> {
+    let JsonBody(req) = body?;
+    let invalid = |what: &str| crate::error::OpError(AppError::Validation("validation_error", what.to_owned()));
+    if !req.sympathy_level.is_finite() || !(-1.0..=1.0).contains(&req.sympathy_level) {
+        return Err(invalid("sympathyLevel must be between -1 and 1"));
+    }
+    let session = super::of_account(&op, state.store.session_by_id(&id).await?, "room", &id)?;
+    let nodes = agents(&state, &session).await?;
+    let name_of =
+        |agent: &str| nodes.iter().find(|n| n["id"] == agent).and_then(|n| n["name"].as_str().map(str::to_owned));
+    let (Some(from), Some(to)) = (name_of(&req.from), name_of(&req.to)) else {
+        return Err(invalid("from and to must be agents of the room (see GET /api/rooms/{id}/graph)"));
+    };
+    if req.from == req.to {
+        return Err(invalid("from and to must be different agents"));
+    }
+    let now = now_ms();
+    let stored = RoomEdge { from: req.from.clone(), to: req.to.clone(), sympathy: req.sympathy_level, updated_ms: now };
+    let event = RoomEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        room_id: id.clone(),
+        event_type: "relationship_changed".into(),
+        agent_ids: vec![req.from, req.to],
+        description: format!("{from} → {to}: {:+.2}", stored.sympathy),
+        created_ms: now,
+    };
+    state.chat.set_relationship(&session, &stored, &event).await?;
+    Ok(Json(edge(&id, &stored)))
+}
+
+fn event_payload(e: &RoomEvent) -> Value {
+    json!({
+        "id": e.id, "eventType": e.event_type, "agentIds": e.agent_ids,
+        "description": e.description, "timestamp": iso(e.created_ms),
+    })
+}
+
+#[utoipa::path(get, path = "/api/rooms/{id}/feed", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path, description = "The room's id")), responses((status = 200, description = "The room's newest messages and events, merged oldest first as `{type: message|event, payload}`", body = List<Object>), (status = "4XX", description = "Refused", body = OperatorError)))]
+pub async fn feed(
+    State(state): State<AppState>,
+    AuthOperator(op): AuthOperator,
+    Path(id): Path<String>,
+) -> OpResult<Json<List<Value>>> {
+    super::of_account(&op, state.store.session_by_id(&id).await?, "room", &id)?;
+    let page = state.store.list_messages(&id, Cursor::Latest, PAGE).await?;
+    let events = state.store.room_events(&id, PAGE).await?;
+    let names = operator_names(&state, &op.account_id).await;
+    let mut items: Vec<(i64, Value)> = page
+        .messages
+        .iter()
+        .map(|m| (m.created_ms, json!({ "type": "message", "payload": payload(m, name_of(&names, m)) })))
+        .chain(events.iter().map(|e| (e.created_ms, json!({ "type": "event", "payload": event_payload(e) }))))
+        .collect();
+    items.sort_by_key(|(at, _)| *at);
+    Ok(Json(List { data: items.into_iter().map(|(_, v)| v).collect(), meta: None }))
 }
 
 async fn send(socket: &mut WebSocket, kind: &str, payload: Value) -> WsResult {
@@ -164,7 +306,20 @@ async fn token(socket: &mut WebSocket, from_query: Option<String>, wait: Duratio
     (v["type"] == "auth").then(|| v["token"].as_str().map(str::to_owned)).flatten()
 }
 
-async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_token: Option<String>) -> WsResult {
+/// Which stream of a room a socket follows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StreamKind {
+    Chat,
+    Graph,
+}
+
+async fn run(
+    mut socket: WebSocket,
+    state: &AppState,
+    room_id: String,
+    query_token: Option<String>,
+    kind: StreamKind,
+) -> WsResult {
     let keepalive = state.settings.keepalive;
     let operator = match token(&mut socket, query_token, keepalive * 2).await {
         Some(t) => operator_from_token(state, &t).await.ok(),
@@ -181,9 +336,15 @@ async fn run(mut socket: WebSocket, state: &AppState, room_id: String, query_tok
         send(&mut socket, "error", json!({ "message": "no such room" })).await?;
         return close(&mut socket, CLOSE_NO_ACCESS, "no access to room").await;
     };
+    let farewell = json!({ "type": "error", "payload": { "message": "the session ended: log in again" } }).to_string();
+    if kind == StreamKind::Graph {
+        let message = "Connected to the relationship graph";
+        send(&mut socket, "connected", json!({ "roomId": room_id, "message": message })).await?;
+        let watched = Watched { inner: Graph { state, room_id }, watch, state, farewell };
+        return drive(socket, watched, sub, keepalive, state.shutdown.clone()).await;
+    }
     send(&mut socket, "connected", json!({ "roomId": room_id, "message": "Connected to the room chat" })).await?;
     let room = Room { state, sent: session.last_seq, session };
-    let farewell = json!({ "type": "error", "payload": { "message": "the session ended: log in again" } }).to_string();
     let watched = Watched { inner: room, watch, state, farewell };
     drive(socket, watched, sub, keepalive, state.shutdown.clone()).await
 }
@@ -226,6 +387,48 @@ impl Protocol for Room<'_> {
 
     async fn on_lagged(&mut self, socket: &mut WebSocket) -> Step {
         self.sent = forward_messages(socket, self.state, &self.session, self.sent).await?;
+        Ok(Flow::Continue)
+    }
+
+    async fn on_text(&mut self, socket: &mut WebSocket, text: Utf8Bytes) -> Step {
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        match v["type"].as_str() {
+            Some("ping") => send(socket, "pong", json!({})).await?,
+            Some("auth") => {}
+            _ => send(socket, "error", json!({ "message": "unknown message; send {\"type\": \"ping\"}" })).await?,
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
+        crate::socket::send(socket, WsMessage::Ping(Default::default())).await?;
+        Ok(Flow::Continue)
+    }
+}
+
+/// A graph stream: an operator watching a room's relationships.
+struct Graph<'a> {
+    state: &'a AppState,
+    room_id: String,
+}
+
+impl Protocol for Graph<'_> {
+    type Item = Arc<HubEvent>;
+
+    async fn on_event(&mut self, socket: &mut WebSocket, event: Arc<HubEvent>) -> Step {
+        if let Event::EdgeUpdated { from, to, sympathy, .. } = &event.event {
+            let update = json!({ "roomId": self.room_id, "from": from, "to": to, "sympathyLevel": sympathy });
+            send(socket, "edge_update", update).await?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Events were missed: every edge again, so the client's graph converges.
+    async fn on_lagged(&mut self, socket: &mut WebSocket) -> Step {
+        for e in self.state.store.room_edges(&self.room_id).await.unwrap_or_default() {
+            let update = json!({ "roomId": self.room_id, "from": e.from, "to": e.to, "sympathyLevel": e.sympathy });
+            send(socket, "edge_update", update).await?;
+        }
         Ok(Flow::Continue)
     }
 

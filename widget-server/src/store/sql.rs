@@ -14,8 +14,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::prelude::*;
 use super::{
     Account, AccountUsage, ApiKey, ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Customer,
-    Delivery, Identity, Message, MessagePage, NewMessage, Operator, OutboxItem, RefreshUse, Session, Stats, StoreError,
-    StoreResult, TwoFactor, Webhook, Website,
+    Delivery, ExportRow, Identity, Message, MessagePage, NewMessage, Operator, OutboxItem, RefreshUse, RoomEdge,
+    RoomEvent, SeriesBucket, Session, Stats, StoreError, StoreResult, TwoFactor, Webhook, Website,
 };
 use crate::seal::Sealer;
 use crate::time::now_ms;

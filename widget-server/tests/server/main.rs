@@ -3,6 +3,7 @@
 
 mod abuse;
 mod access;
+mod analytics;
 mod api_keys;
 mod billing;
 mod channels;

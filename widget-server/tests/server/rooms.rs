@@ -135,7 +135,91 @@ async fn a_room_client_that_stops_reading_is_dropped_with_4008(db: Db) {
     assert_eq!(code, Some(4008), "a presence timeout");
 }
 
+async fn connect_graph(app: &TestApp, room: &str, query: &str) -> Socket {
+    tokio_tungstenite::connect_async(format!("ws://{}/api/rooms/{room}/graph{query}", app.addr))
+        .await
+        .expect("connects")
+        .0
+}
+
+async fn the_relationship_graph_streams_edges_and_the_feed_merges_events(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = room_token(&app).await;
+    let s = app.session("graph-room").await;
+    app.send_ok(&s, "hello").await;
+    app.operator_reply(&token, &s.session_id, "hi, I am Ann").await;
+    let get = |path: String| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let res = app.http.get(app.url(&path)).bearer_auth(token).send().await.expect("request");
+            (res.status(), res.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, graph) = get(format!("/api/rooms/{}/graph", s.session_id)).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{graph}");
+    let kinds: Vec<&str> =
+        graph["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["kind"].as_str()).collect();
+    assert_eq!(kinds, ["visitor", "operator", "bot"]);
+    assert_eq!(graph["nodes"][1]["name"], "Ann");
+    assert_eq!(graph["edges"], json!([]));
+    let visitor = graph["nodes"][0]["id"].as_str().expect("id").to_owned();
+    let ann = graph["nodes"][1]["id"].as_str().expect("id").to_owned();
+
+    let mut ws = connect_graph(&app, &s.session_id, &format!("?token={token}")).await;
+    assert_eq!(next_of(&mut ws, "connected").await["roomId"], s.session_id.as_str());
+    let patch = |body: Value| {
+        let (app, token, path) = (&app, token.clone(), format!("/api/rooms/{}/relationships", s.session_id));
+        async move {
+            let res = app.http.patch(app.url(&path)).bearer_auth(token).json(&body).send().await.expect("request");
+            (res.status(), res.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, stored) = patch(json!({ "from": ann, "to": visitor, "sympathyLevel": 0.7 })).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{stored}");
+    let update = next_of(&mut ws, "edge_update").await;
+    assert_eq!(update, json!({ "roomId": s.session_id, "from": ann, "to": visitor, "sympathyLevel": 0.7 }));
+    patch(json!({ "from": ann, "to": visitor, "sympathyLevel": -0.25 })).await;
+    assert_eq!(next_of(&mut ws, "edge_update").await["sympathyLevel"], -0.25);
+    ws.send(WsMessage::Text(json!({ "type": "ping" }).to_string().into())).await.expect("ping");
+    assert_eq!(next_of(&mut ws, "pong").await, json!({}));
+
+    for (body, why) in [
+        (json!({ "from": ann, "to": visitor, "sympathyLevel": 1.5 }), "above 1"),
+        (json!({ "from": ann, "to": visitor, "sympathyLevel": -1.01 }), "below -1"),
+        (json!({ "from": ann, "to": "someone-else", "sympathyLevel": 0.1 }), "not an agent of the room"),
+        (json!({ "from": ann, "to": ann, "sympathyLevel": 0.1 }), "the same agent"),
+        (json!({ "from": ann, "to": visitor }), "no level"),
+    ] {
+        let (status, body) = patch(body).await;
+        assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{why}: {body}");
+    }
+    let (_, graph) = get(format!("/api/rooms/{}/graph", s.session_id)).await;
+    let edges = graph["edges"].as_array().expect("edges");
+    assert_eq!(edges.len(), 1, "one edge per ordered pair: {edges:?}");
+    assert_eq!(edges[0]["sympathyLevel"], -0.25);
+
+    let (status, feed) = get(format!("/api/rooms/{}/feed", s.session_id)).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let items = feed["data"].as_array().expect("feed");
+    let types: Vec<&str> = items.iter().filter_map(|i| i["type"].as_str()).collect();
+    assert_eq!(types.iter().filter(|t| **t == "event").count(), 2, "{types:?}");
+    assert_eq!(types.last(), Some(&"event"), "the newest is last");
+    let times: Vec<&str> = items.iter().filter_map(|i| i["payload"]["timestamp"].as_str()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in order: {times:?}");
+    assert_eq!(items.last().expect("event")["payload"]["eventType"], "relationship_changed");
+
+    let mut stranger = connect_graph(&app, "no-such-room", &format!("?token={token}")).await;
+    assert_eq!(next(&mut stranger).await.ok().map(|v| v["type"].clone()), Some(json!("error")));
+    assert_eq!(next(&mut stranger).await, Err(Some(4003)));
+    let mut anonymous = connect_graph(&app, &s.session_id, "?token=forged").await;
+    assert_eq!(next(&mut anonymous).await.ok().map(|v| v["type"].clone()), Some(json!("error")));
+    assert_eq!(next(&mut anonymous).await, Err(Some(4001)));
+    let (status, _) = get("/api/rooms/no-such-room/feed".into()).await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+}
+
 crate::on_both_databases!(
+    the_relationship_graph_streams_edges_and_the_feed_merges_events,
     a_room_client_that_stops_reading_is_dropped_with_4008,
     a_room_streams_messages_and_events_to_an_operator,
     the_token_may_come_in_a_first_frame_instead_of_the_url,

@@ -228,6 +228,129 @@ impl SessionStore for SqlStore {
         Ok((rows, total))
     }
 
+    async fn stats_series(
+        &self,
+        account_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        origin_ms: i64,
+        width_ms: i64,
+    ) -> StoreResult<Vec<SeriesBucket>> {
+        const CREATED: &str = "SELECT (created_ms - $4) / $5 AS b, COUNT(*) FROM sessions \
+            WHERE account_id = $1 AND created_ms >= $2 AND created_ms < $3 GROUP BY 1";
+        const CLOSED: &str = "SELECT (closed_ms - $4) / $5 AS b, COUNT(*) FROM sessions \
+            WHERE account_id = $1 AND closed_ms >= $2 AND closed_ms < $3 GROUP BY 1";
+        const MESSAGES: &str = "SELECT (m.created_ms - $4) / $5 AS b, m.sender, COUNT(*) FROM messages m \
+            JOIN sessions s ON s.id = m.session_id \
+            WHERE s.account_id = $1 AND m.created_ms >= $2 AND m.created_ms < $3 \
+            GROUP BY 1, 2";
+        let (created, closed, messages): (Vec<(i64, i64)>, Vec<(i64, i64)>, Vec<(i64, String, i64)>) = on!(self.read, pool => {
+            let bind = |sql| sqlx::query_as(sql).bind(account_id).bind(from_ms).bind(to_ms).bind(origin_ms).bind(width_ms);
+            let created = bind(CREATED).fetch_all(pool).await?;
+            let closed = bind(CLOSED).fetch_all(pool).await?;
+            let messages = sqlx::query_as(MESSAGES)
+                .bind(account_id).bind(from_ms).bind(to_ms).bind(origin_ms).bind(width_ms)
+                .fetch_all(pool).await?;
+            (created, closed, messages)
+        });
+        let mut buckets: std::collections::BTreeMap<i64, SeriesBucket> = std::collections::BTreeMap::new();
+        fn at(buckets: &mut std::collections::BTreeMap<i64, SeriesBucket>, b: i64) -> &mut SeriesBucket {
+            buckets.entry(b).or_insert_with(|| SeriesBucket { bucket: b, ..SeriesBucket::default() })
+        }
+        for (b, n) in created {
+            at(&mut buckets, b).conversations += n;
+        }
+        for (b, n) in closed {
+            at(&mut buckets, b).closed += n;
+        }
+        for (b, sender, n) in messages {
+            let bucket = at(&mut buckets, b);
+            match sender.as_str() {
+                "user" => bucket.from_customers += n,
+                "manager" => bucket.from_agents += n,
+                "bot" => bucket.from_bot += n,
+                _ => {}
+            }
+        }
+        Ok(buckets.into_values().collect())
+    }
+
+    async fn export_conversations(
+        &self,
+        account_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ExportRow>> {
+        const EXPORT: &str = "SELECT s.id, s.channel, s.status, s.manager_id, s.user_name, s.user_email, s.user_phone, \
+            s.created_ms, s.closed_ms, \
+            (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id AND m.sender <> 'system') AS messages, \
+            (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id AND m.sender = 'user') AS from_customer, \
+            (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id AND m.sender = 'manager') AS from_agents, \
+            (SELECT MIN(m.created_ms) FROM messages m WHERE m.session_id = s.id AND m.sender = 'user') AS first_customer_ms, \
+            (SELECT MIN(m.created_ms) FROM messages m WHERE m.session_id = s.id AND m.sender = 'manager') AS first_agent_ms \
+            FROM sessions s WHERE s.account_id = $1 AND s.created_ms >= $2 AND s.created_ms < $3 \
+            ORDER BY s.created_ms, s.id LIMIT $4";
+        Ok(on!(self.read, pool => sqlx::query_as(EXPORT)
+            .bind(account_id).bind(from_ms).bind(to_ms).bind(limit).fetch_all(pool).await?))
+    }
+
+    async fn set_room_edge(&self, room_id: &str, edge: &RoomEdge, event: &RoomEvent) -> StoreResult<()> {
+        let agents = serde_json::json!(event.agent_ids).to_string();
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO room_edges (room_id, from_id, to_id, sympathy, updated_ms) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (room_id, from_id, to_id) DO UPDATE SET sympathy = excluded.sympathy, updated_ms = excluded.updated_ms")
+                .bind(room_id).bind(&edge.from).bind(&edge.to).bind(edge.sympathy).bind(edge.updated_ms)
+                .execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO room_events (id, room_id, event_type, agent_ids, description, created_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&event.id).bind(room_id).bind(&event.event_type).bind(&agents).bind(&event.description).bind(event.created_ms)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn room_edges(&self, room_id: &str) -> StoreResult<Vec<RoomEdge>> {
+        let rows: Vec<(String, String, f64, i64)> = on!(self.read, pool => sqlx::query_as(
+            "SELECT from_id, to_id, sympathy, updated_ms FROM room_edges WHERE room_id = $1 ORDER BY from_id, to_id")
+            .bind(room_id).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(from, to, sympathy, updated_ms)| RoomEdge { from, to, sympathy, updated_ms })
+            .collect())
+    }
+
+    async fn room_events(&self, room_id: &str, limit: i64) -> StoreResult<Vec<RoomEvent>> {
+        let rows: Vec<(String, String, String, String, String, i64)> = on!(self.read, pool => sqlx::query_as(
+            "SELECT id, room_id, event_type, agent_ids, description, created_ms FROM room_events \
+             WHERE room_id = $1 ORDER BY created_ms DESC, id DESC LIMIT $2")
+            .bind(room_id).bind(limit).fetch_all(pool).await?);
+        let mut events: Vec<RoomEvent> = rows
+            .into_iter()
+            .map(|(id, room_id, event_type, agents, description, created_ms)| RoomEvent {
+                id,
+                room_id,
+                event_type,
+                agent_ids: serde_json::from_str(&agents).unwrap_or_default(),
+                description,
+                created_ms,
+            })
+            .collect();
+        events.reverse();
+        Ok(events)
+    }
+
+    async fn session_operator_ids(&self, session_id: &str) -> StoreResult<Vec<String>> {
+        let rows: Vec<(String, i64)> = on!(self.read, pool => sqlx::query_as(
+            "SELECT manager_id, MIN(seq) FROM messages WHERE session_id = $1 AND manager_id IS NOT NULL \
+             GROUP BY manager_id ORDER BY 2")
+            .bind(session_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(id, _)| id).collect())
+    }
+
     async fn session_metadata(&self, session_id: &str) -> StoreResult<serde_json::Value> {
         let text: Option<String> = on!(self.read, pool => sqlx::query_scalar("SELECT metadata FROM sessions WHERE id = $1")
             .bind(session_id).fetch_optional(pool).await?);
