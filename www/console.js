@@ -225,10 +225,98 @@
   function showView(view) {
     document.querySelectorAll('[data-view]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.view === view)));
     $('settings').hidden = view !== 'settings';
+    $('analytics').hidden = view !== 'analytics';
     $('app').classList.toggle('settings-open', view === 'settings');
+    $('app').classList.toggle('analytics-open', view === 'analytics');
     if (view === 'settings') loadSettings();
+    else if (view === 'analytics') loadAnalytics();
     else loadInbox().catch(() => {});
   }
+
+  // Analytics: totals, a bar chart of the series and the same figures as a table.
+  const SVG = 'http://www.w3.org/2000/svg';
+  function isoDay(date) { return date.toISOString().slice(0, 10); }
+  function analyticsQuery() {
+    const form = $('analytics-form');
+    if (!form.elements.from.value) {
+      form.elements.to.value = isoDay(new Date());
+      form.elements.from.value = isoDay(new Date(Date.now() - 13 * 86400000));
+    }
+    return { from: form.elements.from.value, to: form.elements.to.value, granularity: form.elements.granularity.value };
+  }
+
+  function chart(series) {
+    const svg = document.createElementNS(SVG, 'svg');
+    const width = 600; const height = 200; const gap = 2;
+    svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    svg.setAttribute('preserveAspectRatio', 'none');
+    const top = Math.max(1, ...series.map((p) => Math.max(p.conversations, p.messages.total)));
+    const slot = width / Math.max(1, series.length);
+    series.forEach((p, i) => {
+      for (const [k, value, offset] of [['conversations', p.conversations, 0], ['messages', p.messages.total, 0.5]]) {
+        const bar = document.createElementNS(SVG, 'rect');
+        const h = (value / top) * (height - 10);
+        bar.setAttribute('x', String(i * slot + offset * slot + gap / 2));
+        bar.setAttribute('width', String(Math.max(1, slot / 2 - gap)));
+        bar.setAttribute('y', String(height - h));
+        bar.setAttribute('height', String(h));
+        bar.setAttribute('class', k);
+        const title = document.createElementNS(SVG, 'title');
+        title.textContent = `${p.start.slice(0, 16).replace('T', ' ')}: ${value} ${k}`;
+        bar.append(title);
+        svg.append(bar);
+      }
+    });
+    return svg;
+  }
+
+  async function loadAnalytics() {
+    $('analytics-error').textContent = '';
+    const q = analyticsQuery();
+    try {
+      const stats = await api(`/api/v1/analytics/stats?${new URLSearchParams(q)}`);
+      const seconds = (s) => (s == null ? '—' : s < 120 ? `${s} s` : `${Math.round(s / 60)} min`);
+      const totals = [
+        ['Conversations', `${stats.conversations.total} (${stats.conversations.open} open, ${stats.conversations.closed} closed)`],
+        ['Messages', `${stats.messages.total} (${stats.messages.from_customers} from customers, ${stats.messages.from_agents} from agents, ${stats.messages.from_ai} from the bot)`],
+        ['First response', seconds(stats.conversations.avg_response_time)],
+        ['Resolution', seconds(stats.conversations.avg_resolution_time)],
+      ];
+      $('analytics-totals').replaceChildren(...totals.flatMap(([k, v]) => {
+        const dt = document.createElement('dt'); dt.textContent = k;
+        const dd = document.createElement('dd'); dd.textContent = v;
+        return [dt, dd];
+      }));
+      $('chart').replaceChildren(chart(stats.series));
+      $('analytics-table').tBodies[0].replaceChildren(...stats.series.map((p) => {
+        const tr = document.createElement('tr');
+        const label = q.granularity === 'hour' ? p.start.slice(0, 16).replace('T', ' ') : p.start.slice(0, 10);
+        for (const [i, v] of [label, p.conversations, p.closed, p.messages.from_customers, p.messages.from_agents, p.messages.from_ai].entries()) {
+          const cell = document.createElement(i === 0 ? 'th' : 'td');
+          if (i === 0) cell.scope = 'row';
+          cell.textContent = String(v);
+          tr.append(cell);
+        }
+        return tr;
+      }));
+    } catch (e) { $('analytics-error').textContent = e.message; }
+  }
+
+  $('analytics-form').addEventListener('submit', (event) => { event.preventDefault(); loadAnalytics(); });
+  $('export-csv').addEventListener('click', async () => {
+    const q = analyticsQuery();
+    const res = await fetch('/api/v1/analytics/export', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${state.tokens?.access_token}` },
+      body: JSON.stringify({ from: q.from, to: q.to, format: 'csv' }),
+    });
+    if (!res.ok) { $('analytics-error').textContent = (await res.json().catch(() => ({}))).detail || res.statusText; return; }
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(await res.blob());
+    link.download = `conversations-${q.from}-${q.to}.csv`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+  });
   document.querySelectorAll('[data-view]').forEach((b) => b.addEventListener('click', () => showView(b.dataset.view)));
 
   function row(kind, name, info, action) {
@@ -512,6 +600,34 @@
       setTimeout(() => { if (state.tokens) { loadInbox().catch(() => {}); connect(); } }, delay);
     };
   }
+
+  function showRegister(on) {
+    $('login-form').hidden = on;
+    $('register-form').hidden = !on;
+    (on ? $('register-form').elements.company_name : $('login-form').elements.email).focus();
+  }
+  $('show-register').addEventListener('click', () => showRegister(true));
+  $('show-login').addEventListener('click', () => showRegister(false));
+  $('register-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const error = form.querySelector('.error');
+    error.textContent = '';
+    const body = {
+      company_name: form.elements.company_name.value, first_name: form.elements.first_name.value,
+      last_name: form.elements.last_name.value, email: form.elements.email.value, password: form.elements.new_password.value,
+    };
+    const res = await fetch('/api/v1/auth/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const answer = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      error.textContent = answer.code === 'REGISTRATION_CLOSED' ? 'This server does not take new accounts; ask its administrator for an invitation.' : (answer.detail || 'The account could not be created');
+      return;
+    }
+    form.reset();
+    showRegister(false);
+    saveTokens(answer);
+    await showApp();
+  });
 
   $('invitation-form').addEventListener('submit', async (event) => {
     event.preventDefault();

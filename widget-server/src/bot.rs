@@ -74,7 +74,8 @@ pub async fn after_visitor_message(chat: &Chat, website: &Website, session: &Ses
         say(chat, website, session, Sender::Bot, &settings.contact_request).await?;
     }
     let now = now_ms();
-    let away = settings.business_hours.as_ref().is_some_and(|h| !is_open(h, now));
+    let away = settings.business_hours.as_ref().is_some_and(|h| !is_open(h, now))
+        || (settings.away_when_no_operator && chat.available_operators(&website.account_id).await?.is_empty());
     if away && session.away_sent_ms.is_none_or(|at| now - at >= AWAY_REPEAT_MS) {
         chat.store().set_away_sent(&session.id, now).await?;
         say(chat, website, session, Sender::Bot, &settings.away_message).await?;

@@ -24,7 +24,8 @@ use crate::bot;
 use crate::channels::Channels;
 use crate::hub::{Change, Event, Hub, HubEvent};
 use crate::metrics::Metrics;
-use crate::store::{ChannelKind, Store, StoreError, Website};
+use crate::presence::Presence;
+use crate::store::{ChannelKind, Store, StoreError, StoreResult, Website};
 use crate::time::iso;
 use crate::webhooks::Webhooks;
 
@@ -45,6 +46,7 @@ pub struct Chat {
     hub: Arc<Hub>,
     webhooks: Arc<Webhooks>,
     channels: Arc<Channels>,
+    presence: Arc<Presence>,
     metrics: Arc<Metrics>,
     throttle: throttle::Throttle,
 }
@@ -55,9 +57,43 @@ impl Chat {
         hub: Arc<Hub>,
         webhooks: Arc<Webhooks>,
         channels: Arc<Channels>,
+        presence: Arc<Presence>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { store, hub, webhooks, channels, metrics, throttle: throttle::Throttle::default() }
+        Self { store, hub, webhooks, channels, presence, metrics, throttle: throttle::Throttle::default() }
+    }
+
+    /// The account's operators who are available: `online` by choice, with a console connected.
+    pub async fn available_operators(&self, account_id: &str) -> StoreResult<Vec<crate::store::Operator>> {
+        let operators = self.store.list_operators(account_id).await?;
+        Ok(operators.into_iter().filter(|o| self.presence.availability(&o.id, &o.availability) == "online").collect())
+    }
+
+    /// Whether a website is answering now: within its business hours, and,
+    /// when it asks for it, with an operator available.
+    pub async fn website_online(&self, website: &Website) -> StoreResult<bool> {
+        if !bot::website_online(website) {
+            return Ok(false);
+        }
+        if !website.settings.away_when_no_operator {
+            return Ok(true);
+        }
+        Ok(!self.available_operators(&website.account_id).await?.is_empty())
+    }
+
+    /// Assigns an unassigned conversation to the available operator with the
+    /// fewest open conversations (the earliest member on a tie), if any is available.
+    async fn auto_assign(&self, session: &crate::store::Session) -> ChatResult<()> {
+        let available = self.available_operators(&session.account_id).await?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        let load = self.store.open_assignments(&session.account_id).await?;
+        let open = |id: &str| load.iter().find(|(op, _)| op == id).map_or(0, |(_, n)| *n);
+        if let Some(chosen) = available.iter().min_by_key(|o| open(&o.id)) {
+            self.assign(session, Some(&chosen.id)).await?;
+        }
+        Ok(())
     }
 
     /// The store the core writes through.
@@ -94,6 +130,9 @@ impl Chat {
             Event::MessageCreated { session, message, .. } if message.sender == Sender::User => {
                 if session.status != SessionStatus::Active {
                     self.change_status(session, SessionStatus::Active).await?;
+                }
+                if website.settings.auto_assign && session.manager_id.is_none() {
+                    self.auto_assign(session).await?;
                 }
                 bot::after_visitor_message(self, website, session).await
             }
@@ -184,7 +223,7 @@ mod tests {
             crate::channels::ChannelConfig { retry_base: config.retry_base, workers: 0, egress: config.egress };
         let channels = Arc::new(Channels::start(Arc::clone(&store), channel_config, Default::default()));
         let hub = Arc::new(Hub::default());
-        let chat = Chat::new(store, Arc::clone(&hub), webhooks, channels, Arc::default());
+        let chat = Chat::new(store, Arc::clone(&hub), webhooks, channels, Arc::default(), Arc::default());
         (chat, hub, website, dir)
     }
 

@@ -286,11 +286,13 @@ impl AppState {
             fanout::start(&url, Arc::clone(&hub), Arc::clone(&store), shutdown.clone()).await?;
         }
         let metrics = Arc::new(Metrics::default());
+        let presence: Arc<presence::Presence> = Arc::default();
         let chat = Arc::new(chat::Chat::new(
             Arc::clone(&store),
             Arc::clone(&hub),
             Arc::clone(&webhooks),
             Arc::clone(&channels),
+            Arc::clone(&presence),
             Arc::clone(&metrics),
         ));
         let sessions = Arc::new(SessionCache::default());
@@ -320,7 +322,7 @@ impl AppState {
             }),
             limiter,
             plans,
-            presence: Arc::default(),
+            presence,
             sockets: socket::limits::SocketCaps::new(config.max_sockets_per_ip, config.max_sockets_per_session),
             websites: Arc::new(WebsiteCache::default()),
             sessions,

@@ -14,7 +14,6 @@ use natter_protocol::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::bot;
 use crate::chat::{recent, Contact};
 use crate::client::ClientIp;
 use crate::domain::{random_token, ClientKey, Email, MessageText, PersonName, Phone};
@@ -272,9 +271,10 @@ async fn notify(
 async fn config(
     State(state): State<AppState>,
     WebsiteAuth { website, .. }: WebsiteAuth,
-) -> Json<Envelope<WidgetConfig>> {
+) -> AppResult<Json<Envelope<WidgetConfig>>> {
+    let online = state.chat.website_online(&website).await?;
     let s = &website.settings;
-    Json(Envelope::ok(WidgetConfig {
+    Ok(Json(Envelope::ok(WidgetConfig {
         name: website.name.clone(),
         title: s.title.clone().unwrap_or_else(|| website.name.clone()),
         color: s.color.clone(),
@@ -284,8 +284,8 @@ async fn config(
         contact_form: s.contact_form.clone(),
         away_message: s.away_message.clone(),
         business_hours: s.business_hours.clone(),
-        online: bot::website_online(&website),
+        online,
         max_message_length: state.settings.max_message_chars,
         legacy_mode: website.legacy_mode,
-    }))
+    })))
 }

@@ -37,6 +37,11 @@ pub struct WebsiteSettings {
     pub connecting_message: String,
     pub away_message: String,
     pub business_hours: Option<natter_protocol::BusinessHours>,
+    /// Say the away message, and show the widget offline, while no operator is available.
+    pub away_when_no_operator: bool,
+    /// Assign each new conversation, at its first visitor message, to the
+    /// available operator with the fewest open conversations.
+    pub auto_assign: bool,
 }
 
 impl Default for WebsiteSettings {
@@ -52,6 +57,8 @@ impl Default for WebsiteSettings {
             connecting_message: "Thank you for your contact details! A manager is joining the chat…".into(),
             away_message: "We are away right now. Leave your message and we will answer as soon as we are back.".into(),
             business_hours: None,
+            away_when_no_operator: false,
+            auto_assign: false,
         }
     }
 }
@@ -529,6 +536,8 @@ pub trait SessionStore: Send + Sync + 'static {
         origin_ms: i64,
         width_ms: i64,
     ) -> StoreResult<Vec<SeriesBucket>>;
+    /// Open (not closed) assigned conversations per operator of an account.
+    async fn open_assignments(&self, account_id: &str) -> StoreResult<Vec<(String, i64)>>;
     /// Conversations created in `[from_ms, to_ms)`, oldest first, at most `limit`, with their counts and times.
     async fn export_conversations(
         &self,

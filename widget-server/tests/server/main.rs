@@ -5,6 +5,7 @@ mod abuse;
 mod access;
 mod analytics;
 mod api_keys;
+mod availability;
 mod billing;
 mod channels;
 mod cli;

@@ -275,6 +275,13 @@ impl SessionStore for SqlStore {
         Ok(buckets.into_values().collect())
     }
 
+    async fn open_assignments(&self, account_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on!(self.read, pool => sqlx::query_as(
+            "SELECT manager_id, COUNT(*) FROM sessions WHERE account_id = $1 AND status = 'active' \
+             AND manager_id IS NOT NULL GROUP BY manager_id")
+            .bind(account_id).fetch_all(pool).await?))
+    }
+
     async fn export_conversations(
         &self,
         account_id: &str,
