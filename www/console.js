@@ -226,10 +226,11 @@
     document.querySelectorAll('[data-view]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.view === view)));
     $('settings').hidden = view !== 'settings';
     $('analytics').hidden = view !== 'analytics';
-    $('app').classList.toggle('settings-open', view === 'settings');
-    $('app').classList.toggle('analytics-open', view === 'analytics');
+    $('knowledge').hidden = view !== 'knowledge';
+    for (const name of ['settings', 'analytics', 'knowledge']) $('app').classList.toggle(`${name}-open`, view === name);
     if (view === 'settings') loadSettings();
     else if (view === 'analytics') loadAnalytics();
+    else if (view === 'knowledge') loadDocuments();
     else loadInbox().catch(() => {});
   }
 
@@ -531,6 +532,59 @@
       await api('/api/v1/billing/subscription/change', { method: 'POST', body: JSON.stringify({ plan: form.elements.plan.value }) });
       await loadPlan();
     });
+  });
+
+  // The knowledge base: upload, list, delete, search.
+  async function loadDocuments() {
+    const list = await api('/api/v1/knowledge/documents');
+    $('document-list').replaceChildren(...list.data.map((d) => {
+      let remove = null;
+      if (state.me?.role === 'admin') {
+        remove = document.createElement('button');
+        remove.type = 'button'; remove.textContent = 'Delete';
+        remove.setAttribute('aria-label', `Delete ${d.title}`);
+        remove.addEventListener('click', async () => {
+          await api(`/api/v1/knowledge/documents/${encodeURIComponent(d.id)}`, { method: 'DELETE' });
+          loadDocuments();
+        });
+      }
+      const size = d.size_bytes < 1024 ? `${d.size_bytes} B` : `${Math.ceil(d.size_bytes / 1024)} KB`;
+      return row(d.format, d.title, [d.category, d.file_name, size, `${d.passages} passages`].filter(Boolean).join(' · '), remove);
+    }));
+  }
+
+  $('knowledge-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.target;
+    submitting(form, async () => {
+      const data = new FormData(form);
+      const res = await fetch('/api/v1/knowledge/documents', {
+        method: 'POST', headers: { authorization: `Bearer ${state.tokens?.access_token}` }, body: data,
+      });
+      const body = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(body.detail || res.statusText);
+      form.reset();
+      status(`“${body.data.title}” indexed in ${body.data.passages} passages`);
+      await loadDocuments();
+    });
+  });
+
+  $('knowledge-search').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const query = event.target.elements.query.value;
+    const found = await api('/api/v1/knowledge/search', { method: 'POST', body: JSON.stringify({ query, limit: 5 }) });
+    if (!found.results.length) {
+      const none = document.createElement('li'); none.textContent = 'Nothing in the knowledge base answers that.';
+      $('knowledge-results').replaceChildren(none);
+      return;
+    }
+    $('knowledge-results').replaceChildren(...found.results.map((r) => {
+      const li = document.createElement('li');
+      const head = document.createElement('strong'); head.textContent = `${r.title} (${Math.round(r.score * 100)}%)`;
+      const quote = document.createElement('blockquote'); quote.textContent = r.content;
+      li.append(head, quote);
+      return li;
+    }));
   });
 
   function send(frame) {

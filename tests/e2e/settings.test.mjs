@@ -161,3 +161,30 @@ test('an admin invites a colleague, who joins through the one-time link; the pla
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('an admin uploads an FAQ to the knowledge base and finds the passage that answers', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await signIn(page);
+  await page.click('[data-view=knowledge]');
+  const faq = '# Shipping\n\nWe ship every weekday.\n\n# Returns\n\nA damaged item can be returned within 30 days for a refund.\n';
+  await page.setInputFiles('#knowledge-form input[name=file]', { name: 'faq.md', mimeType: 'text/markdown', buffer: Buffer.from(faq) });
+  await page.fill('#knowledge-form input[name=title]', 'FAQ');
+  await page.click('#knowledge-form button[type=submit]');
+  await page.locator('#document-list li', { hasText: 'FAQ' }).waitFor();
+  assert.match(await page.locator('#document-list li').first().textContent(), /2 passages/);
+
+  await page.setInputFiles('#knowledge-form input[name=file]', { name: 'logo.txt', mimeType: 'text/plain', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0]) });
+  await page.click('#knowledge-form button[type=submit]');
+  await page.locator('#knowledge-form .error', { hasText: 'not a PDF, DOCX, TXT, Markdown or HTML document' }).waitFor();
+
+  await page.fill('#knowledge-search input[name=query]', 'How do I return a damaged item?');
+  await page.press('#knowledge-search input[name=query]', 'Enter');
+  const first = page.locator('#knowledge-results li').first();
+  await first.locator('blockquote', { hasText: 'returned within 30 days' }).waitFor();
+  assert.match(await first.locator('strong').textContent(), /^FAQ \(100%\)$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -26,6 +26,8 @@ pub enum AppError {
     MethodNotAllowed(String),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{1}")]
     Validation(&'static str, String),
     #[error("too many requests; retry in {0} s")]
@@ -51,6 +53,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(..) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
@@ -69,6 +72,7 @@ impl AppError {
             Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited(_) => "rate_limited",
             Self::PlanLimit(_) => "plan_limit",
             Self::Store(_) | Self::Internal(_) => "internal_error",

@@ -29,6 +29,8 @@ mod fallback;
 mod fanout;
 /// Typed events and per-session channels.
 pub mod hub;
+/// The knowledge base's text: sniffing, extraction, passages, query terms.
+pub mod knowledge;
 /// Prometheus counters and latency.
 pub mod metrics;
 /// `/healthz`, `/readyz`, `/metrics`.

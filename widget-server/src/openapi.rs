@@ -37,6 +37,7 @@ pub struct PublicError {
         (name = "api-keys", description = "API keys for scripts and SDKs (`Authorization: Bearer sk_live_…`)"),
         (name = "channels", description = "Channels: widgets, Telegram bots, WhatsApp numbers, and the platforms' webhooks (`/hooks/…`)"),
         (name = "billing", description = "Plans and usage"),
+        (name = "knowledge", description = "The knowledge base: documents and full-text search"),
         (name = "analytics", description = "Analytics"),
         (name = "rooms", description = "The room API"),
         (name = "operations", description = "Health, readiness, metrics"),

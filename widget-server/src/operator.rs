@@ -8,6 +8,7 @@ mod billing;
 mod channels;
 pub(crate) mod conversations;
 mod customers;
+mod knowledge;
 mod rooms;
 pub(crate) mod stream;
 mod team;
@@ -109,4 +110,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::get_subscription))
         .routes(routes!(billing::usage))
         .routes(routes!(billing::change))
+        .routes({
+            // Documents are larger than the API's usual bodies.
+            let (schemas, paths, router) = routes!(knowledge::list, knowledge::upload);
+            let limit = axum::extract::DefaultBodyLimit::max(knowledge::MAX_DOCUMENT_BYTES + 64 * 1024);
+            (schemas, paths, router.layer(limit))
+        })
+        .routes(routes!(knowledge::delete))
+        .routes(routes!(knowledge::search))
 }

@@ -196,6 +196,27 @@ impl Plans {
         Ok(())
     }
 
+    /// Refuses (402) when `adding` bytes would take the account past its plan's storage.
+    pub async fn check_storage(
+        &self,
+        store: &dyn Store,
+        account_id: &str,
+        adding: i64,
+        now_ms: i64,
+    ) -> Result<(), AppError> {
+        let plan = self.plan_of(store, account_id).await?;
+        let Some(limit_mb) = plan.limits.storage_mb else { return Ok(()) };
+        self.usage.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(account_id);
+        let used = self.usage(store, account_id, now_ms).await?.storage_bytes;
+        if used + adding > limit_mb.saturating_mul(1024 * 1024) {
+            return Err(AppError::PlanLimit(format!(
+                "the {} plan stores {limit_mb} MB and this would pass it",
+                plan.name
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuses (402) when the account has as many operators as its plan allows.
     pub async fn check_operators(&self, store: &dyn Store, account_id: &str, now_ms: i64) -> Result<(), AppError> {
         let plan = self.plan_of(store, account_id).await?;

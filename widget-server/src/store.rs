@@ -371,6 +371,29 @@ pub struct RoomEvent {
     pub created_ms: i64,
 }
 
+/// A document of an account's knowledge base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnowledgeDocument {
+    pub id: String,
+    pub account_id: String,
+    pub title: String,
+    pub category: Option<String>,
+    pub file_name: String,
+    /// `txt`, `md`, `html`, `pdf` or `docx`.
+    pub format: String,
+    pub size_bytes: i64,
+    pub passages: i64,
+    pub created_ms: i64,
+}
+
+/// A passage full-text search found, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnowledgeHit {
+    pub document_id: String,
+    pub title: String,
+    pub content: String,
+}
+
 /// A webhook subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
@@ -700,11 +723,34 @@ pub trait ChannelStore: Send + Sync + 'static {
     ) -> StoreResult<Option<ChannelSend>>;
 }
 
+/// The knowledge base: documents, their passages and full-text search.
+#[async_trait]
+pub trait KnowledgeStore: Send + Sync + 'static {
+    /// Stores a document with its passages, together.
+    async fn add_document(&self, document: &KnowledgeDocument, passages: &[String]) -> StoreResult<()>;
+    /// An account's documents, newest first.
+    async fn list_documents(&self, account_id: &str) -> StoreResult<Vec<KnowledgeDocument>>;
+    async fn document_by_id(&self, id: &str) -> StoreResult<Option<KnowledgeDocument>>;
+    /// Deletes a document with its passages; `false` when there was none.
+    async fn delete_document(&self, id: &str) -> StoreResult<bool>;
+    /// Passages of the account's documents matching any of `terms`, best
+    /// ranked first by the database's full-text search, at most `limit`.
+    async fn search_passages(&self, account_id: &str, terms: &[String], limit: i64) -> StoreResult<Vec<KnowledgeHit>>;
+}
+
 /// Everything the server keeps: one implementation per database, used as
 /// `Arc<dyn Store>`. Callers bring the traits they use into scope with
 /// `use crate::store::prelude::*`.
 pub trait Store:
-    Database + AccountStore + SessionStore + MessageStore + CustomerStore + OperatorStore + WebhookStore + ChannelStore
+    Database
+    + AccountStore
+    + SessionStore
+    + MessageStore
+    + CustomerStore
+    + OperatorStore
+    + WebhookStore
+    + ChannelStore
+    + KnowledgeStore
 {
 }
 
@@ -717,13 +763,14 @@ impl<T> Store for T where
         + OperatorStore
         + WebhookStore
         + ChannelStore
+        + KnowledgeStore
 {
 }
 
 /// The store traits, for `use crate::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        AccountStore, ChannelStore, CustomerStore, Database, MessageStore, OperatorStore, SessionStore, Store,
-        WebhookStore,
+        AccountStore, ChannelStore, CustomerStore, Database, KnowledgeStore, MessageStore, OperatorStore, SessionStore,
+        Store, WebhookStore,
     };
 }

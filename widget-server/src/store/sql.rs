@@ -14,8 +14,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::prelude::*;
 use super::{
     Account, AccountUsage, ApiKey, ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Customer,
-    Delivery, ExportRow, Identity, Message, MessagePage, NewMessage, Operator, OutboxItem, RefreshUse, RoomEdge,
-    RoomEvent, SeriesBucket, Session, Stats, StoreError, StoreResult, TwoFactor, Webhook, Website,
+    Delivery, ExportRow, Identity, KnowledgeDocument, KnowledgeHit, Message, MessagePage, NewMessage, Operator,
+    OutboxItem, RefreshUse, RoomEdge, RoomEvent, SeriesBucket, Session, Stats, StoreError, StoreResult, TwoFactor,
+    Webhook, Website,
 };
 use crate::seal::Sealer;
 use crate::time::now_ms;
@@ -39,6 +40,7 @@ mod accounts;
 mod channels;
 mod customers;
 mod database;
+mod knowledge;
 mod messages;
 mod operators;
 mod sessions;

@@ -126,12 +126,12 @@ async fn a_socket_subscribes_only_with_a_live_session_token(db: Db) {
 }
 
 /// A second account with its own website and admin, beside the test app's.
-struct OtherAccount {
-    website: natter_server::store::Website,
-    admin_token: String,
+pub(crate) struct OtherAccount {
+    pub(crate) website: natter_server::store::Website,
+    pub(crate) admin_token: String,
 }
 
-async fn other_account(app: &TestApp) -> OtherAccount {
+pub(crate) async fn other_account(app: &TestApp) -> OtherAccount {
     let store = app.state.store.as_ref();
     let account = cli::create_account(store, "Rival Ltd").await.expect("account");
     let website = cli::create_website(store, Some(&account.id), "Rival shop", vec![], false).await.expect("website");

@@ -10,6 +10,7 @@ mod billing;
 mod channels;
 mod cli;
 mod durability;
+mod knowledge;
 mod migrate;
 mod novatalks;
 mod omnisupport;

@@ -62,8 +62,9 @@ impl AccountStore for SqlStore {
     async fn account_usage(&self, account_id: &str, since_ms: i64) -> StoreResult<AccountUsage> {
         const MESSAGES: &str = "SELECT COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
             WHERE s.account_id = $1 AND m.created_ms >= $2 AND m.sender <> 'system'";
-        const STORAGE: &str = "SELECT CAST(COALESCE(SUM(LENGTH(m.body)), 0) AS BIGINT) FROM messages m \
-            JOIN sessions s ON s.id = m.session_id WHERE s.account_id = $1";
+        const STORAGE: &str = "SELECT CAST(COALESCE(SUM(LENGTH(m.body)), 0) AS BIGINT) \
+            + (SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM knowledge_documents WHERE account_id = $1) \
+            FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.account_id = $1";
         const OPERATORS: &str = "SELECT COUNT(*) FROM operators WHERE account_id = $1";
         on!(self.read, pool => {
             let messages: i64 = sqlx::query_scalar(MESSAGES).bind(account_id).bind(since_ms).fetch_one(pool).await?;

@@ -1,0 +1,499 @@
+//! The knowledge base's text handling: what an uploaded file is (sniffed
+//! from its bytes, never trusted from its name), its text, the passages it
+//! is split into for search, and how well a passage covers a query. Search
+//! itself runs in the database (SQLite FTS5 with the Porter stemmer over
+//! Unicode tokens; PostgreSQL `tsvector` in English, Russian and simple
+//! configurations with a GIN index); this module turns a question into the
+//! terms both take and scores what they find in [0, 1].
+
+use std::collections::BTreeSet;
+
+/// A document's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+    Pdf,
+    Docx,
+}
+
+impl Format {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "txt",
+            Self::Markdown => "md",
+            Self::Html => "html",
+            Self::Pdf => "pdf",
+            Self::Docx => "docx",
+        }
+    }
+}
+
+/// Why a file cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("the file is empty")]
+    Empty,
+    #[error("{0} files are not read yet; upload the text as TXT, Markdown or HTML")]
+    NotYet(&'static str),
+    #[error("the file is not a PDF, DOCX, TXT, Markdown or HTML document")]
+    Unknown,
+    #[error("the file has no text to search")]
+    NoText,
+}
+
+/// What the bytes are: PDF and DOCX by their signatures; otherwise UTF-8 text
+/// (with or without a BOM), HTML when it looks like markup, Markdown when
+/// named so. Anything else (binary, another encoding) is refused.
+pub fn sniff(bytes: &[u8], file_name: &str) -> Result<Format, Refused> {
+    if bytes.is_empty() {
+        return Err(Refused::Empty);
+    }
+    if bytes.starts_with(b"%PDF-") {
+        return Ok(Format::Pdf);
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Ok(Format::Docx);
+    }
+    let text =
+        std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).map_err(|_| Refused::Unknown)?;
+    if text.contains('\0') {
+        return Err(Refused::Unknown);
+    }
+    let head = text.trim_start().chars().take(512).collect::<String>().to_lowercase();
+    let name = file_name.to_lowercase();
+    if head.starts_with("<!doctype html")
+        || head.starts_with("<html")
+        || name.ends_with(".html")
+        || name.ends_with(".htm")
+    {
+        return Ok(Format::Html);
+    }
+    if name.ends_with(".md") || name.ends_with(".markdown") {
+        return Ok(Format::Markdown);
+    }
+    Ok(Format::Text)
+}
+
+/// The searchable text of a document.
+pub fn extract(bytes: &[u8], format: Format) -> Result<String, Refused> {
+    let text = match format {
+        Format::Pdf => return Err(Refused::NotYet("PDF")),
+        Format::Docx => return Err(Refused::NotYet("DOCX")),
+        Format::Text => String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).into_owned(),
+        Format::Markdown => markdown_text(&String::from_utf8_lossy(bytes)),
+        Format::Html => html_text(&String::from_utf8_lossy(bytes)),
+    };
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    if text.chars().all(|c| c.is_whitespace() || c == HEADING) {
+        return Err(Refused::NoText);
+    }
+    Ok(text)
+}
+
+/// Markdown as plain text: headings, emphasis, code marks, links and images unwrapped.
+fn markdown_text(md: &str) -> String {
+    let mut out = String::with_capacity(md.len());
+    for line in md.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('#') {
+            out.push_str("\n\n");
+            out.push(HEADING);
+        }
+        let line = trimmed.trim_start_matches('#').trim_start();
+        let line = line.strip_prefix("> ").unwrap_or(line);
+        let mut rest = line;
+        while let Some(open) = rest.find('[') {
+            let (before, after) = rest.split_at(open);
+            let image = before.ends_with('!');
+            out.push_str(before.trim_end_matches('!'));
+            match (after.find("]("), after.find(')')) {
+                (Some(close), Some(end)) if close < end => {
+                    if !image {
+                        out.push_str(&after[1..close]);
+                    }
+                    rest = &after[end + 1..];
+                }
+                _ => {
+                    out.push('[');
+                    rest = &after[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out.push('\n');
+        if trimmed.starts_with('#') {
+            // A heading is a paragraph of its own.
+            out.push('\n');
+        }
+    }
+    out.replace("**", "").replace("__", "").replace('`', "")
+}
+
+/// HTML as plain text: scripts and styles dropped, block elements as line
+/// breaks, tags removed, entities decoded.
+fn html_text(html: &str) -> String {
+    let lower = html.to_lowercase();
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut i = 0;
+    while i < html.len() {
+        let Some(lt) = html[i..].find('<').map(|p| p + i) else {
+            out.push_str(&decode_entities(&html[i..]));
+            break;
+        };
+        out.push_str(&decode_entities(&html[i..lt]));
+        let tag_end = html[lt..].find('>').map_or(html.len(), |p| lt + p + 1);
+        let tag = &lower[lt..tag_end];
+        let name: String =
+            tag.trim_start_matches(['<', '/']).chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if (name == "script" || name == "style") && !tag.starts_with("</") {
+            let close = format!("</{name}");
+            i = lower[tag_end..].find(&close).map_or(html.len(), |p| {
+                let at = tag_end + p;
+                lower[at..].find('>').map_or(html.len(), |q| at + q + 1)
+            });
+            continue;
+        }
+        if matches!(
+            name.as_str(),
+            "p" | "div"
+                | "br"
+                | "li"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "tr"
+                | "section"
+                | "article"
+                | "dt"
+                | "dd"
+        ) {
+            out.push('\n');
+            if name != "br" && name != "li" && name != "tr" {
+                out.push('\n');
+            }
+            if name.len() == 2 && name.starts_with('h') && !tag.starts_with("</") {
+                out.push(HEADING);
+            }
+        }
+        i = tag_end;
+    }
+    out
+}
+
+fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp..];
+        let end = after.find(';').filter(|e| *e <= 10);
+        let decoded = end.and_then(|e| {
+            let entity = &after[1..e];
+            let c = match entity {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" | "#39" => Some('\''),
+                "nbsp" => Some(' '),
+                _ if entity.starts_with("#x") || entity.starts_with("#X") => {
+                    u32::from_str_radix(&entity[2..], 16).ok().and_then(char::from_u32)
+                }
+                _ if entity.starts_with('#') => entity[1..].parse().ok().and_then(char::from_u32),
+                _ => None,
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &after[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Characters a passage aims for; paragraphs are joined up to it.
+const PASSAGE_TARGET: usize = 500;
+/// Marks a heading in extracted text: a heading starts a new passage (an
+/// FAQ's questions stay apart). It never reaches storage.
+const HEADING: char = '\u{2}';
+/// Characters a passage never exceeds; longer paragraphs are cut at sentence ends.
+const PASSAGE_MAX: usize = 1200;
+
+/// Splits text into passages: paragraphs (blank-line separated) joined while
+/// short, long ones cut at sentence ends, so a search finds the fragment that
+/// answers rather than the whole document.
+pub fn passages(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let paragraphs =
+        text.split("\n\n").map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|p| !p.is_empty());
+    for paragraph in paragraphs {
+        let paragraph = match paragraph.strip_prefix(HEADING) {
+            Some(heading) => {
+                if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+                heading.trim().to_owned()
+            }
+            None => paragraph,
+        };
+        let paragraph = paragraph.replace(HEADING, "");
+        if paragraph.is_empty() {
+            continue;
+        }
+        for piece in cut(&paragraph) {
+            if !current.is_empty() && current.chars().count() + piece.chars().count() + 1 > PASSAGE_TARGET {
+                out.push(std::mem::take(&mut current));
+            }
+            if !current.is_empty() {
+                current.push('\n');
+            }
+            current.push_str(&piece);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// A paragraph in pieces of at most [`PASSAGE_MAX`] characters, cut after a sentence where possible.
+fn cut(paragraph: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest: Vec<char> = paragraph.chars().collect();
+    while rest.len() > PASSAGE_MAX {
+        let window = &rest[..PASSAGE_MAX];
+        let at = window
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, c)| matches!(c, '.' | '!' | '?' | '…') && *i > PASSAGE_MAX / 3)
+            .map(|(i, _)| i + 1)
+            .or_else(|| window.iter().rposition(|c| c.is_whitespace()).filter(|i| *i > 0))
+            .unwrap_or(PASSAGE_MAX);
+        pieces.push(rest[..at].iter().collect::<String>().trim().to_owned());
+        rest.drain(..at);
+    }
+    let last: String = rest.into_iter().collect();
+    if !last.trim().is_empty() {
+        pieces.push(last.trim().to_owned());
+    }
+    pieces
+}
+
+/// Words that say nothing about what is asked, in English, Ukrainian and Russian.
+const STOPWORDS: &[&str] = &[
+    "a",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "by",
+    "can",
+    "do",
+    "does",
+    "for",
+    "from",
+    "how",
+    "i",
+    "if",
+    "in",
+    "is",
+    "it",
+    "me",
+    "my",
+    "of",
+    "on",
+    "or",
+    "the",
+    "to",
+    "was",
+    "we",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "why",
+    "will",
+    "with",
+    "you",
+    "your",
+    "й",
+    "і",
+    "в",
+    "у",
+    "на",
+    "з",
+    "із",
+    "що",
+    "як",
+    "це",
+    "до",
+    "та",
+    "чи",
+    "не",
+    "для",
+    "мені",
+    "мене",
+    "я",
+    "ви",
+    "ваш",
+    "можна",
+    "и",
+    "во",
+    "с",
+    "со",
+    "что",
+    "как",
+    "это",
+    "по",
+    "мне",
+    "меня",
+    "вы",
+    "ли",
+    "а",
+    "но",
+    "к",
+    "о",
+    "об",
+    "от",
+    "за",
+    "из",
+];
+
+/// Most terms a query is searched with.
+pub const MAX_TERMS: usize = 24;
+
+/// The distinct search terms of a query: lowercased runs of letters and
+/// digits, stopwords and single characters left out, in order of appearance.
+pub fn terms(query: &str) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|t| t.chars().count() >= 2 && !STOPWORDS.contains(&t.as_str()))
+        .filter(|t| seen.insert(t.clone()))
+        .take(MAX_TERMS)
+        .collect()
+}
+
+/// A term's stem, roughly: short words whole, longer ones without their last
+/// letters, so "returns" and "returning" meet "return" and "повернення" meets "повернути".
+fn stem(term: &str) -> String {
+    let n = term.chars().count();
+    let keep = if n <= 4 { n } else { (n * 2 / 3).max(4) };
+    term.chars().take(keep).collect()
+}
+
+/// How well a passage covers the terms, in [0, 1]: the share of terms whose
+/// stem it contains, with longer terms (which say more) weighing more.
+pub fn coverage(terms: &[String], passage: &str) -> f64 {
+    if terms.is_empty() {
+        return 0.0;
+    }
+    let text = passage.to_lowercase();
+    let weight = |t: &String| t.chars().count().min(8) as f64;
+    let total: f64 = terms.iter().map(weight).sum();
+    let found: f64 = terms.iter().filter(|t| text.contains(&stem(t))).map(weight).sum();
+    (found / total).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_known_by_their_bytes_not_their_names() {
+        assert_eq!(sniff(b"%PDF-1.7 ...", "faq.txt"), Ok(Format::Pdf));
+        assert_eq!(sniff(b"PK\x03\x04....", "faq.txt"), Ok(Format::Docx));
+        assert_eq!(sniff(b"<!DOCTYPE html><p>Hi</p>", "faq.txt"), Ok(Format::Html));
+        assert_eq!(sniff("# Питання\n".as_bytes(), "faq.md"), Ok(Format::Markdown));
+        assert_eq!(sniff(b"\xEF\xBB\xBFplain", "faq.bin"), Ok(Format::Text));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0", "faq.txt"), Err(Refused::Unknown));
+        assert_eq!(sniff(b"abc\0def", "faq.txt"), Err(Refused::Unknown));
+        assert_eq!(sniff(b"", "faq.txt"), Err(Refused::Empty));
+    }
+
+    #[test]
+    fn html_keeps_its_text_and_drops_its_code() {
+        let html = "<html><head><style>p{color:red}</style><script>alert('x')</script></head>\
+                    <body><h1>Returns</h1><p>Send it back within 30&nbsp;days &amp; keep the receipt.</p>\
+                    <p>Ask &#x41;nn &lt;support&gt;</p></body></html>";
+        let text = extract(html.as_bytes(), Format::Html).expect("text");
+        assert!(text.contains("Returns"));
+        assert!(text.contains("Send it back within 30 days & keep the receipt."));
+        assert!(text.contains("Ask Ann <support>"));
+        assert!(!text.contains("alert") && !text.contains("color"), "{text}");
+        assert_eq!(passages(&text), ["Returns\nSend it back within 30 days & keep the receipt.\nAsk Ann <support>"]);
+    }
+
+    #[test]
+    fn markdown_loses_its_marks() {
+        let md = "# Доставка\n\nМи **доставляємо** по всій Україні, див. [умови](https://x.example/terms).\n\n![logo](logo.png)";
+        let text = extract(md.as_bytes(), Format::Markdown).expect("text");
+        assert!(text.contains("Доставка"));
+        assert!(text.contains("Ми доставляємо по всій Україні, див. умови."), "{text}");
+        assert!(!text.contains("https://") && !text.contains("logo"), "{text}");
+    }
+
+    #[test]
+    fn headings_start_passages_and_short_paragraphs_join() {
+        let md =
+            "# Shipping\n\nWe ship on weekdays.\n\nOrders before noon leave today.\n\n## Returns\n\nWithin 30 days.";
+        let text = extract(md.as_bytes(), Format::Markdown).expect("text");
+        assert_eq!(
+            passages(&text),
+            ["Shipping\nWe ship on weekdays.\nOrders before noon leave today.", "Returns\nWithin 30 days."]
+        );
+        assert!(passages(&text).iter().all(|p| !p.contains(HEADING)));
+    }
+
+    #[test]
+    fn long_text_is_cut_into_passages_at_sentence_ends() {
+        let sentence = "This sentence is about shipping times and costs. ";
+        let text = format!("{}\n\n{}", sentence.repeat(40), "Returns are free.");
+        let parts = passages(&text);
+        assert!(parts.len() >= 2, "{parts:?}");
+        assert!(parts.iter().all(|p| p.chars().count() <= PASSAGE_MAX));
+        assert!(parts[0].ends_with('.'), "cut after a sentence");
+        assert!(parts.last().expect("last").contains("Returns are free."));
+    }
+
+    #[test]
+    fn terms_drop_stopwords_in_three_languages() {
+        assert_eq!(terms("How do I return an item?"), ["return", "item"]);
+        assert_eq!(terms("Як повернути товар?"), ["повернути", "товар"]);
+        assert_eq!(terms("Как вернуть товар, товар!"), ["вернуть", "товар"]);
+        assert!(terms("a an the").is_empty());
+    }
+
+    #[test]
+    fn the_passage_that_answers_covers_more() {
+        let q = terms("How do I return a damaged item?");
+        let answer = "Returns: a damaged item can be returned within 30 days for a refund.";
+        let mention = "Our items ship from Kyiv.";
+        assert!(coverage(&q, answer) > coverage(&q, mention));
+        assert!((coverage(&q, answer) - 1.0).abs() < f64::EPSILON, "{}", coverage(&q, answer));
+        assert_eq!(coverage(&q, "nothing related"), 0.0);
+        assert_eq!(coverage(&[], "anything"), 0.0);
+    }
+}
