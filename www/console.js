@@ -190,6 +190,25 @@
     renderInbox(); renderHead();
   });
 
+  $('suggest').addEventListener('click', async () => {
+    const button = $('suggest');
+    button.disabled = true;
+    status('Asking the knowledge base…');
+    try {
+      const answer = await api('/api/v1/ai/generate', {
+        method: 'POST', body: JSON.stringify({ conversation_id: state.current, context_messages: 10 }),
+      });
+      $('reply-text').value = answer.response;
+      $('reply-text').focus();
+      const from = answer.sources.map((s) => s.title).join(', ');
+      status(`Suggested (${Math.round(answer.confidence * 100)}% sure${from ? `, from ${from}` : ''}): edit it, then send`);
+    } catch (e) {
+      status(e.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   $('assign').addEventListener('click', async () => {
     const body = await api(`/api/v1/conversations/${encodeURIComponent(state.current)}/assign`, {
       method: 'POST', body: JSON.stringify({ user_id: state.me.id }),

@@ -225,6 +225,20 @@ pub struct ServeConfig {
     /// The plan self-registered accounts get (accounts made otherwise are on enterprise).
     #[arg(long, env = "NATTER_DEFAULT_PLAN", default_value = "free", global = true)]
     pub default_plan: String,
+    /// The AI provider of accounts that chose none: `builtin` (answers from
+    /// the knowledge base, no network), `openai` (any OpenAI-compatible
+    /// endpoint, e.g. a local llama.cpp or Ollama) or `anthropic`.
+    #[arg(long, env = "NATTER_AI_PROVIDER", value_parser = ["builtin", "openai", "anthropic"], global = true)]
+    pub ai_provider: Option<String>,
+    /// The default provider's base URL (e.g. `http://127.0.0.1:11434/v1` for Ollama); it may be local.
+    #[arg(long, env = "NATTER_AI_BASE_URL", global = true)]
+    pub ai_base_url: Option<String>,
+    /// The default provider's model.
+    #[arg(long, env = "NATTER_AI_MODEL", global = true)]
+    pub ai_model: Option<String>,
+    /// The default provider's API key.
+    #[arg(long, env = "NATTER_AI_API_KEY", hide_env_values = true, global = true)]
+    pub ai_api_key: Option<String>,
     /// Let anyone create an account with `POST /api/v1/auth/register`.
     #[arg(long, env = "NATTER_ALLOW_REGISTRATION", global = true)]
     pub allow_registration: bool,
@@ -287,6 +301,10 @@ impl ServeConfig {
             allow_private_webhooks: true,
             empty_session_hours: 24,
             allow_registration: false,
+            ai_provider: None,
+            ai_base_url: None,
+            ai_model: None,
+            ai_api_key: None,
             plans: None,
             default_plan: "free".into(),
             no_demo: true,

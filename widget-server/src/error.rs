@@ -28,6 +28,9 @@ pub enum AppError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A service the server calls failed (502).
+    #[error("{1}")]
+    Upstream(&'static str, String),
     #[error("{1}")]
     Validation(&'static str, String),
     #[error("too many requests; retry in {0} s")]
@@ -54,6 +57,7 @@ impl AppError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Upstream(..) => StatusCode::BAD_GATEWAY,
             Self::Validation(..) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
@@ -67,7 +71,8 @@ impl AppError {
             Self::BadRequest(code, _)
             | Self::Unauthorized(code, _)
             | Self::Forbidden(code, _)
-            | Self::Validation(code, _) => code,
+            | Self::Validation(code, _)
+            | Self::Upstream(code, _) => code,
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed(_) => "method_not_allowed",

@@ -1,6 +1,8 @@
 //! Natter's server: the public widget API, the realtime `/ws`, the operator
 //! API and the static front end, over SQLite or PostgreSQL.
 
+/// AI replies from the knowledge base, behind one provider trait.
+pub mod ai;
 /// The server's own replies: greeting, contact request, "connecting", away.
 pub mod bot;
 /// Where the server may send requests of its own (no private addresses).
@@ -108,6 +110,8 @@ pub struct Settings {
     pub public_url: String,
     /// What a scraper must send for `/metrics`; `None` hides it.
     pub metrics_token: Option<String>,
+    /// The AI provider of accounts that chose none.
+    pub ai: ai::ServerDefaults,
 }
 
 /// How long a cached website is trusted before it is read again, so changes
@@ -240,6 +244,8 @@ pub struct Shared {
     pub sessions: Arc<SessionCache>,
     pub jwt: Arc<JwtKeys>,
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// The HTTP clients of AI providers.
+    pub ai_clients: ai::Clients,
     /// Replies on their way to Telegram and WhatsApp.
     pub channels: Arc<channels::Channels>,
     /// The chat core: every use case goes through it.
@@ -321,7 +327,14 @@ impl AppState {
                 egress,
                 public_url: config.public_url(),
                 metrics_token: config.metrics_token.clone().filter(|t| !t.trim().is_empty()),
+                ai: ai::ServerDefaults {
+                    provider: config.ai_provider.clone(),
+                    base_url: config.ai_base_url.clone(),
+                    model: config.ai_model.clone(),
+                    api_key: config.ai_api_key.clone(),
+                },
             }),
+            ai_clients: ai::Clients::new(egress),
             limiter,
             plans,
             presence,

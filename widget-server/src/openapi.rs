@@ -38,6 +38,7 @@ pub struct PublicError {
         (name = "channels", description = "Channels: widgets, Telegram bots, WhatsApp numbers, and the platforms' webhooks (`/hooks/…`)"),
         (name = "billing", description = "Plans and usage"),
         (name = "knowledge", description = "The knowledge base: documents and full-text search"),
+        (name = "ai", description = "AI replies from the knowledge base"),
         (name = "analytics", description = "Analytics"),
         (name = "rooms", description = "The room API"),
         (name = "operations", description = "Health, readiness, metrics"),

@@ -1,6 +1,7 @@
 //! The operator API under `/api/v1` in the OmniSupport shapes (`{data, meta}`
 //! lists, `{detail, code}` errors): auth, conversations and the team.
 
+mod ai;
 mod analytics;
 mod api_keys;
 mod auth;
@@ -118,4 +119,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         })
         .routes(routes!(knowledge::delete))
         .routes(routes!(knowledge::search))
+        .routes(routes!(ai::get_settings, ai::put_settings))
+        .routes(routes!(ai::generate))
 }

@@ -394,6 +394,21 @@ pub struct KnowledgeHit {
     pub content: String,
 }
 
+/// An account's AI settings as stored (the API key opened).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AiSettingsRecord {
+    pub account_id: String,
+    pub provider: String,
+    pub model: String,
+    pub temperature: f64,
+    pub system_prompt: String,
+    pub auto_respond: bool,
+    pub confidence_threshold: f64,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub updated_ms: i64,
+}
+
 /// A webhook subscription.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
@@ -736,6 +751,8 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     /// Passages of the account's documents matching any of `terms`, best
     /// ranked first by the database's full-text search, at most `limit`.
     async fn search_passages(&self, account_id: &str, terms: &[String], limit: i64) -> StoreResult<Vec<KnowledgeHit>>;
+    async fn ai_settings(&self, account_id: &str) -> StoreResult<Option<AiSettingsRecord>>;
+    async fn save_ai_settings(&self, settings: &AiSettingsRecord) -> StoreResult<()>;
 }
 
 /// Everything the server keeps: one implementation per database, used as

@@ -191,12 +191,12 @@ pub struct SearchRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct SearchResult {
-    document_id: String,
-    title: String,
+    pub(crate) document_id: String,
+    pub(crate) title: String,
     /// The passage that matched, not the whole document.
-    content: String,
+    pub(crate) content: String,
     /// How well the passage covers the query, from 0 to 1.
-    score: f64,
+    pub(crate) score: f64,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -11,7 +11,7 @@ use crate::webhooks::{admin, call};
 const BOUNDARY: &str = "natter-test-boundary-7MA4YWxkTrZu0gW";
 
 /// A `multipart/form-data` body with a file and text fields.
-fn form(file_name: &str, bytes: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn form(file_name: &str, bytes: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, value) in fields {
         body.extend_from_slice(
@@ -30,7 +30,7 @@ fn form(file_name: &str, bytes: &[u8], fields: &[(&str, &str)]) -> Vec<u8> {
     body
 }
 
-async fn upload(app: &TestApp, token: &str, body: Vec<u8>) -> (StatusCode, Value) {
+pub(crate) async fn upload(app: &TestApp, token: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let res = app
         .http
         .post(app.url("/api/v1/knowledge/documents"))
@@ -44,7 +44,7 @@ async fn upload(app: &TestApp, token: &str, body: Vec<u8>) -> (StatusCode, Value
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-const FAQ: &str = "# Shipping\n\nWe ship every weekday from our Kyiv roastery. Orders placed before noon leave the same day.\n\n\
+pub(crate) const FAQ: &str = "# Shipping\n\nWe ship every weekday from our Kyiv roastery. Orders placed before noon leave the same day.\n\n\
 # Returns\n\nA damaged or wrong item can be returned within 30 days for a full refund: write to us with your order number \
 and a photo, and we send a prepaid label.\n\n# Coffee\n\nOur items are roasted in small batches; every bag shows its roast date.";
 

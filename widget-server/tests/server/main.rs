@@ -3,6 +3,7 @@
 
 mod abuse;
 mod access;
+mod ai;
 mod analytics;
 mod api_keys;
 mod availability;

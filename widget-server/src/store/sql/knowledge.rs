@@ -134,4 +134,56 @@ impl KnowledgeStore for SqlStore {
         };
         Ok(rows.into_iter().map(|(document_id, title, content)| KnowledgeHit { document_id, title, content }).collect())
     }
+
+    async fn ai_settings(&self, account_id: &str) -> StoreResult<Option<AiSettingsRecord>> {
+        type Row = (String, String, String, f64, String, bool, f64, Option<String>, Option<String>, i64);
+        let row: Option<Row> = on!(self.read, pool => sqlx::query_as(
+            "SELECT account_id, provider, model, temperature, system_prompt, auto_respond, confidence_threshold, \
+             base_url, api_key, updated_ms FROM ai_settings WHERE account_id = $1")
+            .bind(account_id).fetch_optional(pool).await?);
+        let Some((
+            account_id,
+            provider,
+            model,
+            temperature,
+            system_prompt,
+            auto_respond,
+            confidence_threshold,
+            base_url,
+            key,
+            updated_ms,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let api_key =
+            key.map(|k| self.sealer()?.open(&k).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()?;
+        Ok(Some(AiSettingsRecord {
+            account_id,
+            provider,
+            model,
+            temperature,
+            system_prompt,
+            auto_respond,
+            confidence_threshold,
+            base_url,
+            api_key,
+            updated_ms,
+        }))
+    }
+
+    async fn save_ai_settings(&self, s: &AiSettingsRecord) -> StoreResult<()> {
+        let key = s.api_key.as_deref().map(|k| self.sealer().map(|sealer| sealer.seal(k))).transpose()?;
+        on!(self.write, pool => sqlx::query(
+            "INSERT INTO ai_settings (account_id, provider, model, temperature, system_prompt, auto_respond, \
+             confidence_threshold, base_url, api_key, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (account_id) DO UPDATE SET provider = excluded.provider, model = excluded.model, \
+             temperature = excluded.temperature, system_prompt = excluded.system_prompt, \
+             auto_respond = excluded.auto_respond, confidence_threshold = excluded.confidence_threshold, \
+             base_url = excluded.base_url, api_key = excluded.api_key, updated_ms = excluded.updated_ms")
+            .bind(&s.account_id).bind(&s.provider).bind(&s.model).bind(s.temperature).bind(&s.system_prompt)
+            .bind(s.auto_respond).bind(s.confidence_threshold).bind(&s.base_url).bind(&key).bind(s.updated_ms)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
 }
