@@ -91,6 +91,12 @@ pub struct Conversation {
     pub updated_at: String,
     #[serde(default)]
     pub website_id: Option<String>,
+    /// The AI handed the conversation over (or cannot answer it): a person should.
+    #[serde(default)]
+    pub needs_human: bool,
+    /// Whether the AI may still answer in it (auto-respond on, not handed over, not switched off).
+    #[serde(default)]
+    pub ai_enabled: bool,
     /// What was attached when the conversation was started (single conversation reads only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,

@@ -25,8 +25,12 @@ function freePort() {
   });
 }
 
-/** Starts natter-server with a fresh database (and `extraArgs`); resolves once it listens. */
-export async function startServer(extraArgs = []) {
+/**
+ * Starts natter-server with a fresh database (and `extraArgs`); resolves once
+ * it listens. The demo answers visitors from its FAQ by itself; tests that are
+ * about something else turn that off unless `autoRespond` is set.
+ */
+export async function startServer(extraArgs = [], { autoRespond = false } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'natter-e2e-'));
   const child = spawn(
@@ -52,6 +56,18 @@ export async function startServer(extraArgs = []) {
   const email = /admin login\s+(\S+)/.exec(out)?.[1];
   const password = /admin password\s+(\S+)/.exec(out)?.[1];
   const base = `http://127.0.0.1:${port}`;
+  if (!autoRespond && email) {
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
+    });
+    const { access_token } = await login.json();
+    const off = await fetch(`${base}/api/v1/ai/settings`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ auto_respond: false }),
+    });
+    if (!off.ok) throw new Error(`could not turn auto-respond off: ${off.status}`);
+  }
   return {
     base,
     token,

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use natter_protocol::Sender;
+
 use crate::egress::Egress;
-use crate::store::AiSettingsRecord;
+use crate::store::{AiSettingsRecord, Cursor, Store, StoreError};
 
 pub const PROVIDERS: [&str; 3] = ["builtin", "openai", "anthropic"];
 pub const DEFAULT_THRESHOLD: f64 = 0.6;
@@ -293,6 +295,76 @@ async fn anthropic(client: &reqwest::Client, base: &str, key: Option<&str>, s: &
     Some(text.trim().to_owned())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| (ProviderError("Anthropic's answer has no text".into()), false))
+}
+
+/// Passages an answer is built from.
+const PASSAGES: usize = 3;
+
+/// A document an answer drew on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Source {
+    pub document_id: String,
+    pub title: String,
+    pub relevance: f64,
+}
+
+/// A reply with how sure it is and what it drew on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub response: String,
+    /// The best passage's retrieval score, from 0 to 1.
+    pub confidence: f64,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("the conversation has no customer message to answer")]
+    NoQuestion,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+/// An answer to a conversation's latest customer message: the conversation
+/// up to it (its newest `context` messages) and the knowledge base's best
+/// passages for it go to the provider of `settings`.
+pub async fn answer(
+    store: &dyn Store,
+    clients: &Clients,
+    defaults: &ServerDefaults,
+    settings: &Settings,
+    account_id: &str,
+    session_id: &str,
+    context: i64,
+) -> Result<Answer, AnswerError> {
+    let page = store.list_messages(session_id, Cursor::Latest, context).await?;
+    let mut history: Vec<(Role, String)> = page
+        .messages
+        .iter()
+        .filter(|m| m.sender != Sender::System)
+        .map(|m| (if m.sender == Sender::User { Role::Customer } else { Role::Support }, m.body.clone()))
+        .collect();
+    let last = history.iter().rposition(|(role, _)| *role == Role::Customer).ok_or(AnswerError::NoQuestion)?;
+    history.truncate(last + 1);
+    let question = history[last].1.clone();
+    let found = crate::knowledge::best_passages(store, account_id, &question, PASSAGES).await?;
+    let confidence = found.first().map_or(0.0, |(_, score)| *score);
+    let prompt = Prompt {
+        system: settings.system_prompt.clone(),
+        passages: found
+            .iter()
+            .map(|(hit, _)| Passage { title: hit.title.clone(), content: hit.content.clone() })
+            .collect(),
+        history,
+    };
+    let response = reply(clients, settings, defaults, &prompt).await?;
+    let sources = found
+        .into_iter()
+        .map(|(hit, score)| Source { document_id: hit.document_id, title: hit.title, relevance: score })
+        .collect();
+    Ok(Answer { response, confidence, sources })
 }
 
 #[cfg(test)]

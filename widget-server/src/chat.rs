@@ -7,6 +7,7 @@
 //! an event outside the chat (webhooks) is decided in one place,
 //! [`Chat::publish`].
 
+mod assistant;
 mod conversation;
 mod message;
 mod session;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use natter_protocol::{Sender, SessionStatus};
 use serde_json::{json, Value};
 
+pub use assistant::{wants_a_person, HANDOVER};
 pub use message::{history, recent, sender_name, sender_name_of, RESUME_PAGE};
 pub use session::Contact;
 
@@ -49,6 +51,8 @@ pub struct Chat {
     presence: Arc<Presence>,
     metrics: Arc<Metrics>,
     throttle: throttle::Throttle,
+    /// Set by [`Chat::enable_ai`]: what auto-respond needs.
+    ai: std::sync::OnceLock<assistant::AiRuntime>,
 }
 
 impl Chat {
@@ -60,7 +64,16 @@ impl Chat {
         presence: Arc<Presence>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { store, hub, webhooks, channels, presence, metrics, throttle: throttle::Throttle::default() }
+        Self {
+            store,
+            hub,
+            webhooks,
+            channels,
+            presence,
+            metrics,
+            throttle: throttle::Throttle::default(),
+            ai: std::sync::OnceLock::new(),
+        }
     }
 
     /// The account's operators who are available: `online` by choice, with a console connected.
@@ -134,7 +147,9 @@ impl Chat {
                 if website.settings.auto_assign && session.manager_id.is_none() {
                     self.auto_assign(session).await?;
                 }
-                bot::after_visitor_message(self, website, session).await
+                bot::after_visitor_message(self, website, session).await?;
+                self.spawn_auto_respond(session, &message.body);
+                Ok(())
             }
             Event::ConversationChanged { session, change: Change::Contact } => {
                 bot::after_contact(self, website, session).await

@@ -205,7 +205,7 @@ pub fn website_json(w: &Website) -> serde_json::Value {
 
 /// On an empty database, creates the demo website (any origin) and an admin
 /// operator, and returns what to print. `None` when data exists.
-pub async fn bootstrap_demo(store: &dyn Store) -> anyhow::Result<Option<String>> {
+pub async fn bootstrap_demo(store: &dyn Store, ai: &crate::ai::ServerDefaults) -> anyhow::Result<Option<String>> {
     if !store.list_accounts().await?.is_empty()
         || !store.list_websites(None).await?.is_empty()
         || store.count_operators().await? > 0
@@ -218,11 +218,58 @@ pub async fn bootstrap_demo(store: &dyn Store) -> anyhow::Result<Option<String>>
     let password = random_token();
     let admin =
         create_operator(store, Some(&account.id), "admin@natter.local", &password, "admin", Some("Admin")).await?;
+    demo_knowledge(store, &account.id, ai).await?;
     Ok(Some(format!(
         "\n  Natter is set up with demo data:\n\n    demo website token  {}\n    admin login         {}\n    admin password      {}\n\n  \
          The password is shown only this once.\n",
         website.token, admin.email, password
     )))
+}
+
+/// The demo shop's FAQ, which the demo's auto-respond answers from.
+const DEMO_FAQ: &str =
+    "# Shipping\n\nWe ship every weekday. Orders placed before noon leave the roastery the same day; \
+delivery takes two to four working days in the EU, and shipping is free from €40.\n\n\
+# Returns\n\nUnopened bags can be returned within 30 days for a full refund. Write to us with your order number \
+and we send a prepaid return label.\n\n\
+# Freshness\n\nEvery coffee is roasted to order in small batches, and each bag shows its roast date. \
+Coffee tastes best from one to six weeks after roasting.\n\n\
+# Payment\n\nWe take cards, Apple Pay, Google Pay and bank transfer. Prices include VAT.\n";
+
+/// Loads the demo FAQ into the demo account's knowledge base and turns
+/// auto-respond on, with the server's default provider (builtin unless set).
+async fn demo_knowledge(store: &dyn Store, account_id: &str, ai: &crate::ai::ServerDefaults) -> anyhow::Result<()> {
+    use crate::knowledge::{extract, passages, Format};
+    let text = extract(DEMO_FAQ.as_bytes(), Format::Markdown).map_err(|e| anyhow::anyhow!("demo FAQ: {e}"))?;
+    let passages = passages(&text);
+    let document = crate::store::KnowledgeDocument {
+        id: uuid::Uuid::new_v4().to_string(),
+        account_id: account_id.to_owned(),
+        title: "Shop FAQ".into(),
+        category: Some("general".into()),
+        file_name: "faq.md".into(),
+        format: Format::Markdown.as_str().into(),
+        size_bytes: i64::try_from(DEMO_FAQ.len()).unwrap_or(0),
+        passages: i64::try_from(passages.len()).unwrap_or(0),
+        created_ms: now_ms(),
+    };
+    store.add_document(&document, &passages).await?;
+    let defaults = crate::ai::Settings::resolve(None, ai);
+    store
+        .save_ai_settings(&crate::store::AiSettingsRecord {
+            account_id: account_id.to_owned(),
+            provider: defaults.provider,
+            model: defaults.model,
+            temperature: defaults.temperature,
+            system_prompt: defaults.system_prompt,
+            auto_respond: true,
+            confidence_threshold: defaults.confidence_threshold,
+            base_url: None,
+            api_key: None,
+            updated_ms: now_ms(),
+        })
+        .await?;
+    Ok(())
 }
 
 /// JSON description of an account for `account create|list`.

@@ -417,6 +417,28 @@ pub fn coverage(terms: &[String], passage: &str) -> f64 {
     (found / total).clamp(0.0, 1.0)
 }
 
+/// The best passages of an account's knowledge base for `query`, each with
+/// its coverage score (to 0.01), best first: the database's full-text search
+/// finds candidates, coverage orders them (the database's rank breaks ties).
+pub async fn best_passages(
+    store: &dyn crate::store::Store,
+    account_id: &str,
+    query: &str,
+    limit: usize,
+) -> crate::store::StoreResult<Vec<(crate::store::KnowledgeHit, f64)>> {
+    let terms = terms(query);
+    let want = i64::try_from(limit.saturating_mul(4)).unwrap_or(80).max(20);
+    let candidates = store.search_passages(account_id, &terms, want).await?;
+    let mut scored: Vec<(f64, usize, crate::store::KnowledgeHit)> = candidates
+        .into_iter()
+        .enumerate()
+        .map(|(rank, hit)| ((coverage(&terms, &hit.content) * 100.0).round() / 100.0, rank, hit))
+        .filter(|(score, ..)| *score > 0.0)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(scored.into_iter().take(limit).map(|(score, _, hit)| (hit, score)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

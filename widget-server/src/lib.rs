@@ -303,6 +303,13 @@ impl AppState {
             Arc::clone(&presence),
             Arc::clone(&metrics),
         ));
+        let ai_defaults = ai::ServerDefaults {
+            provider: config.ai_provider.clone(),
+            base_url: config.ai_base_url.clone(),
+            model: config.ai_model.clone(),
+            api_key: config.ai_api_key.clone(),
+        };
+        chat.enable_ai(ai::Clients::new(egress), ai_defaults.clone());
         let sessions = Arc::new(SessionCache::default());
         let idle = Duration::from_secs(config.empty_session_hours.saturating_mul(3600));
         sweep::start(Arc::clone(&store), Arc::clone(&hub), Arc::clone(&sessions), idle, shutdown.clone());
@@ -327,12 +334,7 @@ impl AppState {
                 egress,
                 public_url: config.public_url(),
                 metrics_token: config.metrics_token.clone().filter(|t| !t.trim().is_empty()),
-                ai: ai::ServerDefaults {
-                    provider: config.ai_provider.clone(),
-                    base_url: config.ai_base_url.clone(),
-                    model: config.ai_model.clone(),
-                    api_key: config.ai_api_key.clone(),
-                },
+                ai: ai_defaults,
             }),
             ai_clients: ai::Clients::new(egress),
             limiter,

@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
     match args.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             if !args.serve.no_demo {
-                if let Some(banner) = cli::bootstrap_demo(store).await? {
+                if let Some(banner) = cli::bootstrap_demo(store, &state.settings.ai).await? {
                     println!("{banner}");
                 }
             }

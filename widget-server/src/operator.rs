@@ -76,6 +76,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::close))
         .routes(routes!(conversations::reopen))
         .routes(routes!(conversations::assign))
+        .routes(routes!(conversations::ai_switch))
         .routes(routes!(conversations::typing))
         .routes(routes!(customers::list))
         .routes(routes!(customers::identify))

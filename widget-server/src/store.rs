@@ -143,6 +143,10 @@ pub mod bot_flags {
     pub const GREETED: i64 = 1;
     pub const CONTACT_ASKED: i64 = 2;
     pub const CONNECTING_SENT: i64 = 4;
+    /// The AI answers no more in this conversation (an operator replied, it handed over, or it was switched off).
+    pub const AI_OFF: i64 = 8;
+    /// The AI handed the conversation over: it needs a person.
+    pub const NEEDS_HUMAN: i64 = 16;
 }
 
 /// A chat session (conversation).
@@ -303,6 +307,8 @@ pub struct ConversationFilter {
     /// Only assigned (`Some(true)`) or only unassigned (`Some(false)`) conversations.
     pub assigned: Option<bool>,
     pub channel: Option<ChannelKind>,
+    /// Only conversations the AI handed over to a person.
+    pub needs_human: bool,
     pub offset: i64,
     pub limit: i64,
 }
@@ -330,6 +336,8 @@ pub struct SeriesBucket {
     pub from_customers: i64,
     pub from_agents: i64,
     pub from_bot: i64,
+    /// Bot messages written by an AI provider.
+    pub from_ai: i64,
 }
 
 /// A conversation as analytics exports it.
@@ -407,6 +415,19 @@ pub struct AiSettingsRecord {
     pub base_url: Option<String>,
     pub api_key: Option<String>,
     pub updated_ms: i64,
+}
+
+/// A message written by an AI provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AiReply {
+    pub message_id: String,
+    pub session_id: String,
+    pub account_id: String,
+    pub provider: String,
+    pub confidence: f64,
+    /// `[{document_id, title, relevance}]` as JSON.
+    pub sources: String,
+    pub created_ms: i64,
 }
 
 /// A webhook subscription.
@@ -541,6 +562,8 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn assign_session(&self, session_id: &str, manager_id: Option<&str>) -> StoreResult<Option<Session>>;
     /// Adds `flags` to the session's bot state; returns the flags that were newly set.
     async fn set_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<i64>;
+    /// Removes `flags` from the session's bot state.
+    async fn clear_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<()>;
     async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()>;
     /// Deletes up to `limit` sessions nobody wrote in (bot messages only, no
     /// contact details, no identified customer) and untouched since
@@ -752,6 +775,12 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     /// ranked first by the database's full-text search, at most `limit`.
     async fn search_passages(&self, account_id: &str, terms: &[String], limit: i64) -> StoreResult<Vec<KnowledgeHit>>;
     async fn ai_settings(&self, account_id: &str) -> StoreResult<Option<AiSettingsRecord>>;
+    /// Records that a message was written by an AI provider, with its confidence and sources (JSON).
+    async fn record_ai_reply(&self, reply: &AiReply) -> StoreResult<()>;
+    /// The AI records of these messages (those written by people have none).
+    async fn ai_replies_of(&self, message_ids: &[&str]) -> StoreResult<Vec<AiReply>>;
+    /// AI-written messages of an account created in `[from_ms, to_ms)`.
+    async fn count_ai_replies(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<i64>;
     async fn save_ai_settings(&self, settings: &AiSettingsRecord) -> StoreResult<()>;
 }
 

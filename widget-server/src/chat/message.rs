@@ -11,7 +11,9 @@ use super::throttle::Kind;
 use super::{Chat, ChatResult};
 use crate::domain::{ClientKey, MessageText};
 use crate::hub::{Event, HubEvent};
-use crate::store::{Cursor, Message, MessagePage, NewMessage, Operator, Session, Store, StoreResult, Website};
+use crate::store::{
+    bot_flags, Cursor, Message, MessagePage, NewMessage, Operator, Session, Store, StoreResult, Website,
+};
 
 /// The name shown for a message's author.
 pub fn sender_name<'a>(
@@ -122,6 +124,11 @@ impl Chat {
             manager_id: Some(&operator.id),
             echo_id: None,
         };
+        // A person answers: the AI stops here, and the conversation no longer waits for one.
+        if session.bot_state & (bot_flags::AI_OFF | bot_flags::NEEDS_HUMAN) != bot_flags::AI_OFF {
+            self.store.set_bot_flags(&session.id, bot_flags::AI_OFF).await?;
+            self.store.clear_bot_flags(&session.id, bot_flags::NEEDS_HUMAN).await?;
+        }
         Ok(self.post(session, new, &operator.name).await?.0)
     }
 

@@ -5,23 +5,18 @@
 use axum::extract::State;
 use axum::Json;
 use natter_protocol::operator::OperatorError;
-use natter_protocol::Sender;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{AdminOperator, AuthOperator};
 use super::conversations::load_session;
-use super::knowledge::search_account;
-use crate::ai::{self, Passage, Prompt, Role, Settings, PROVIDERS};
+use crate::ai::{self, Settings, PROVIDERS};
 use crate::egress::Refused;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::JsonBody;
-use crate::store::{AiSettingsRecord, Cursor};
+use crate::store::AiSettingsRecord;
 use crate::time::now_ms;
 use crate::AppState;
-
-/// Passages a reply is built from.
-const PASSAGES: usize = 3;
 
 fn invalid(what: impl Into<String>) -> OpError {
     OpError(AppError::Validation("validation_error", what.into()))
@@ -191,57 +186,11 @@ pub struct GenerateRequest {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct Source {
-    document_id: String,
-    title: String,
-    relevance: f64,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct Generated {
     response: String,
     /// The best passage's retrieval score, from 0 to 1.
     confidence: f64,
-    sources: Vec<Source>,
-}
-
-/// A reply to the conversation's latest customer question from the
-/// knowledge base, through the account's provider.
-pub(crate) async fn generate_for(
-    state: &AppState,
-    account_id: &str,
-    session_id: &str,
-    context: i64,
-) -> OpResult<Generated> {
-    let page = state.store.list_messages(session_id, Cursor::Latest, context).await?;
-    let history: Vec<(Role, String)> = page
-        .messages
-        .iter()
-        .filter(|m| m.sender != Sender::System)
-        .map(|m| (if m.sender == Sender::User { Role::Customer } else { Role::Support }, m.body.clone()))
-        .collect();
-    // The conversation up to the customer's latest message, which is the question.
-    let last = history
-        .iter()
-        .rposition(|(role, _)| *role == Role::Customer)
-        .ok_or_else(|| invalid("the conversation has no customer message to answer"))?;
-    let mut history = history;
-    history.truncate(last + 1);
-    let question = history[last].1.clone();
-    let found = search_account(state, account_id, &question, PASSAGES).await?;
-    let confidence = found.first().map_or(0.0, |r| r.score);
-    let settings = settings_of(state, account_id).await?;
-    let prompt = Prompt {
-        system: settings.system_prompt.clone(),
-        passages: found.iter().map(|r| Passage { title: r.title.clone(), content: r.content.clone() }).collect(),
-        history,
-    };
-    let response = ai::reply(&state.ai_clients, &settings, &state.settings.ai, &prompt)
-        .await
-        .map_err(|e| OpError(AppError::Upstream("ai_provider_error", e.0)))?;
-    let sources =
-        found.into_iter().map(|r| Source { document_id: r.document_id, title: r.title, relevance: r.score }).collect();
-    Ok(Generated { response, confidence, sources })
+    sources: Vec<ai::Source>,
 }
 
 #[utoipa::path(post, path = "/api/v1/ai/generate", tag = "ai", security(("bearer" = [])), request_body = GenerateRequest, responses((status = 200, description = "A suggested reply with its confidence and sources", body = Generated), (status = 502, description = "The AI provider failed (AI_PROVIDER_ERROR)", body = OperatorError), (status = "4XX", description = "Refused", body = OperatorError)))]
@@ -256,5 +205,21 @@ pub async fn generate(
         return Err(invalid("context_messages must be between 1 and 50"));
     }
     let session = load_session(&state, &op, &req.conversation_id).await?;
-    Ok(Json(generate_for(&state, &op.account_id, &session.id, context).await?))
+    let settings = settings_of(&state, &op.account_id).await?;
+    let answer = ai::answer(
+        state.store.as_ref(),
+        &state.ai_clients,
+        &state.settings.ai,
+        &settings,
+        &op.account_id,
+        &session.id,
+        context,
+    )
+    .await
+    .map_err(|e| match e {
+        ai::AnswerError::NoQuestion => invalid(e.to_string()),
+        ai::AnswerError::Store(e) => OpError(AppError::Store(e)),
+        ai::AnswerError::Provider(e) => OpError(AppError::Upstream("ai_provider_error", e.0)),
+    })?;
+    Ok(Json(Generated { response: answer.response, confidence: answer.confidence, sources: answer.sources }))
 }

@@ -129,6 +129,7 @@ fn series(p: &Periods, buckets: &[SeriesBucket]) -> Vec<Value> {
         sum.from_customers += b.from_customers;
         sum.from_agents += b.from_agents;
         sum.from_bot += b.from_bot;
+        sum.from_ai += b.from_ai;
     }
     p.starts
         .iter()
@@ -145,7 +146,8 @@ fn series(p: &Periods, buckets: &[SeriesBucket]) -> Vec<Value> {
                     "total": s.from_customers + s.from_agents + s.from_bot,
                     "from_customers": s.from_customers,
                     "from_agents": s.from_agents,
-                    "from_ai": s.from_bot,
+                    "from_bot": s.from_bot,
+                    "from_ai": s.from_ai,
                 },
             })
         })
@@ -162,6 +164,7 @@ pub async fn stats(
     let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
     let periods = q.granularity.as_deref().filter(|g| !g.is_empty()).map(|g| periods(g, from, to)).transpose()?;
     let s = state.store.stats(&op.account_id, from, to).await?;
+    let from_ai = state.store.count_ai_replies(&op.account_id, from, to).await?;
     let count = |sender: &str| s.messages.iter().find(|(k, _)| k == sender).map_or(0, |(_, n)| *n);
     let total: i64 = s.messages.iter().map(|(_, n)| n).sum();
     let series = match &periods {
@@ -186,7 +189,8 @@ pub async fn stats(
             "total": total,
             "from_customers": count("user"),
             "from_agents": count("manager"),
-            "from_ai": count("bot"),
+            "from_bot": count("bot"),
+            "from_ai": from_ai,
         },
         "satisfaction": { "average": null, "responses": 0 },
     })))

@@ -16,7 +16,9 @@ use super::auth::AuthOperator;
 use crate::domain::MessageText;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
-use crate::store::{ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Message, Operator, Session};
+use crate::store::{
+    bot_flags, ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Message, Operator, Session,
+};
 use crate::time::{iso, now_ms, parse_iso};
 use crate::AppState;
 
@@ -27,6 +29,8 @@ pub struct ConversationQuery {
     status: Option<String>,
     /// `widget`, `telegram` or `whatsapp`.
     channel: Option<String>,
+    /// `true`: only conversations the AI handed over to a person.
+    needs_human: Option<bool>,
     assigned_to: Option<String>,
     page: Option<i64>,
     per_page: Option<i64>,
@@ -57,6 +61,8 @@ pub(super) fn conversation(row: &ConversationRow) -> Conversation {
         created_at: iso(s.created_ms),
         updated_at: iso(s.updated_ms),
         website_id: Some(s.website_id.clone()),
+        needs_human: s.bot_state & bot_flags::NEEDS_HUMAN != 0,
+        ai_enabled: s.bot_state & bot_flags::AI_OFF == 0,
         metadata: None,
     }
 }
@@ -88,6 +94,7 @@ pub async fn list(
         assigned_to: q.assigned_to,
         assigned,
         channel,
+        needs_human: q.needs_human.unwrap_or(false),
         offset: (page - 1) * per_page,
         limit: per_page,
     };
@@ -157,12 +164,19 @@ impl MessagesQuery {
         let messages = store.list_messages(session_id, cursor, limit).await?.messages;
         let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
         let sends = store.channel_sends_of(&ids).await?;
+        let ai = store.ai_replies_of(&ids).await?;
         Ok(messages
             .iter()
             .map(|m| {
                 let mut view = operator_message(m);
                 if let Some(send) = sends.iter().find(|s| s.message_id == m.id) {
                     view.metadata["delivery"] = delivery(send);
+                }
+                if let Some(reply) = ai.iter().find(|r| r.message_id == m.id) {
+                    let sources: serde_json::Value = serde_json::from_str(&reply.sources).unwrap_or_default();
+                    view.metadata["ai"] = serde_json::json!({
+                        "provider": reply.provider, "confidence": reply.confidence, "sources": sources,
+                    });
                 }
                 view
             })
@@ -309,6 +323,30 @@ pub async fn reopen(
     Path(id): Path<String>,
 ) -> OpResult<Json<Item<Conversation>>> {
     set_status(&state, &op, &id, SessionStatus::Active).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AiSwitch {
+    /// `false` stops the AI answering in this conversation; `true` lets it answer again.
+    enabled: bool,
+}
+
+/// Turns the AI on or off for one conversation.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/ai", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), request_body = AiSwitch, responses((status = 200, description = "The conversation", body = Item<Conversation>), (status = "4XX", description = "Refused", body = OperatorError)))]
+pub async fn ai_switch(
+    State(state): State<AppState>,
+    AuthOperator(op): AuthOperator,
+    Path(id): Path<String>,
+    body: Result<JsonBody<AiSwitch>, AppError>,
+) -> OpResult<Json<Item<Conversation>>> {
+    let JsonBody(req) = body?;
+    let session = load_session(&state, &op, &id).await?;
+    if req.enabled {
+        state.store.clear_bot_flags(&session.id, bot_flags::AI_OFF | bot_flags::NEEDS_HUMAN).await?;
+    } else {
+        state.store.set_bot_flags(&session.id, bot_flags::AI_OFF).await?;
+    }
+    get_one_row(&state, &op, &id).await
 }
 
 #[derive(Deserialize, ToSchema)]

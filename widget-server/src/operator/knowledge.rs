@@ -191,12 +191,12 @@ pub struct SearchRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct SearchResult {
-    pub(crate) document_id: String,
-    pub(crate) title: String,
+    document_id: String,
+    title: String,
     /// The passage that matched, not the whole document.
-    pub(crate) content: String,
+    content: String,
     /// How well the passage covers the query, from 0 to 1.
-    pub(crate) score: f64,
+    score: f64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -205,27 +205,17 @@ pub struct SearchResults {
 }
 
 /// The best passages for a query, scored in [0, 1].
-pub(crate) async fn search_account(
-    state: &AppState,
-    account_id: &str,
-    query: &str,
-    limit: usize,
-) -> OpResult<Vec<SearchResult>> {
-    let terms = knowledge::terms(query);
-    let candidates =
-        state.store.search_passages(account_id, &terms, i64::try_from(limit * 4).unwrap_or(80).max(20)).await?;
-    let mut scored: Vec<(f64, usize, SearchResult)> = candidates
+async fn search_account(state: &AppState, account_id: &str, query: &str, limit: usize) -> OpResult<Vec<SearchResult>> {
+    let found = knowledge::best_passages(state.store.as_ref(), account_id, query, limit).await?;
+    Ok(found
         .into_iter()
-        .enumerate()
-        .map(|(rank, hit)| {
-            let score = (knowledge::coverage(&terms, &hit.content) * 100.0).round() / 100.0;
-            (score, rank, SearchResult { document_id: hit.document_id, title: hit.title, content: hit.content, score })
+        .map(|(hit, score)| SearchResult {
+            document_id: hit.document_id,
+            title: hit.title,
+            content: hit.content,
+            score,
         })
-        .filter(|(score, ..)| *score > 0.0)
-        .collect();
-    // Coverage first; the database's own ranking breaks ties.
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    Ok(scored.into_iter().take(limit).map(|(.., r)| r).collect())
+        .collect())
 }
 
 #[utoipa::path(post, path = "/api/v1/knowledge/search", tag = "knowledge", security(("bearer" = [])), request_body = SearchRequest, responses((status = 200, description = "The best passages, best first", body = SearchResults), (status = "4XX", description = "Refused", body = OperatorError)))]

@@ -166,7 +166,92 @@ async fn an_openai_compatible_model_gets_the_prompt_passages_and_question(db: Db
     assert!(!body.to_string().contains("sk-local"));
 }
 
+/// Polls a conversation's messages (operator view) until `done` holds.
+async fn messages_until(app: &TestApp, token: &str, id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let path = format!("/api/v1/conversations/{id}/messages");
+    tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let (_, list) = call(app, Method::GET, &path, token, None).await;
+            let messages = list["data"].as_array().cloned().unwrap_or_default();
+            if done(&messages) {
+                return messages;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    })
+    .await
+    .expect("the messages reach the expected state in time")
+}
+
+fn handed_over(messages: &[Value]) -> bool {
+    messages.iter().any(|m| m["content"] == natter_server::chat::HANDOVER)
+}
+
+async fn auto_respond_answers_from_the_faq_and_hands_over_otherwise(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = admin(&app).await;
+    upload(&app, &token, form("faq.md", FAQ.as_bytes(), &[("title", "FAQ")])).await;
+    let (status, _) =
+        call(&app, Method::PUT, "/api/v1/ai/settings", &token, Some(json!({ "auto_respond": true }))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let answered = asked(&app, "How do I return a damaged item?").await;
+    let messages = messages_until(&app, &token, &answered, |m| m.iter().any(|m| m["metadata"]["ai"].is_object())).await;
+    let reply = messages.iter().find(|m| m["metadata"]["ai"].is_object()).expect("an AI reply");
+    assert_eq!(reply["sender_type"], "bot");
+    assert!(reply["content"].as_str().expect("content").contains("returned within 30 days"), "{reply}");
+    assert_eq!(reply["metadata"]["ai"]["sources"][0]["title"], "FAQ");
+    assert!(reply["metadata"]["ai"]["confidence"].as_f64().is_some_and(|c| c >= 0.6));
+    let (_, stats) = call(&app, Method::GET, "/api/v1/analytics/stats", &token, None).await;
+    assert_eq!(stats["messages"]["from_ai"], 1, "{stats}");
+
+    // A question the knowledge base cannot answer: the bot hands over once and stays quiet after.
+    let unanswered = asked(&app, "Can you sing a song about penguins?").await;
+    messages_until(&app, &token, &unanswered, handed_over).await;
+    let (_, conversation) = call(&app, Method::GET, &format!("/api/v1/conversations/{unanswered}"), &token, None).await;
+    assert_eq!(
+        (conversation["data"]["needs_human"].as_bool(), conversation["data"]["ai_enabled"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let (_, waiting) = call(&app, Method::GET, "/api/v1/conversations?needs_human=true", &token, None).await;
+    let ids: Vec<&str> = waiting["data"].as_array().expect("list").iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, [unanswered.as_str()], "the console's filter finds it");
+
+    // A visitor asking for a person is handed over at once, even with an answer at hand.
+    let person = app.session("wants-a-person").await;
+    app.send_ok(&person, "I want to talk to a human about returns").await;
+    let messages = messages_until(&app, &token, &person.session_id, handed_over).await;
+    assert!(messages.iter().all(|m| !m["metadata"]["ai"].is_object()));
+
+    // An operator's reply takes the conversation from the AI, and it no longer waits for a person.
+    let reply = app.operator_reply(&token, &unanswered, "Hi, Ann here. Penguins it is!").await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let (_, conversation) = call(&app, Method::GET, &format!("/api/v1/conversations/{unanswered}"), &token, None).await;
+    assert_eq!(
+        (conversation["data"]["needs_human"].as_bool(), conversation["data"]["ai_enabled"].as_bool()),
+        (Some(false), Some(false))
+    );
+    // The switch gives it back to the AI.
+    let path = format!("/api/v1/conversations/{unanswered}/ai");
+    let (status, switched) = call(&app, Method::POST, &path, &token, Some(json!({ "enabled": true }))).await;
+    assert_eq!((status, switched["data"]["ai_enabled"].as_bool()), (StatusCode::OK, Some(true)));
+}
+
+async fn a_provider_that_is_down_still_brings_the_visitor_to_a_person(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = admin(&app).await;
+    upload(&app, &token, form("faq.md", FAQ.as_bytes(), &[("title", "FAQ")])).await;
+    let change = json!({ "auto_respond": true, "provider": "openai", "base_url": "http://127.0.0.1:9/v1" });
+    let (status, _) = call(&app, Method::PUT, "/api/v1/ai/settings", &token, Some(change)).await;
+    assert_eq!(status, StatusCode::OK);
+    let conversation = asked(&app, "How do I return a damaged item?").await;
+    let messages = messages_until(&app, &token, &conversation, handed_over).await;
+    assert!(messages.iter().all(|m| !m["metadata"]["ai"].is_object()), "no AI reply: {messages:?}");
+}
+
 crate::on_both_databases!(
+    auto_respond_answers_from_the_faq_and_hands_over_otherwise,
+    a_provider_that_is_down_still_brings_the_visitor_to_a_person,
     settings_keep_the_key_to_themselves,
     the_builtin_provider_answers_from_the_knowledge_base,
     an_openai_compatible_model_gets_the_prompt_passages_and_question,

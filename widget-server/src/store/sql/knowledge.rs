@@ -186,4 +186,51 @@ impl KnowledgeStore for SqlStore {
             .execute(pool).await.map(drop)?);
         Ok(())
     }
+
+    async fn record_ai_reply(&self, r: &AiReply) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query(
+            "INSERT INTO ai_replies (message_id, session_id, account_id, provider, confidence, sources, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING")
+            .bind(&r.message_id).bind(&r.session_id).bind(&r.account_id).bind(&r.provider).bind(r.confidence)
+            .bind(&r.sources).bind(r.created_ms)
+            .execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn ai_replies_of(&self, message_ids: &[&str]) -> StoreResult<Vec<AiReply>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=message_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT message_id, session_id, account_id, provider, confidence, sources, created_ms FROM ai_replies \
+             WHERE message_id IN ({})",
+            marks.join(", ")
+        );
+        let rows: Vec<(String, String, String, String, f64, String, i64)> = on!(self.read, pool => {
+            let mut q = sqlx::query_as(&sql);
+            for id in message_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(message_id, session_id, account_id, provider, confidence, sources, created_ms)| AiReply {
+                message_id,
+                session_id,
+                account_id,
+                provider,
+                confidence,
+                sources,
+                created_ms,
+            })
+            .collect())
+    }
+
+    async fn count_ai_replies(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<i64> {
+        Ok(on!(self.read, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM ai_replies WHERE account_id = $1 AND created_ms >= $2 AND created_ms < $3")
+            .bind(account_id).bind(from_ms).bind(to_ms).fetch_one(pool).await?))
+    }
 }

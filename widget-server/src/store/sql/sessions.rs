@@ -163,6 +163,20 @@ impl SessionStore for SqlStore {
         })
     }
 
+    async fn clear_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<()> {
+        on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            let before: Option<i64> = sqlx::query_scalar("SELECT bot_state FROM sessions WHERE id = $1")
+                .bind(session_id).fetch_optional(&mut *tx).await?;
+            if let Some(before) = before.filter(|b| b & flags != 0) {
+                sqlx::query("UPDATE sessions SET bot_state = $2 WHERE id = $1")
+                    .bind(session_id).bind(before & !flags).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()> {
         on!(self.write, pool => sqlx::query("UPDATE sessions SET away_sent_ms = $2 WHERE id = $1")
             .bind(session_id).bind(at_ms).execute(pool).await.map(drop)?);
@@ -186,6 +200,9 @@ impl SessionStore for SqlStore {
         if let Some(op) = &f.assigned_to {
             args.push(op.clone());
             clauses.push(format!("manager_id = ${}", args.len()));
+        }
+        if f.needs_human {
+            clauses.push(format!("(bot_state & {}) <> 0", crate::store::bot_flags::NEEDS_HUMAN));
         }
         if let Some(channel) = f.channel {
             args.push(channel.as_str().to_owned());
@@ -244,14 +261,18 @@ impl SessionStore for SqlStore {
             JOIN sessions s ON s.id = m.session_id \
             WHERE s.account_id = $1 AND m.created_ms >= $2 AND m.created_ms < $3 \
             GROUP BY 1, 2";
-        let (created, closed, messages): (Vec<(i64, i64)>, Vec<(i64, i64)>, Vec<(i64, String, i64)>) = on!(self.read, pool => {
+        const AI: &str = "SELECT (created_ms - $4) / $5 AS b, COUNT(*) FROM ai_replies \
+            WHERE account_id = $1 AND created_ms >= $2 AND created_ms < $3 GROUP BY 1";
+        type Counts = Vec<(i64, i64)>;
+        let (created, closed, ai, messages): (Counts, Counts, Counts, Vec<(i64, String, i64)>) = on!(self.read, pool => {
             let bind = |sql| sqlx::query_as(sql).bind(account_id).bind(from_ms).bind(to_ms).bind(origin_ms).bind(width_ms);
             let created = bind(CREATED).fetch_all(pool).await?;
             let closed = bind(CLOSED).fetch_all(pool).await?;
+            let ai = bind(AI).fetch_all(pool).await?;
             let messages = sqlx::query_as(MESSAGES)
                 .bind(account_id).bind(from_ms).bind(to_ms).bind(origin_ms).bind(width_ms)
                 .fetch_all(pool).await?;
-            (created, closed, messages)
+            (created, closed, ai, messages)
         });
         let mut buckets: std::collections::BTreeMap<i64, SeriesBucket> = std::collections::BTreeMap::new();
         fn at(buckets: &mut std::collections::BTreeMap<i64, SeriesBucket>, b: i64) -> &mut SeriesBucket {
@@ -262,6 +283,9 @@ impl SessionStore for SqlStore {
         }
         for (b, n) in closed {
             at(&mut buckets, b).closed += n;
+        }
+        for (b, n) in ai {
+            at(&mut buckets, b).from_ai += n;
         }
         for (b, sender, n) in messages {
             let bucket = at(&mut buckets, b);
