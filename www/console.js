@@ -96,7 +96,7 @@
     const list = $('conversations');
     list.replaceChildren();
     const items = [...state.conversations.values()]
-      .filter((c) => !state.filter || c.status === state.filter)
+      .filter((c) => !state.filter || (state.filter === 'needs_human' ? c.needs_human : c.status === state.filter))
       .sort((a, b) => (b.updated_at > a.updated_at ? 1 : -1));
     for (const c of items) {
       const li = document.createElement('li');
@@ -109,6 +109,10 @@
       st.textContent = c.channel && c.channel !== 'widget' ? `${c.channel} · ${c.status}` : c.status;
       const last = document.createElement('span'); last.className = 'last'; last.textContent = c.last_message?.content || '';
       li.append(name, st, last);
+      if (c.needs_human) {
+        const human = document.createElement('span'); human.className = 'human'; human.textContent = 'needs a person';
+        li.append(human);
+      }
       const unread = state.unread.get(c.id) || 0;
       if (unread > 0) {
         const badge = document.createElement('span'); badge.className = 'badge'; badge.textContent = String(unread);
@@ -140,6 +144,13 @@
     li.textContent = m.content;
     const t = document.createElement('time'); t.dateTime = m.created_at; t.textContent = time(m.created_at);
     li.append(t);
+    const ai = m.metadata?.ai;
+    if (ai) {
+      const note = document.createElement('span'); note.className = 'ai';
+      const from = [...new Set((ai.sources || []).map((s) => s.title))].join(', ');
+      note.textContent = `AI · ${Math.round(ai.confidence * 100)}%${from ? ` · ${from}` : ''}`;
+      li.append(note);
+    }
     const delivery = m.metadata?.delivery;
     if (delivery) {
       const d = document.createElement('span'); d.className = 'delivery'; d.dataset.state = delivery.status;
@@ -164,6 +175,7 @@
     $('chat-details').textContent = [c.customer.phone, c.customer.email, c.status, c.assigned_to === state.me?.id ? 'assigned to you' : ''].filter(Boolean).join(' · ');
     $('toggle').textContent = c.status === 'closed' ? 'Reopen' : 'Close';
     $('assign').disabled = c.assigned_to === state.me?.id;
+    $('ai-switch').textContent = c.ai_enabled ? 'Stop the AI here' : 'Let the AI answer';
   }
 
   async function open(id) {
@@ -207,6 +219,15 @@
     } finally {
       button.disabled = false;
     }
+  });
+
+  $('ai-switch').addEventListener('click', async () => {
+    const c = state.conversations.get(state.current);
+    const body = await api(`/api/v1/conversations/${encodeURIComponent(c.id)}/ai`, {
+      method: 'POST', body: JSON.stringify({ enabled: !c.ai_enabled }),
+    });
+    state.conversations.set(body.data.id, body.data);
+    renderInbox(); renderHead();
   });
 
   $('assign').addEventListener('click', async () => {

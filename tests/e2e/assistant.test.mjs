@@ -29,4 +29,20 @@ test('the demo widget answers a question from the FAQ by itself, and hands over 
   await type(page, 'Can you recommend a good film?');
   await expect(() => bot.allTextContents(), (t) => t.some((s) => s.includes('an operator will answer here shortly')));
   assert.deepEqual(errors, []);
+
+  // The console shows which reply the AI wrote, and that the conversation needs a person.
+  const desk = await (await browser.newContext()).newPage();
+  await desk.goto(`${server.base}/console`);
+  await desk.fill('input[name=email]', server.admin.email);
+  await desk.fill('input[name=password]', server.admin.password);
+  await desk.press('input[name=password]', 'Enter');
+  await desk.locator('#status', { hasText: 'Live' }).waitFor();
+  await desk.click('[data-filter=needs_human]');
+  const item = desk.locator('.conversations li', { hasText: 'needs a person' });
+  await item.waitFor();
+  await item.click();
+  const note = desk.locator('.messages li[data-sender=bot] .ai');
+  await note.first().waitFor();
+  assert.match(await note.first().textContent(), /^AI · \d+% · Shop FAQ$/);
+  assert.equal(await desk.locator('#ai-switch').textContent(), 'Let the AI answer');
 });

@@ -170,11 +170,12 @@ test('an admin uploads an FAQ to the knowledge base and finds the passage that a
   await signIn(page);
   await page.click('[data-view=knowledge]');
   const faq = '# Shipping\n\nWe ship every weekday.\n\n# Returns\n\nA damaged item can be returned within 30 days for a refund.\n';
-  await page.setInputFiles('#knowledge-form input[name=file]', { name: 'faq.md', mimeType: 'text/markdown', buffer: Buffer.from(faq) });
-  await page.fill('#knowledge-form input[name=title]', 'FAQ');
+  await page.setInputFiles('#knowledge-form input[name=file]', { name: 'returns.md', mimeType: 'text/markdown', buffer: Buffer.from(faq) });
+  await page.fill('#knowledge-form input[name=title]', 'Returns FAQ');
   await page.click('#knowledge-form button[type=submit]');
-  await page.locator('#document-list li', { hasText: 'FAQ' }).waitFor();
-  assert.match(await page.locator('#document-list li').first().textContent(), /2 passages/);
+  const uploaded = page.locator('#document-list li', { hasText: 'returns.md' });
+  await uploaded.waitFor();
+  assert.match(await uploaded.textContent(), /Returns FAQ.*2 passages/);
 
   await page.setInputFiles('#knowledge-form input[name=file]', { name: 'logo.txt', mimeType: 'text/plain', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0]) });
   await page.click('#knowledge-form button[type=submit]');
@@ -184,7 +185,7 @@ test('an admin uploads an FAQ to the knowledge base and finds the passage that a
   await page.press('#knowledge-search input[name=query]', 'Enter');
   const first = page.locator('#knowledge-results li').first();
   await first.locator('blockquote', { hasText: 'returned within 30 days' }).waitFor();
-  assert.match(await first.locator('strong').textContent(), /^FAQ \(100%\)$/);
+  assert.match(await first.locator('strong').textContent(), /^Returns FAQ \(100%\)$/);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -35,7 +35,7 @@ impl Format {
 pub enum Refused {
     #[error("the file is empty")]
     Empty,
-    #[error("{0} files are not read yet; upload the text as TXT, Markdown or HTML")]
+    #[error("{0} files are not read yet; upload the text as DOCX, TXT, Markdown or HTML")]
     NotYet(&'static str),
     #[error("the file is not a PDF, DOCX, TXT, Markdown or HTML document")]
     Unknown,
@@ -80,7 +80,7 @@ pub fn sniff(bytes: &[u8], file_name: &str) -> Result<Format, Refused> {
 pub fn extract(bytes: &[u8], format: Format) -> Result<String, Refused> {
     let text = match format {
         Format::Pdf => return Err(Refused::NotYet("PDF")),
-        Format::Docx => return Err(Refused::NotYet("DOCX")),
+        Format::Docx => docx_text(bytes)?,
         Format::Text => String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).into_owned(),
         Format::Markdown => markdown_text(&String::from_utf8_lossy(bytes)),
         Format::Html => html_text(&String::from_utf8_lossy(bytes)),
@@ -90,6 +90,62 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<String, Refused> {
         return Err(Refused::NoText);
     }
     Ok(text)
+}
+
+/// The most XML a DOCX may unpack to, so a small file cannot expand without bound.
+const MAX_DOCX_XML: u64 = 20 * 1024 * 1024;
+
+/// The text of a DOCX (`word/document.xml` in its zip): runs of text,
+/// paragraphs as paragraphs, headings (`Heading…` and `Title` styles) marked.
+fn docx_text(bytes: &[u8]) -> Result<String, Refused> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| Refused::Unknown)?;
+    let document = archive.by_name("word/document.xml").map_err(|_| Refused::Unknown)?;
+    let mut xml = String::new();
+    document.take(MAX_DOCX_XML).read_to_string(&mut xml).map_err(|_| Refused::Unknown)?;
+    Ok(wordml_text(&xml))
+}
+
+/// The text of WordprocessingML.
+fn wordml_text(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len() / 4);
+    let mut paragraph = String::new();
+    let mut heading = false;
+    let mut in_text = false;
+    let mut rest = xml;
+    while let Some(lt) = rest.find('<') {
+        if in_text {
+            paragraph.push_str(&decode_entities(&rest[..lt]));
+        }
+        let Some(gt) = rest[lt..].find('>') else { break };
+        let tag = &rest[lt + 1..lt + gt];
+        let name = tag.trim_start_matches('/').split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("");
+        let closing = tag.starts_with('/');
+        match (name, closing) {
+            ("w:t", false) => in_text = !tag.ends_with('/'),
+            ("w:t", true) => in_text = false,
+            ("w:tab", false) => paragraph.push(' '),
+            ("w:br" | "w:cr", false) => paragraph.push('\n'),
+            ("w:pStyle", false) => {
+                let style = tag.split("w:val=\"").nth(1).and_then(|v| v.split('"').next()).unwrap_or("");
+                heading = style.starts_with("Heading") || style == "Title";
+            }
+            ("w:p", true) => {
+                out.push_str("\n\n");
+                if heading {
+                    out.push(HEADING);
+                }
+                out.push_str(paragraph.trim());
+                paragraph.clear();
+                heading = false;
+            }
+            _ => {}
+        }
+        rest = &rest[lt + gt + 1..];
+    }
+    out.push_str("\n\n");
+    out.push_str(paragraph.trim());
+    out
 }
 
 /// Markdown as plain text: headings, emphasis, code marks, links and images unwrapped.
@@ -453,6 +509,50 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0", "faq.txt"), Err(Refused::Unknown));
         assert_eq!(sniff(b"abc\0def", "faq.txt"), Err(Refused::Unknown));
         assert_eq!(sniff(b"", "faq.txt"), Err(Refused::Empty));
+    }
+
+    /// A DOCX the way word processors write one: a zip with `word/document.xml`.
+    pub(crate) fn docx(paragraphs: &[(&str, &str)]) -> Vec<u8> {
+        use std::io::Write;
+        let body: String = paragraphs
+            .iter()
+            .map(|(style, text)| {
+                let style = if style.is_empty() {
+                    String::new()
+                } else {
+                    format!("<w:pPr><w:pStyle w:val=\"{style}\"/></w:pPr>")
+                };
+                format!("<w:p>{style}<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>")
+            })
+            .collect();
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
+             <w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"
+        );
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("[Content_Types].xml", options).expect("entry");
+        zip.write_all(b"<Types/>").expect("write");
+        zip.start_file("word/document.xml", options).expect("entry");
+        zip.write_all(xml.as_bytes()).expect("write");
+        zip.finish().expect("zip").into_inner()
+    }
+
+    #[test]
+    fn docx_keeps_its_paragraphs_and_headings() {
+        let bytes = docx(&[
+            ("Heading1", "Повернення"),
+            ("", "Товар можна повернути протягом 30 днів &amp; без чека."),
+            ("Heading1", "Shipping"),
+            ("", "We ship on weekdays."),
+        ]);
+        assert_eq!(sniff(&bytes, "faq.docx"), Ok(Format::Docx));
+        let text = extract(&bytes, Format::Docx).expect("text");
+        assert_eq!(
+            passages(&text),
+            ["Повернення\nТовар можна повернути протягом 30 днів & без чека.", "Shipping\nWe ship on weekdays."]
+        );
+        assert_eq!(extract(b"PK\x03\x04 not really a zip", Format::Docx), Err(Refused::Unknown));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The knowledge base (`/knowledge`): admins upload documents (multipart
-//! `file`, `title`, `category`; TXT, Markdown and HTML are read now, PDF and
-//! DOCX are recognised and refused with 415 until their readers land) and
+//! `file`, `title`, `category`; DOCX, TXT, Markdown and HTML are read, PDF
+//! is recognised and refused with 415 until its reader lands) and
 //! delete them; every operator lists them and searches them. A search
 //! answers the passages that cover the question best, each with its
 //! document and a score in [0, 1], never whole documents.
@@ -35,7 +35,7 @@ pub struct DocumentView {
     title: String,
     category: Option<String>,
     file_name: String,
-    /// `txt`, `md` or `html`.
+    /// `docx`, `txt`, `md` or `html`.
     format: String,
     size_bytes: i64,
     /// How many passages search sees in it.

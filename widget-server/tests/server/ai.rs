@@ -142,6 +142,21 @@ async fn an_openai_compatible_model_gets_the_prompt_passages_and_question(db: Db
         (Some("user"), Some("How do I return a damaged item?"))
     );
 
+    // The same model writes the auto-respond reply the visitor gets.
+    let (status, _) =
+        call(&app, Method::PUT, "/api/v1/ai/settings", &token, Some(json!({ "auto_respond": true }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let visitor = app.session("asks-the-model").await;
+    app.send_ok(&visitor, "Can I return a damaged item?").await;
+    let messages =
+        messages_until(&app, &token, &visitor.session_id, |m| m.iter().any(|m| m["metadata"]["ai"].is_object())).await;
+    let reply = messages.iter().find(|m| m["metadata"]["ai"].is_object()).expect("the AI reply");
+    assert_eq!(reply["content"], "Send it back within 30 days with a photo; we will refund you.");
+    assert_eq!(reply["metadata"]["ai"]["provider"], "openai");
+    let (status, _) =
+        call(&app, Method::PUT, "/api/v1/ai/settings", &token, Some(json!({ "auto_respond": false }))).await;
+    assert_eq!(status, StatusCode::OK);
+
     // Anthropic's Messages API.
     let (base, seen) = fake_model("Claude says: within 30 days.").await;
     let change = json!({ "provider": "anthropic", "base_url": base, "api_key": "ak-test" });

@@ -8,6 +8,21 @@ use serde_json::{json, Value};
 use crate::support::{Db, TestApp};
 use crate::webhooks::{admin, call};
 
+/// A DOCX with a heading and a paragraph, zipped as word processors do.
+fn docx(heading: &str, text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\">\
+         <w:body><w:p><w:pPr><w:pStyle w:val=\"Heading1\"/></w:pPr><w:r><w:t>{heading}</w:t></w:r></w:p>\
+         <w:p><w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p></w:body></w:document>"
+    );
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("word/document.xml", options).expect("entry");
+    zip.write_all(xml.as_bytes()).expect("write");
+    zip.finish().expect("zip").into_inner()
+}
+
 const BOUNDARY: &str = "natter-test-boundary-7MA4YWxkTrZu0gW";
 
 /// A `multipart/form-data` body with a file and text fields.
@@ -94,8 +109,15 @@ async fn documents_are_indexed_and_the_answering_passage_comes_first(db: Db) {
     let ru = search(&app, &token, "Сколько занимает доставка?").await;
     assert!(ru.first().expect("ru")["content"].as_str().expect("c").contains("два дня"), "{ru:?}");
 
+    // A Word document.
+    let (status, body) =
+        upload(&app, &token, form("policy.docx", &docx("Warranty", "Grinders carry a two-year warranty."), &[])).await;
+    assert_eq!((status, body["data"]["format"].as_str()), (StatusCode::CREATED, Some("docx")), "{body}");
+    let warranty = search(&app, &token, "Is there a warranty on grinders?").await;
+    assert_eq!(warranty.first().expect("docx")["content"], "Warranty\nGrinders carry a two-year warranty.");
+
     let (_, list) = call(&app, Method::GET, "/api/v1/knowledge/documents", &token, None).await;
-    assert_eq!(list["meta"]["total"], 3);
+    assert_eq!(list["meta"]["total"], 4);
     let (status, _) = call(&app, Method::DELETE, &format!("/api/v1/knowledge/documents/{id}"), &token, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(
