@@ -35,12 +35,12 @@ impl Format {
 pub enum Refused {
     #[error("the file is empty")]
     Empty,
-    #[error("{0} files are not read yet; upload the text as DOCX, TXT, Markdown or HTML")]
-    NotYet(&'static str),
     #[error("the file is not a PDF, DOCX, TXT, Markdown or HTML document")]
     Unknown,
     #[error("the file has no text to search")]
     NoText,
+    #[error("the PDF could not be read (it may be damaged, encrypted or scanned images)")]
+    UnreadablePdf,
 }
 
 /// What the bytes are: PDF and DOCX by their signatures; otherwise UTF-8 text
@@ -79,7 +79,7 @@ pub fn sniff(bytes: &[u8], file_name: &str) -> Result<Format, Refused> {
 /// The searchable text of a document.
 pub fn extract(bytes: &[u8], format: Format) -> Result<String, Refused> {
     let text = match format {
-        Format::Pdf => return Err(Refused::NotYet("PDF")),
+        Format::Pdf => pdf_text(bytes)?,
         Format::Docx => docx_text(bytes)?,
         Format::Text => String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).into_owned(),
         Format::Markdown => markdown_text(&String::from_utf8_lossy(bytes)),
@@ -90,6 +90,15 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<String, Refused> {
         return Err(Refused::NoText);
     }
     Ok(text)
+}
+
+/// The text of a PDF, page by page. The reader is isolated: a malformed
+/// file that makes it panic is refused, never a crash.
+fn pdf_text(bytes: &[u8]) -> Result<String, Refused> {
+    let pages = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
+        .map_err(|_| Refused::UnreadablePdf)?
+        .map_err(|_| Refused::UnreadablePdf)?;
+    Ok(pages.join("\n\n"))
 }
 
 /// The most XML a DOCX may unpack to, so a small file cannot expand without bound.
@@ -536,6 +545,46 @@ mod tests {
         zip.start_file("word/document.xml", options).expect("entry");
         zip.write_all(xml.as_bytes()).expect("write");
         zip.finish().expect("zip").into_inner()
+    }
+
+    /// A one-page PDF with `lines` in Helvetica, as lopdf writes one.
+    pub(crate) fn pdf(lines: &[&str]) -> Vec<u8> {
+        use lopdf::content::{Content, Operation};
+        use lopdf::{dictionary, Document, Object, Stream};
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font_id = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+        let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+        let mut operations = vec![Operation::new("BT", vec![]), Operation::new("Tf", vec!["F1".into(), 12.into()])];
+        for (i, line) in lines.iter().enumerate() {
+            let y = 780 - 40 * i64::try_from(i).expect("few lines");
+            operations.push(Operation::new("Tm", vec![1.into(), 0.into(), 0.into(), 1.into(), 72.into(), y.into()]));
+            operations.push(Operation::new("Tj", vec![Object::string_literal(*line)]));
+        }
+        operations.push(Operation::new("ET", vec![]));
+        let content = Content { operations };
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().expect("content")));
+        let page_id = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content_id });
+        let pages = dictionary! {
+            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1, "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        };
+        doc.objects.insert(pages_id, Object::Dictionary(pages));
+        let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog_id);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).expect("pdf");
+        out
+    }
+
+    #[test]
+    fn pdf_text_is_read_and_broken_pdfs_are_refused() {
+        let bytes = pdf(&["Refunds are paid within five days.", "Grinders have a two-year warranty."]);
+        assert_eq!(sniff(&bytes, "policy.pdf"), Ok(Format::Pdf));
+        let text = extract(&bytes, Format::Pdf).expect("text");
+        assert!(text.contains("Refunds are paid within five days."), "{text:?}");
+        assert!(text.contains("two-year warranty"), "{text:?}");
+        assert_eq!(extract(b"%PDF-1.4\nnot really a pdf", Format::Pdf), Err(Refused::UnreadablePdf));
     }
 
     #[test]

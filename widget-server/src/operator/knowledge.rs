@@ -1,6 +1,5 @@
 //! The knowledge base (`/knowledge`): admins upload documents (multipart
-//! `file`, `title`, `category`; DOCX, TXT, Markdown and HTML are read, PDF
-//! is recognised and refused with 415 until its reader lands) and
+//! `file`, `title`, `category`; PDF, DOCX, TXT, Markdown and HTML) and
 //! delete them; every operator lists them and searches them. A search
 //! answers the passages that cover the question best, each with its
 //! document and a score in [0, 1], never whole documents.
@@ -35,7 +34,7 @@ pub struct DocumentView {
     title: String,
     category: Option<String>,
     file_name: String,
-    /// `docx`, `txt`, `md` or `html`.
+    /// `pdf`, `docx`, `txt`, `md` or `html`.
     format: String,
     size_bytes: i64,
     /// How many passages search sees in it.
@@ -126,12 +125,20 @@ pub async fn upload(
     }
     let bytes = file.ok_or_else(|| invalid("send the document as the form field `file`"))?;
     let refused = |r: Refused| match r {
-        Refused::Empty | Refused::NoText => invalid(r.to_string()),
-        Refused::NotYet(_) | Refused::Unknown => OpError(AppError::UnsupportedMediaType(r.to_string())),
+        Refused::Empty | Refused::NoText | Refused::UnreadablePdf => invalid(r.to_string()),
+        Refused::Unknown => OpError(AppError::UnsupportedMediaType(r.to_string())),
     };
-    let format = knowledge::sniff(&bytes, &file_name).map_err(refused)?;
-    let text = knowledge::extract(&bytes, format).map_err(refused)?;
-    let passages = knowledge::passages(&text);
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    // Reading a document is CPU work: off the async workers.
+    let name = file_name.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let format = knowledge::sniff(&bytes, &name)?;
+        let text = knowledge::extract(&bytes, format)?;
+        Ok::<_, Refused>((format, knowledge::passages(&text)))
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("reading a document failed: {e}")))?;
+    let (format, passages) = read.map_err(refused)?;
     if passages.len() > MAX_PASSAGES {
         return Err(invalid(format!(
             "the document is too long to index ({} passages; at most {MAX_PASSAGES})",
@@ -141,7 +148,6 @@ pub async fn upload(
     if state.store.list_documents(&op.account_id).await?.len() >= MAX_DOCUMENTS {
         return Err(invalid(format!("an account may have at most {MAX_DOCUMENTS} documents")));
     }
-    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
     state.plans.check_storage(state.store.as_ref(), &op.account_id, size, now_ms()).await?;
     let title = title.unwrap_or_else(|| {
         let stem = file_name.rsplit_once('.').map_or(file_name.as_str(), |(stem, _)| stem);

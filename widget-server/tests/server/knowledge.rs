@@ -23,6 +23,37 @@ fn docx(heading: &str, text: &str) -> Vec<u8> {
     zip.finish().expect("zip").into_inner()
 }
 
+/// A one-page PDF with a line of text, as lopdf writes one.
+fn pdf(line: &str) -> Vec<u8> {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" });
+    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+    let content = Content {
+        operations: vec![
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["F1".into(), 12.into()]),
+            Operation::new("Td", vec![72.into(), 760.into()]),
+            Operation::new("Tj", vec![Object::string_literal(line)]),
+            Operation::new("ET", vec![]),
+        ],
+    };
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().expect("content")));
+    let page_id = doc.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id, "Contents" => content_id });
+    let pages = dictionary! {
+        "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1, "Resources" => resources_id,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    };
+    doc.objects.insert(pages_id, Object::Dictionary(pages));
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("pdf");
+    out
+}
+
 const BOUNDARY: &str = "natter-test-boundary-7MA4YWxkTrZu0gW";
 
 /// A `multipart/form-data` body with a file and text fields.
@@ -116,8 +147,15 @@ async fn documents_are_indexed_and_the_answering_passage_comes_first(db: Db) {
     let warranty = search(&app, &token, "Is there a warranty on grinders?").await;
     assert_eq!(warranty.first().expect("docx")["content"], "Warranty\nGrinders carry a two-year warranty.");
 
+    // And a PDF.
+    let (status, body) =
+        upload(&app, &token, form("refunds.pdf", &pdf("Refunds reach your card within five days."), &[])).await;
+    assert_eq!((status, body["data"]["format"].as_str()), (StatusCode::CREATED, Some("pdf")), "{body}");
+    let refunds = search(&app, &token, "When do refunds reach my card?").await;
+    assert!(refunds.first().expect("pdf")["content"].as_str().expect("c").contains("within five days"), "{refunds:?}");
+
     let (_, list) = call(&app, Method::GET, "/api/v1/knowledge/documents", &token, None).await;
-    assert_eq!(list["meta"]["total"], 4);
+    assert_eq!(list["meta"]["total"], 5);
     let (status, _) = call(&app, Method::DELETE, &format!("/api/v1/knowledge/documents/{id}"), &token, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(
@@ -139,8 +177,8 @@ async fn uploads_are_checked_and_accounts_kept_apart(db: Db) {
         "{body}"
     );
     let (status, body) = upload(&app, &token, form("faq.pdf", b"%PDF-1.4\n...", &[])).await;
-    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(body["detail"].as_str().expect("detail").contains("PDF"), "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a broken PDF");
+    assert!(body["detail"].as_str().expect("detail").contains("PDF could not be read"), "{body}");
     let (status, _) = upload(&app, &token, form("empty.txt", b"", &[])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = upload(&app, &token, form("blank.html", b"<p>   </p>", &[])).await;
