@@ -91,7 +91,7 @@ pub struct Conversation {
     pub updated_at: String,
     #[serde(default)]
     pub website_id: Option<String>,
-    /// The AI handed the conversation over (or cannot answer it): a person should.
+    /// A person should answer: the AI handed the conversation over, or it is off here.
     #[serde(default)]
     pub needs_human: bool,
     /// Whether the AI may still answer in it (auto-respond on, not handed over, not switched off).

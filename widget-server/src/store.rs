@@ -307,7 +307,7 @@ pub struct ConversationFilter {
     /// Only assigned (`Some(true)`) or only unassigned (`Some(false)`) conversations.
     pub assigned: Option<bool>,
     pub channel: Option<ChannelKind>,
-    /// Only conversations the AI handed over to a person.
+    /// Only conversations that need a person: handed over by the AI, or where it is off.
     pub needs_human: bool,
     pub offset: i64,
     pub limit: i64,

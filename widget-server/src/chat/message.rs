@@ -124,10 +124,9 @@ impl Chat {
             manager_id: Some(&operator.id),
             echo_id: None,
         };
-        // A person answers: the AI stops here, and the conversation no longer waits for one.
-        if session.bot_state & (bot_flags::AI_OFF | bot_flags::NEEDS_HUMAN) != bot_flags::AI_OFF {
+        // A person answers: the AI stops in this conversation.
+        if session.bot_state & bot_flags::AI_OFF == 0 {
             self.store.set_bot_flags(&session.id, bot_flags::AI_OFF).await?;
-            self.store.clear_bot_flags(&session.id, bot_flags::NEEDS_HUMAN).await?;
         }
         Ok(self.post(session, new, &operator.name).await?.0)
     }

@@ -61,7 +61,7 @@ pub(super) fn conversation(row: &ConversationRow) -> Conversation {
         created_at: iso(s.created_ms),
         updated_at: iso(s.updated_ms),
         website_id: Some(s.website_id.clone()),
-        needs_human: s.bot_state & bot_flags::NEEDS_HUMAN != 0,
+        needs_human: s.bot_state & (bot_flags::NEEDS_HUMAN | bot_flags::AI_OFF) != 0,
         ai_enabled: s.bot_state & bot_flags::AI_OFF == 0,
         metadata: None,
     }

@@ -238,13 +238,18 @@ async fn auto_respond_answers_from_the_faq_and_hands_over_otherwise(db: Db) {
     let messages = messages_until(&app, &token, &person.session_id, handed_over).await;
     assert!(messages.iter().all(|m| !m["metadata"]["ai"].is_object()));
 
-    // An operator's reply takes the conversation from the AI, and it no longer waits for a person.
-    let reply = app.operator_reply(&token, &unanswered, "Hi, Ann here. Penguins it is!").await;
-    assert_eq!(reply.status, StatusCode::CREATED);
-    let (_, conversation) = call(&app, Method::GET, &format!("/api/v1/conversations/{unanswered}"), &token, None).await;
+    // An operator's reply takes a conversation from the AI: it is in the people's queue.
+    let (_, before) = call(&app, Method::GET, &format!("/api/v1/conversations/{answered}"), &token, None).await;
     assert_eq!(
-        (conversation["data"]["needs_human"].as_bool(), conversation["data"]["ai_enabled"].as_bool()),
-        (Some(false), Some(false))
+        (before["data"]["needs_human"].as_bool(), before["data"]["ai_enabled"].as_bool()),
+        (Some(false), Some(true))
+    );
+    let reply = app.operator_reply(&token, &answered, "Hi, Ann here. Anything else?").await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let (_, after) = call(&app, Method::GET, &format!("/api/v1/conversations/{answered}"), &token, None).await;
+    assert_eq!(
+        (after["data"]["needs_human"].as_bool(), after["data"]["ai_enabled"].as_bool()),
+        (Some(true), Some(false))
     );
     // The switch gives it back to the AI.
     let path = format!("/api/v1/conversations/{unanswered}/ai");

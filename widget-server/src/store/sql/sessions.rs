@@ -202,7 +202,8 @@ impl SessionStore for SqlStore {
             clauses.push(format!("manager_id = ${}", args.len()));
         }
         if f.needs_human {
-            clauses.push(format!("(bot_state & {}) <> 0", crate::store::bot_flags::NEEDS_HUMAN));
+            let waiting = crate::store::bot_flags::NEEDS_HUMAN | crate::store::bot_flags::AI_OFF;
+            clauses.push(format!("(bot_state & {waiting}) <> 0"));
         }
         if let Some(channel) = f.channel {
             args.push(channel.as_str().to_owned());
