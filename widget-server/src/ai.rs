@@ -53,7 +53,8 @@ pub struct Settings {
     pub api_key: Option<String>,
 }
 
-fn default_model(provider: &str) -> &'static str {
+/// The model a provider uses when none is chosen.
+pub fn default_model(provider: &str) -> &'static str {
     match provider {
         "openai" => "gpt-4o-mini",
         "anthropic" => "claude-3-5-sonnet-latest",

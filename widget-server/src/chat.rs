@@ -148,8 +148,7 @@ impl Chat {
                     self.auto_assign(session).await?;
                 }
                 bot::after_visitor_message(self, website, session).await?;
-                self.spawn_auto_respond(session, &message.body);
-                Ok(())
+                self.spawn_auto_respond(session, &message.body).await
             }
             Event::ConversationChanged { session, change: Change::Contact } => {
                 bot::after_contact(self, website, session).await

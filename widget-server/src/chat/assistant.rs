@@ -6,15 +6,16 @@
 //! reply or the per-conversation switch turns the AI off for that
 //! conversation. Provider calls run beside message handling, never in it.
 
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use natter_protocol::Sender;
 
 use super::message::sender_name;
 use super::{Chat, ChatResult};
 use crate::ai;
-use crate::store::{bot_flags, AiReply, NewMessage, Session, Website};
+use crate::store::{bot_flags, AiReply, NewMessage, Session, StoreResult, Website};
 use crate::time::now_ms;
 
 /// What the bot says when it hands a conversation over.
@@ -23,12 +24,31 @@ pub const HANDOVER: &str = "Let me connect you with a person: an operator will a
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest reply the bot posts.
 const MAX_REPLY_CHARS: usize = 4000;
+/// How long an account's AI settings are trusted before they are read again
+/// (changes through this instance apply at once).
+const SETTINGS_TTL: Duration = Duration::from_secs(5);
 
 /// What auto-respond needs besides the chat core.
 pub struct AiRuntime {
     me: Weak<Chat>,
     clients: ai::Clients,
     defaults: ai::ServerDefaults,
+    /// Accounts' settings, so a visitor message costs no read to learn auto-respond is off.
+    settings: RwLock<HashMap<String, (Instant, Arc<ai::Settings>)>>,
+}
+
+impl AiRuntime {
+    async fn settings(&self, store: &dyn crate::store::Store, account_id: &str) -> StoreResult<Arc<ai::Settings>> {
+        let cached = self.settings.read().unwrap_or_else(PoisonError::into_inner).get(account_id).cloned();
+        if let Some((_, settings)) = cached.filter(|(at, _)| at.elapsed() < SETTINGS_TTL) {
+            return Ok(settings);
+        }
+        let settings = Arc::new(ai::Settings::resolve(store.ai_settings(account_id).await?, &self.defaults));
+        let mut map = self.settings.write().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, (at, _)| at.elapsed() < SETTINGS_TTL);
+        map.insert(account_id.to_owned(), (Instant::now(), Arc::clone(&settings)));
+        Ok(settings)
+    }
 }
 
 /// Whether a visitor asks for a person, in English, Ukrainian or Russian.
@@ -55,26 +75,36 @@ pub fn wants_a_person(text: &str) -> bool {
 impl Chat {
     /// Lets the chat answer visitors with AI (once, at start).
     pub fn enable_ai(self: &Arc<Self>, clients: ai::Clients, defaults: ai::ServerDefaults) {
-        let _already = self.ai.set(AiRuntime { me: Arc::downgrade(self), clients, defaults });
+        let runtime = AiRuntime { me: Arc::downgrade(self), clients, defaults, settings: RwLock::default() };
+        let _already = self.ai.set(runtime);
     }
 
-    /// Starts answering a visitor message in the background, if the account asks for it.
-    pub(super) fn spawn_auto_respond(&self, session: &Session, text: &str) {
-        let Some(chat) = self.ai.get().and_then(|rt| rt.me.upgrade()) else { return };
-        let (session, text) = (session.clone(), text.to_owned());
-        tokio::spawn(async move {
-            if let Err(e) = chat.auto_respond(&session, &text).await {
-                tracing::warn!(error = %e, session = %session.id, "auto-respond failed");
-            }
-        });
+    /// Forgets an account's cached AI settings after they changed.
+    pub fn forget_ai_settings(&self, account_id: &str) {
+        if let Some(rt) = self.ai.get() {
+            rt.settings.write().unwrap_or_else(PoisonError::into_inner).remove(account_id);
+        }
     }
 
-    async fn auto_respond(&self, session: &Session, text: &str) -> ChatResult<()> {
+    /// Starts answering a visitor message in the background when the account has auto-respond on.
+    pub(super) async fn spawn_auto_respond(&self, session: &Session, text: &str) -> ChatResult<()> {
         let Some(rt) = self.ai.get() else { return Ok(()) };
-        let settings = ai::Settings::resolve(self.store.ai_settings(&session.account_id).await?, &rt.defaults);
+        let settings = rt.settings(self.store.as_ref(), &session.account_id).await?;
         if !settings.auto_respond {
             return Ok(());
         }
+        let Some(chat) = rt.me.upgrade() else { return Ok(()) };
+        let (session, text) = (session.clone(), text.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = chat.auto_respond(&session, &text, &settings).await {
+                tracing::warn!(error = %e, session = %session.id, "auto-respond failed");
+            }
+        });
+        Ok(())
+    }
+
+    async fn auto_respond(&self, session: &Session, text: &str, settings: &ai::Settings) -> ChatResult<()> {
+        let Some(rt) = self.ai.get() else { return Ok(()) };
         let Some(current) = self.store.session_by_id(&session.id).await? else { return Ok(()) };
         if current.bot_state & bot_flags::AI_OFF != 0 {
             return Ok(());
@@ -84,7 +114,7 @@ impl Chat {
             return self.hand_over(&website, &current).await;
         }
         let store = self.store.as_ref();
-        let answering = ai::answer(store, &rt.clients, &rt.defaults, &settings, &current.account_id, &current.id, 10);
+        let answering = ai::answer(store, &rt.clients, &rt.defaults, settings, &current.account_id, &current.id, 10);
         let answer = match tokio::time::timeout(ANSWER_TIMEOUT, answering).await {
             Ok(Ok(a)) if a.confidence >= settings.confidence_threshold && !a.response.trim().is_empty() => a,
             Ok(Ok(_)) => return self.hand_over(&website, &current).await,
@@ -111,7 +141,7 @@ impl Chat {
             message_id: message.id,
             session_id: current.id.clone(),
             account_id: current.account_id.clone(),
-            provider: settings.provider,
+            provider: settings.provider.clone(),
             confidence: answer.confidence,
             sources: serde_json::to_string(&answer.sources).unwrap_or_else(|_| "[]".into()),
             created_ms: now_ms(),

@@ -100,12 +100,7 @@ pub async fn put_settings(
             return Err(invalid("provider must be builtin, openai or anthropic"));
         }
         if provider != s.provider && req.model.is_none() {
-            s.model = match provider.as_str() {
-                "openai" => "gpt-4o-mini",
-                "anthropic" => "claude-3-5-sonnet-latest",
-                _ => "extractive",
-            }
-            .to_owned();
+            s.model = ai::default_model(&provider).to_owned();
         }
         s.provider = provider;
     }
@@ -174,6 +169,7 @@ pub async fn put_settings(
         updated_ms: now_ms(),
     };
     state.store.save_ai_settings(&record).await?;
+    state.chat.forget_ai_settings(&op.account_id);
     Ok(Json(view(&s)))
 }
 

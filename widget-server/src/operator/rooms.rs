@@ -148,12 +148,24 @@ pub async fn chat(
     client: ClientIp,
     ws: WebSocketUpgrade,
 ) -> Response {
+    upgrade(state, room_id, q.token, &client, ws, StreamKind::Chat)
+}
+
+/// Takes a socket slot of the client and runs a room stream on the upgraded connection.
+fn upgrade(
+    state: AppState,
+    room_id: String,
+    token: Option<String>,
+    client: &ClientIp,
+    ws: WebSocketUpgrade,
+    kind: StreamKind,
+) -> Response {
     let Some(slot) = state.sockets.per_client.take(client.key()) else {
         return AppError::RateLimited(1).into_operator_response();
     };
     ws.max_message_size(16 * 1024).on_upgrade(move |socket| async move {
         let _slot = slot;
-        let _ = run(socket, &state, room_id, q.token, StreamKind::Chat).await;
+        let _ = run(socket, &state, room_id, token, kind).await;
     })
 }
 
@@ -165,13 +177,7 @@ async fn graph_stream(
     client: ClientIp,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let Some(slot) = state.sockets.per_client.take(client.key()) else {
-        return AppError::RateLimited(1).into_operator_response();
-    };
-    ws.max_message_size(16 * 1024).on_upgrade(move |socket| async move {
-        let _slot = slot;
-        let _ = run(socket, &state, room_id, q.token, StreamKind::Graph).await;
-    })
+    upgrade(state, room_id, q.token, &client, ws, StreamKind::Graph)
 }
 
 /// `GET /api/rooms/{id}/graph`: the graph stream for a WebSocket upgrade,
@@ -204,7 +210,9 @@ async fn agents(state: &AppState, session: &Session) -> OpResult<Vec<Value>> {
 }
 
 fn edge(room_id: &str, e: &RoomEdge) -> Value {
-    json!({ "roomId": room_id, "from": e.from, "to": e.to, "sympathyLevel": e.sympathy, "updatedAt": iso(e.updated_ms) })
+    let mut edge = edge_update(room_id, &e.from, &e.to, e.sympathy);
+    edge["updatedAt"] = json!(iso(e.updated_ms));
+    edge
 }
 
 #[utoipa::path(get, path = "/api/rooms/{id}/graph", tag = "rooms", security(("bearer" = [])), params(("id" = String, Path, description = "The room's id")), responses((status = 200, description = "The room's agents and relationships (a WebSocket upgrade here is the graph stream)", body = Object), (status = "4XX", description = "Refused", body = OperatorError)))]
@@ -391,19 +399,35 @@ impl Protocol for Room<'_> {
     }
 
     async fn on_text(&mut self, socket: &mut WebSocket, text: Utf8Bytes) -> Step {
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        match v["type"].as_str() {
-            Some("ping") => send(socket, "pong", json!({})).await?,
-            Some("auth") => {}
-            _ => send(socket, "error", json!({ "message": "unknown message; send {\"type\": \"ping\"}" })).await?,
-        }
-        Ok(Flow::Continue)
+        answer_client(socket, &text).await
     }
 
     async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
-        crate::socket::send(socket, WsMessage::Ping(Default::default())).await?;
-        Ok(Flow::Continue)
+        keepalive(socket).await
     }
+}
+
+/// What both room streams answer a client's frame: `pong` to `ping`, nothing
+/// to a late `auth`, an `error` to anything else.
+async fn answer_client(socket: &mut WebSocket, text: &str) -> Step {
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    match v["type"].as_str() {
+        Some("ping") => send(socket, "pong", json!({})).await?,
+        Some("auth") => {}
+        _ => send(socket, "error", json!({ "message": "unknown message; send {\"type\": \"ping\"}" })).await?,
+    }
+    Ok(Flow::Continue)
+}
+
+/// The server's keepalive on a room stream (browsers answer pings by themselves).
+async fn keepalive(socket: &mut WebSocket) -> Step {
+    crate::socket::send(socket, WsMessage::Ping(Default::default())).await?;
+    Ok(Flow::Continue)
+}
+
+/// An `edge_update` payload.
+fn edge_update(room_id: &str, from: &str, to: &str, sympathy: f64) -> Value {
+    json!({ "roomId": room_id, "from": from, "to": to, "sympathyLevel": sympathy })
 }
 
 /// A graph stream: an operator watching a room's relationships.
@@ -417,8 +441,7 @@ impl Protocol for Graph<'_> {
 
     async fn on_event(&mut self, socket: &mut WebSocket, event: Arc<HubEvent>) -> Step {
         if let Event::EdgeUpdated { from, to, sympathy, .. } = &event.event {
-            let update = json!({ "roomId": self.room_id, "from": from, "to": to, "sympathyLevel": sympathy });
-            send(socket, "edge_update", update).await?;
+            send(socket, "edge_update", edge_update(&self.room_id, from, to, *sympathy)).await?;
         }
         Ok(Flow::Continue)
     }
@@ -426,25 +449,17 @@ impl Protocol for Graph<'_> {
     /// Events were missed: every edge again, so the client's graph converges.
     async fn on_lagged(&mut self, socket: &mut WebSocket) -> Step {
         for e in self.state.store.room_edges(&self.room_id).await.unwrap_or_default() {
-            let update = json!({ "roomId": self.room_id, "from": e.from, "to": e.to, "sympathyLevel": e.sympathy });
-            send(socket, "edge_update", update).await?;
+            send(socket, "edge_update", edge_update(&self.room_id, &e.from, &e.to, e.sympathy)).await?;
         }
         Ok(Flow::Continue)
     }
 
     async fn on_text(&mut self, socket: &mut WebSocket, text: Utf8Bytes) -> Step {
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        match v["type"].as_str() {
-            Some("ping") => send(socket, "pong", json!({})).await?,
-            Some("auth") => {}
-            _ => send(socket, "error", json!({ "message": "unknown message; send {\"type\": \"ping\"}" })).await?,
-        }
-        Ok(Flow::Continue)
+        answer_client(socket, &text).await
     }
 
     async fn on_tick(&mut self, socket: &mut WebSocket) -> Step {
-        crate::socket::send(socket, WsMessage::Ping(Default::default())).await?;
-        Ok(Flow::Continue)
+        keepalive(socket).await
     }
 }
 
