@@ -5,7 +5,7 @@
   'use strict';
   const $ = (id) => document.getElementById(id);
   const store = window.sessionStorage;
-  const state = { tokens: null, me: null, filter: '', conversations: new Map(), unread: new Map(), current: null, ws: null, retry: 0 };
+  const state = { tokens: null, me: null, filter: '', conversations: new Map(), loads: new Set(), unread: new Map(), current: null, ws: null, retry: 0 };
 
   function saveTokens(tokens) {
     state.tokens = tokens;
@@ -125,9 +125,21 @@
     }
   }
 
+  // A conversation as the console now knows it. Loads of the list still in
+  // flight remember it too: their snapshot may predate it, and must not
+  // replace what the live stream has told since.
+  function remember(c) {
+    state.conversations.set(c.id, c);
+    for (const since of state.loads) since.set(c.id, c);
+  }
+
   async function loadInbox() {
-    const page = await api('/api/v1/conversations?per_page=100');
+    const since = new Map();
+    state.loads.add(since);
+    let page;
+    try { page = await api('/api/v1/conversations?per_page=100'); } finally { state.loads.delete(since); }
     state.conversations = new Map(page.data.map((c) => [c.id, c]));
+    for (const c of since.values()) state.conversations.set(c.id, c);
     renderInbox();
   }
 
@@ -198,7 +210,7 @@
     const c = state.conversations.get(state.current);
     const action = c.status === 'closed' ? 'reopen' : 'close';
     const body = await api(`/api/v1/conversations/${encodeURIComponent(c.id)}/${action}`, { method: 'POST' });
-    state.conversations.set(c.id, body.data);
+    remember(body.data);
     renderInbox(); renderHead();
   });
 
@@ -226,7 +238,7 @@
     const body = await api(`/api/v1/conversations/${encodeURIComponent(c.id)}/ai`, {
       method: 'POST', body: JSON.stringify({ enabled: !c.ai_enabled }),
     });
-    state.conversations.set(body.data.id, body.data);
+    remember(body.data);
     renderInbox(); renderHead();
   });
 
@@ -234,7 +246,7 @@
     const body = await api(`/api/v1/conversations/${encodeURIComponent(state.current)}/assign`, {
       method: 'POST', body: JSON.stringify({ user_id: state.me.id }),
     });
-    state.conversations.set(body.data.id, body.data);
+    remember(body.data);
     renderInbox(); renderHead();
   });
 
@@ -644,13 +656,17 @@
         break;
       case 'conversation.created':
       case 'conversation.updated':
-        state.conversations.set(ev.conversation.id, ev.conversation);
+        remember(ev.conversation);
         renderInbox();
         if (ev.conversation.id === state.current) renderHead();
         break;
       case 'message.new': {
         const c = state.conversations.get(ev.conversation_id);
-        if (c) { c.last_message = { content: ev.message.content, created_at: ev.message.created_at }; c.updated_at = ev.message.created_at; }
+        if (c) {
+          c.last_message = { content: ev.message.content, created_at: ev.message.created_at };
+          c.updated_at = ev.message.created_at;
+          remember(c);
+        }
         if (ev.conversation_id === state.current) {
           appendMessage(ev.message);
           $('typing').hidden = true;

@@ -77,3 +77,40 @@ test('a visitor and an operator in the console talk live both ways, and a close 
   await visitorContext.close();
   await operatorContext.close();
 });
+
+test('a conversation that starts while the inbox list is loading stays in the list', async () => {
+  const context = await browser.newContext();
+  const { page: desk, errors } = await console(context);
+  // The next load of the list is answered from a snapshot taken now, and
+  // held back until the conversation below has arrived on the live stream.
+  let release;
+  const held = new Promise((ok) => { release = ok; });
+  let taken;
+  const snapshot = new Promise((ok) => { taken = ok; });
+  await desk.route('**/api/v1/conversations?per_page=100', async (route) => {
+    const response = await route.fetch();
+    taken();
+    await held;
+    await route.fulfill({ response });
+  }, { times: 1 });
+  await desk.click('[data-view=settings]');
+  await desk.click('[data-view=inbox]');
+  await snapshot;
+
+  const res = await fetch(`${server.base}/api/public/chat/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': server.token },
+    body: JSON.stringify({ userSessionId: 'while-loading-1', name: 'Marta Shevchenko', phone: '+380501234567', firstMessage: 'Is there oat milk?' }),
+  });
+  assert.equal(res.status, 201);
+  const item = desk.locator('.conversations li', { hasText: 'Marta Shevchenko' });
+  await item.locator('.last', { hasText: 'Is there oat milk?' }).waitFor();
+
+  // The stale snapshot lands: the list is drawn again and keeps the conversation.
+  await item.evaluate((li) => { li.dataset.before = ''; });
+  release();
+  await desk.waitForFunction(() => !document.querySelector('.conversations li[data-before]'));
+  assert.equal(await item.count(), 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
