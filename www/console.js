@@ -204,6 +204,36 @@
     const lastVisitor = [...page.data].reverse().find((m) => m.sender_type === 'customer');
     if (lastVisitor) send({ type: 'read', conversation_id: id, message_id: lastVisitor.id });
     $('reply-text').focus();
+    await showCustomer(state.conversations.get(id)?.customer?.id, id);
+  }
+
+  // The person behind the conversation, with every conversation they had,
+  // on any device or channel, one click away.
+  async function showCustomer(customerId, current) {
+    const box = $('customer');
+    if (!customerId) { box.hidden = true; return; }
+    const { data: customer } = await api(`/api/v1/customers/${encodeURIComponent(customerId)}`);
+    if (state.current !== current) return;
+    const others = customer.conversations.filter((c) => c.id !== current)
+      .sort((a, b) => (b.created_at > a.created_at ? 1 : -1));
+    const verified = customer.verified ? `Verified as ${customer.user_id}` : 'Not verified';
+    $('customer-summary').textContent = others.length
+      ? `${verified} · ${others.length} other conversation${others.length === 1 ? '' : 's'}`
+      : `${verified} · no other conversations`;
+    $('customer-conversations').replaceChildren(...others.map((c) => {
+      const li = document.createElement('li');
+      const go = document.createElement('button');
+      go.type = 'button';
+      go.dataset.id = c.id;
+      go.textContent = `${c.channel} · ${c.status} · ${new Date(c.created_at).toLocaleDateString()}`;
+      go.addEventListener('click', async () => {
+        if (!state.conversations.has(c.id)) remember((await api(`/api/v1/conversations/${encodeURIComponent(c.id)}`)).data);
+        await open(c.id);
+      });
+      li.append(go);
+      return li;
+    }));
+    box.hidden = false;
   }
 
   $('toggle').addEventListener('click', async () => {
@@ -282,7 +312,7 @@
     for (const name of ['settings', 'analytics', 'knowledge']) $('app').classList.toggle(`${name}-open`, view === name);
     if (view === 'settings') loadSettings();
     else if (view === 'analytics') loadAnalytics();
-    else if (view === 'knowledge') loadDocuments();
+    else if (view === 'knowledge') { loadDocuments(); loadAiSettings(); }
     else loadInbox().catch(() => {});
   }
 
@@ -587,6 +617,38 @@
   });
 
   // The knowledge base: upload, list, delete, search.
+  async function loadAiSettings() {
+    const s = await api('/api/v1/ai/settings');
+    const form = $('ai-form');
+    form.elements.auto_respond.checked = s.auto_respond;
+    for (const name of ['confidence_threshold', 'provider', 'model', 'temperature', 'system_prompt']) form.elements[name].value = s[name];
+    form.elements.base_url.value = s.base_url || '';
+    form.elements.api_key.value = '';
+    form.elements.api_key.placeholder = s.api_key_set ? 'stored; type to replace' : 'none';
+    $('ai-state').textContent = s.auto_respond
+      ? `Answering by itself with ${s.provider === 'builtin' ? 'the built-in responder' : `${s.provider} (${s.model})`} when at least ${Math.round(s.confidence_threshold * 100)}% sure.`
+      : 'Not answering by itself; operators can still ask it for a suggestion.';
+    const admin = state.me?.role === 'admin';
+    for (const el of form.elements) el.disabled = !admin;
+  }
+
+  $('ai-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.target;
+    submitting(form, async () => {
+      const e = form.elements;
+      const change = {
+        auto_respond: e.auto_respond.checked, confidence_threshold: Number(e.confidence_threshold.value),
+        provider: e.provider.value, model: e.model.value, base_url: e.base_url.value,
+        temperature: Number(e.temperature.value), system_prompt: e.system_prompt.value,
+      };
+      if (e.api_key.value) change.api_key = e.api_key.value;
+      await api('/api/v1/ai/settings', { method: 'PUT', body: JSON.stringify(change) });
+      status('AI settings saved');
+      await loadAiSettings();
+    });
+  });
+
   async function loadDocuments() {
     const list = await api('/api/v1/knowledge/documents');
     $('document-list').replaceChildren(...list.data.map((d) => {

@@ -114,3 +114,34 @@ test('a conversation that starts while the inbox list is loading stays in the li
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a customer who wrote from two devices shows as one person, with both conversations a click apart', async () => {
+  const operator = await server.operator();
+  const sessions = [];
+  for (const [device, text] of [['laptop', 'Ordered beans on my laptop'], ['phone', 'Now writing from my phone']]) {
+    const res = await fetch(`${server.base}/api/public/chat/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': server.token },
+      body: JSON.stringify({ userSessionId: `two-devices-${device}`, name: 'Oksana Bondar', phone: '+380671112233', firstMessage: text }),
+    });
+    assert.equal(res.status, 201);
+    const id = (await res.json()).data.session.id;
+    const identified = await fetch(`${server.base}/api/v1/customers/identify`, {
+      method: 'POST',
+      headers: { ...operator.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ session_id: id, user_id: 'shop-user-42', email: 'oksana@example.com', name: 'Oksana Bondar' }),
+    });
+    assert.equal(identified.status, 200, await identified.text());
+    sessions.push(id);
+  }
+  const context = await browser.newContext();
+  const { page: desk, errors } = await console(context);
+  await desk.locator(`.conversations li[data-id="${sessions[1]}"]`).click();
+  await desk.locator('#customer-summary', { hasText: 'Verified as shop-user-42 · 1 other conversation' }).waitFor();
+  await desk.click('#customer-summary');
+  await desk.click(`#customer-conversations button[data-id="${sessions[0]}"]`);
+  await desk.locator('.messages li[data-sender=user]', { hasText: 'Ordered beans on my laptop' }).waitFor();
+  await desk.locator(`#customer-conversations button[data-id="${sessions[1]}"]`).waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});

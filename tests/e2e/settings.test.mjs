@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { expect } from './expect.mjs';
 import { FAKE_BOT_TOKEN, startFakeTelegram } from './fake-telegram.mjs';
-import { launchBrowser, startServer } from './helpers.mjs';
+import { launchBrowser, startServer, type, w } from './helpers.mjs';
 
 let server;
 let browser;
@@ -186,6 +186,34 @@ test('an admin uploads an FAQ to the knowledge base and finds the passage that a
   const first = page.locator('#knowledge-results li').first();
   await first.locator('blockquote', { hasText: 'returned within 30 days' }).waitFor();
   assert.match(await first.locator('strong').textContent(), /^Returns FAQ \(100%\)$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('an admin uploads an FAQ and turns on the AI in the console, and the demo widget answers from it by itself', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await signIn(page);
+  await page.click('[data-view=knowledge]');
+  await page.locator('#ai-state', { hasText: 'Not answering by itself' }).waitFor();
+  const faq = '# Gift cards\n\nGift cards come in 500, 1000 and 2000 hryvnias and never expire; we e-mail them within an hour.\n';
+  await page.setInputFiles('#knowledge-form input[name=file]', { name: 'gifts.md', mimeType: 'text/markdown', buffer: Buffer.from(faq) });
+  await page.click('#knowledge-form button[type=submit]');
+  await page.locator('#document-list li', { hasText: 'gifts.md' }).waitFor();
+  await page.check('#ai-form input[name=auto_respond]');
+  await page.click('#ai-form button[type=submit]');
+  await page.locator('#ai-state', { hasText: 'Answering by itself with the built-in responder' }).waitFor();
+
+  const visitor = await context.newPage();
+  visitor.on('pageerror', (e) => errors.push(String(e)));
+  await visitor.goto(`${server.base}/`);
+  await w(visitor, 'launcher').click();
+  await w(visitor, 'panel').waitFor();
+  await type(visitor, 'Do gift cards expire?');
+  const bot = visitor.locator('[data-natter="message"][data-sender="bot"]');
+  await expect(() => bot.allTextContents(), (t) => t.some((s) => s.includes('never expire')));
   assert.deepEqual(errors, []);
   await context.close();
 });

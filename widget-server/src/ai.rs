@@ -176,6 +176,40 @@ impl Clients {
     }
 }
 
+/// One call to a provider: where, with which key and settings, what prompt.
+pub struct Call<'a> {
+    client: &'a reqwest::Client,
+    base: &'a str,
+    key: Option<&'a str>,
+    settings: &'a Settings,
+    prompt: &'a Prompt,
+}
+
+/// A model that writes replies. Remote ones are called over HTTP, retried
+/// on 429, 5xx and network errors, and obey the private-address rule.
+#[async_trait::async_trait]
+trait Provider: Sync {
+    /// Whether it is called over the network (and so needs an endpoint).
+    fn remote(&self) -> bool {
+        true
+    }
+
+    /// The endpoint used when neither the account nor the server set one.
+    fn default_base(&self) -> &'static str;
+
+    /// One attempt; a failure says whether another is worth making.
+    async fn complete(&self, call: Call<'_>) -> Attempt;
+}
+
+/// The provider named in the settings.
+fn provider(name: &str) -> &'static dyn Provider {
+    match name {
+        "builtin" => &Builtin,
+        "anthropic" => &Anthropic,
+        _ => &OpenAi,
+    }
+}
+
 /// The reply of the settings' provider to `prompt`.
 pub async fn reply(
     clients: &Clients,
@@ -183,8 +217,10 @@ pub async fn reply(
     defaults: &ServerDefaults,
     prompt: &Prompt,
 ) -> Result<String, ProviderError> {
-    if settings.provider == "builtin" {
-        return Ok(builtin(prompt));
+    let model = provider(&settings.provider);
+    if !model.remote() {
+        let call = Call { client: &clients.trusted, base: "", key: None, settings, prompt };
+        return model.complete(call).await.map_err(|(e, _)| e);
     }
     // The account's endpoint and key, else the server's for the same provider.
     let server_default = defaults.provider.as_deref() == Some(settings.provider.as_str());
@@ -198,10 +234,7 @@ pub async fn reply(
         None if server_default && defaults.base_url.is_some() => {
             (defaults.base_url.clone().unwrap_or_default(), &clients.trusted)
         }
-        None => {
-            let base = if settings.provider == "anthropic" { ANTHROPIC_BASE } else { OPENAI_BASE };
-            (base.to_owned(), &clients.guarded)
-        }
+        None => (model.default_base().to_owned(), &clients.guarded),
     };
     let key = settings.api_key.clone().or_else(|| defaults.api_key.clone().filter(|_| server_default));
     let base = base.trim_end_matches('/');
@@ -210,11 +243,7 @@ pub async fn reply(
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let outcome = match settings.provider.as_str() {
-            "anthropic" => anthropic(client, base, key.as_deref(), settings, prompt).await,
-            _ => openai(client, base, key.as_deref(), settings, prompt).await,
-        };
-        match outcome {
+        match model.complete(Call { client, base, key: key.as_deref(), settings, prompt }).await {
             Ok(text) => return Ok(text),
             Err((error, retry)) => {
                 last = error;
@@ -227,11 +256,24 @@ pub async fn reply(
     Err(last)
 }
 
-/// The extractive answer: the best passage, as it is written.
-fn builtin(prompt: &Prompt) -> String {
-    match prompt.passages.first() {
-        Some(p) => p.content.clone(),
-        None => "I could not find this in our knowledge base. An operator will help you.".to_owned(),
+/// The extractive answer: the best passage, as it is written; no network, no key.
+struct Builtin;
+
+#[async_trait::async_trait]
+impl Provider for Builtin {
+    fn remote(&self) -> bool {
+        false
+    }
+
+    fn default_base(&self) -> &'static str {
+        ""
+    }
+
+    async fn complete(&self, call: Call<'_>) -> Attempt {
+        Ok(match call.prompt.passages.first() {
+            Some(p) => p.content.clone(),
+            None => "I could not find this in our knowledge base. An operator will help you.".to_owned(),
+        })
     }
 }
 
@@ -253,52 +295,73 @@ fn unreachable_provider(e: reqwest::Error, provider: &str) -> (ProviderError, bo
     (ProviderError(format!("{provider} could not be reached: {}", e.without_url())), true)
 }
 
-async fn openai(client: &reqwest::Client, base: &str, key: Option<&str>, s: &Settings, prompt: &Prompt) -> Attempt {
-    let mut messages = vec![json!({ "role": "system", "content": prompt.system_with_passages() })];
-    messages.extend(prompt.turns());
-    let body = json!({ "model": s.model, "temperature": s.temperature, "messages": messages });
-    let mut req = client.post(format!("{base}/chat/completions")).json(&body);
-    if let Some(key) = key {
-        req = req.bearer_auth(key);
+/// Any OpenAI-compatible chat-completions endpoint (OpenAI, llama.cpp, Ollama, vLLM).
+struct OpenAi;
+
+#[async_trait::async_trait]
+impl Provider for OpenAi {
+    fn default_base(&self) -> &'static str {
+        OPENAI_BASE
     }
-    let res = req.send().await.map_err(|e| unreachable_provider(e, "the AI provider"))?;
-    if !res.status().is_success() {
-        return Err(failure(res, "the AI provider").await);
+
+    async fn complete(&self, call: Call<'_>) -> Attempt {
+        let Call { client, base, key, settings: s, prompt } = call;
+        let mut messages = vec![json!({ "role": "system", "content": prompt.system_with_passages() })];
+        messages.extend(prompt.turns());
+        let body = json!({ "model": s.model, "temperature": s.temperature, "messages": messages });
+        let mut req = client.post(format!("{base}/chat/completions")).json(&body);
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        let res = req.send().await.map_err(|e| unreachable_provider(e, "the AI provider"))?;
+        if !res.status().is_success() {
+            return Err(failure(res, "the AI provider").await);
+        }
+        let answer: Value =
+            res.json().await.map_err(|_| (ProviderError("the AI provider's answer is not JSON".into()), false))?;
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| (ProviderError("the AI provider's answer has no text".into()), false))
     }
-    let answer: Value =
-        res.json().await.map_err(|_| (ProviderError("the AI provider's answer is not JSON".into()), false))?;
-    answer["choices"][0]["message"]["content"]
-        .as_str()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| (ProviderError("the AI provider's answer has no text".into()), false))
 }
 
-async fn anthropic(client: &reqwest::Client, base: &str, key: Option<&str>, s: &Settings, prompt: &Prompt) -> Attempt {
-    let body = json!({
-        "model": s.model, "max_tokens": 1024, "temperature": s.temperature,
-        "system": prompt.system_with_passages(), "messages": prompt.turns(),
-    });
-    let mut req = client.post(format!("{base}/v1/messages")).header("anthropic-version", "2023-06-01").json(&body);
-    if let Some(key) = key {
-        req = req.header("x-api-key", key);
+/// Anthropic's Messages API.
+struct Anthropic;
+
+#[async_trait::async_trait]
+impl Provider for Anthropic {
+    fn default_base(&self) -> &'static str {
+        ANTHROPIC_BASE
     }
-    let res = req.send().await.map_err(|e| unreachable_provider(e, "Anthropic"))?;
-    if !res.status().is_success() {
-        return Err(failure(res, "Anthropic").await);
+
+    async fn complete(&self, call: Call<'_>) -> Attempt {
+        let Call { client, base, key, settings: s, prompt } = call;
+        let body = json!({
+            "model": s.model, "max_tokens": 1024, "temperature": s.temperature,
+            "system": prompt.system_with_passages(), "messages": prompt.turns(),
+        });
+        let mut req = client.post(format!("{base}/v1/messages")).header("anthropic-version", "2023-06-01").json(&body);
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        let res = req.send().await.map_err(|e| unreachable_provider(e, "Anthropic"))?;
+        if !res.status().is_success() {
+            return Err(failure(res, "Anthropic").await);
+        }
+        let answer: Value =
+            res.json().await.map_err(|_| (ProviderError("Anthropic's answer is not JSON".into()), false))?;
+        let text: String = answer["content"]
+            .as_array()
+            .map(|parts| parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""))
+            .unwrap_or_default();
+        Some(text.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| (ProviderError("Anthropic's answer has no text".into()), false))
     }
-    let answer: Value =
-        res.json().await.map_err(|_| (ProviderError("Anthropic's answer is not JSON".into()), false))?;
-    let text: String = answer["content"]
-        .as_array()
-        .map(|parts| parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""))
-        .unwrap_or_default();
-    Some(text.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| (ProviderError("Anthropic's answer has no text".into()), false))
 }
 
-/// Passages an answer is built from.
 const PASSAGES: usize = 3;
 
 /// A document an answer drew on.
@@ -349,8 +412,17 @@ pub async fn answer(
         .collect();
     let last = history.iter().rposition(|(role, _)| *role == Role::Customer).ok_or(AnswerError::NoQuestion)?;
     history.truncate(last + 1);
-    let question = history[last].1.clone();
-    let found = crate::knowledge::best_passages(store, account_id, &question, PASSAGES).await?;
+    // The customer's latest message asks the question; when the knowledge
+    // base has nothing for it ("and how long does it take?"), what they wrote
+    // before in the conversation may name what it is about.
+    let mut found = crate::knowledge::best_passages(store, account_id, &history[last].1, PASSAGES).await?;
+    if found.is_empty() {
+        let said: Vec<&str> =
+            history[..=last].iter().filter(|(role, _)| *role == Role::Customer).map(|(_, t)| t.as_str()).collect();
+        if said.len() > 1 {
+            found = crate::knowledge::best_passages(store, account_id, &said.join("\n"), PASSAGES).await?;
+        }
+    }
     let confidence = found.first().map_or(0.0, |(_, score)| *score);
     let prompt = Prompt {
         system: settings.system_prompt.clone(),
@@ -402,12 +474,20 @@ mod tests {
         assert!(text.contains("[1] FAQ\nReturns within 30 days."));
     }
 
-    #[test]
-    fn builtin_answers_with_the_best_passage_or_hands_over() {
-        assert_eq!(builtin(&prompt(vec![])), "Returns within 30 days.");
+    #[tokio::test]
+    async fn builtin_answers_with_the_best_passage_or_hands_over() {
+        let client = reqwest::Client::new();
+        let settings = Settings::resolve(None, &ServerDefaults::default());
+        assert!(!provider(&settings.provider).remote(), "the default needs no network");
+        let (client, settings) = (&client, &settings);
+        let ask = |prompt: Prompt| async move {
+            let call = Call { client, base: "", key: None, settings, prompt: &prompt };
+            provider(&settings.provider).complete(call).await.expect("answered")
+        };
+        assert_eq!(ask(prompt(vec![])).await, "Returns within 30 days.");
         let mut empty = prompt(vec![]);
         empty.passages.clear();
-        assert!(builtin(&empty).contains("An operator will help you"));
+        assert!(ask(empty).await.contains("An operator will help you"));
     }
 
     #[test]

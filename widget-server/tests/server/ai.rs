@@ -269,10 +269,31 @@ async fn a_provider_that_is_down_still_brings_the_visitor_to_a_person(db: Db) {
     assert!(messages.iter().all(|m| !m["metadata"]["ai"].is_object()), "no AI reply: {messages:?}");
 }
 
+/// A follow-up that names nothing ("Any advice?") is answered from what the
+/// customer wrote before it in the conversation.
+async fn a_follow_up_is_answered_from_the_conversation_before_it(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = admin(&app).await;
+    let (status, doc) = upload(&app, &token, form("faq.md", FAQ.as_bytes(), &[("title", "FAQ")])).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let alone = asked(&app, "Any advice?").await;
+    let (_, answer) = generate(&app, &token, &alone).await;
+    assert_eq!(answer["sources"], json!([]), "on its own it matches nothing: {answer}");
+
+    let s = app.session("follows-up").await;
+    app.send_ok(&s, "The item I got is damaged.").await;
+    app.send_ok(&s, "Any advice?").await;
+    let (status, answer) = generate(&app, &token, &s.session_id).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["response"].as_str().expect("response").contains("returned within 30 days"), "{answer}");
+    assert_eq!(answer["sources"][0]["document_id"], doc["data"]["id"]);
+}
+
 crate::on_both_databases!(
     auto_respond_answers_from_the_faq_and_hands_over_otherwise,
     a_provider_that_is_down_still_brings_the_visitor_to_a_person,
     settings_keep_the_key_to_themselves,
     the_builtin_provider_answers_from_the_knowledge_base,
     an_openai_compatible_model_gets_the_prompt_passages_and_question,
+    a_follow_up_is_answered_from_the_conversation_before_it,
 );
