@@ -41,6 +41,8 @@ pub enum Refused {
     NoText,
     #[error("the PDF could not be read (it may be damaged, encrypted or scanned images)")]
     UnreadablePdf,
+    #[error("the HTML nests elements more than {MAX_HTML_DEPTH} deep")]
+    TooDeep,
 }
 
 /// What the bytes are: PDF and DOCX by their signatures; otherwise UTF-8 text
@@ -83,7 +85,13 @@ pub fn extract(bytes: &[u8], format: Format) -> Result<String, Refused> {
         Format::Docx => docx_text(bytes)?,
         Format::Text => String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).into_owned(),
         Format::Markdown => markdown_text(&String::from_utf8_lossy(bytes)),
-        Format::Html => html_text(&String::from_utf8_lossy(bytes)),
+        Format::Html => {
+            let html = String::from_utf8_lossy(bytes);
+            if nesting(&html) > MAX_HTML_DEPTH {
+                return Err(Refused::TooDeep);
+            }
+            html_text(&html)
+        }
     };
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     if text.chars().all(|c| c.is_whitespace() || c == HEADING) {
@@ -115,181 +123,187 @@ fn docx_text(bytes: &[u8]) -> Result<String, Refused> {
     Ok(wordml_text(&xml))
 }
 
-/// The text of WordprocessingML.
+/// The text of WordprocessingML, read with an XML parser: runs of text,
+/// tabs and breaks, one paragraph per `w:p`, headings marked.
 fn wordml_text(xml: &str) -> String {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
     let mut out = String::with_capacity(xml.len() / 4);
     let mut paragraph = String::new();
-    let mut heading = false;
-    let mut in_text = false;
-    let mut rest = xml;
-    while let Some(lt) = rest.find('<') {
-        if in_text {
-            paragraph.push_str(&decode_entities(&rest[..lt]));
-        }
-        let Some(gt) = rest[lt..].find('>') else { break };
-        let tag = &rest[lt + 1..lt + gt];
-        let name = tag.trim_start_matches('/').split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("");
-        let closing = tag.starts_with('/');
-        match (name, closing) {
-            ("w:t", false) => in_text = !tag.ends_with('/'),
-            ("w:t", true) => in_text = false,
-            ("w:tab", false) => paragraph.push(' '),
-            ("w:br" | "w:cr", false) => paragraph.push('\n'),
-            ("w:pStyle", false) => {
-                let style = tag.split("w:val=\"").nth(1).and_then(|v| v.split('"').next()).unwrap_or("");
-                heading = style.starts_with("Heading") || style == "Title";
-            }
-            ("w:p", true) => {
-                out.push_str("\n\n");
-                if heading {
-                    out.push(HEADING);
+    let (mut heading, mut in_text) = (false, false);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.name().as_ref() == "w:t" => in_text = true,
+            Ok(Event::End(e)) => match e.name().as_ref() {
+                "w:t" => in_text = false,
+                "w:p" => {
+                    out.push_str("\n\n");
+                    if heading {
+                        out.push(HEADING);
+                    }
+                    out.push_str(paragraph.trim());
+                    paragraph.clear();
+                    heading = false;
                 }
-                out.push_str(paragraph.trim());
-                paragraph.clear();
-                heading = false;
+                _ => {}
+            },
+            Ok(Event::Empty(e)) => match e.name().as_ref() {
+                "w:tab" => paragraph.push(' '),
+                "w:br" | "w:cr" => paragraph.push('\n'),
+                "w:pStyle" => {
+                    let style = e.try_get_attribute("w:val").ok().flatten().map(|a| a.value.into_owned());
+                    let style = style.as_deref().unwrap_or_default();
+                    heading = style.starts_with("Heading") || style == "Title";
+                }
+                _ => {}
+            },
+            Ok(Event::Text(t)) if in_text => paragraph.push_str(&t.xml10_content()),
+            Ok(Event::GeneralRef(r)) if in_text => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    paragraph.push(c);
+                } else if let Some(text) = quick_xml::escape::resolve_predefined_entity(&r.xml10_content()) {
+                    paragraph.push_str(text);
+                }
             }
+            Ok(Event::Eof) | Err(_) => break,
             _ => {}
         }
-        rest = &rest[lt + gt + 1..];
     }
     out.push_str("\n\n");
     out.push_str(paragraph.trim());
     out
 }
 
-/// Markdown as plain text: headings, emphasis, code marks, links and images unwrapped.
+/// Markdown as plain text, read with a CommonMark parser: headings marked,
+/// paragraphs and list items kept apart, emphasis, code marks and links
+/// unwrapped, images and raw HTML left out.
 fn markdown_text(md: &str) -> String {
+    use pulldown_cmark::{Event, Parser, Tag, TagEnd};
     let mut out = String::with_capacity(md.len());
-    for line in md.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('#') {
-            out.push_str("\n\n");
-            out.push(HEADING);
-        }
-        let line = trimmed.trim_start_matches('#').trim_start();
-        let line = line.strip_prefix("> ").unwrap_or(line);
-        let mut rest = line;
-        while let Some(open) = rest.find('[') {
-            let (before, after) = rest.split_at(open);
-            let image = before.ends_with('!');
-            out.push_str(before.trim_end_matches('!'));
-            match (after.find("]("), after.find(')')) {
-                (Some(close), Some(end)) if close < end => {
-                    if !image {
-                        out.push_str(&after[1..close]);
-                    }
-                    rest = &after[end + 1..];
-                }
-                _ => {
-                    out.push('[');
-                    rest = &after[1..];
-                }
-            }
-        }
-        out.push_str(rest);
-        out.push('\n');
-        if trimmed.starts_with('#') {
-            // A heading is a paragraph of its own.
-            out.push('\n');
-        }
-    }
-    out.replace("**", "").replace("__", "").replace('`', "")
-}
-
-/// HTML as plain text: scripts and styles dropped, block elements as line
-/// breaks, tags removed, entities decoded.
-fn html_text(html: &str) -> String {
-    let lower = html.to_lowercase();
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut i = 0;
-    while i < html.len() {
-        let Some(lt) = html[i..].find('<').map(|p| p + i) else {
-            out.push_str(&decode_entities(&html[i..]));
-            break;
-        };
-        out.push_str(&decode_entities(&html[i..lt]));
-        let tag_end = html[lt..].find('>').map_or(html.len(), |p| lt + p + 1);
-        let tag = &lower[lt..tag_end];
-        let name: String =
-            tag.trim_start_matches(['<', '/']).chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-        if (name == "script" || name == "style") && !tag.starts_with("</") {
-            let close = format!("</{name}");
-            i = lower[tag_end..].find(&close).map_or(html.len(), |p| {
-                let at = tag_end + p;
-                lower[at..].find('>').map_or(html.len(), |q| at + q + 1)
-            });
-            continue;
-        }
-        if matches!(
-            name.as_str(),
-            "p" | "div"
-                | "br"
-                | "li"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "tr"
-                | "section"
-                | "article"
-                | "dt"
-                | "dd"
-        ) {
-            out.push('\n');
-            if name != "br" && name != "li" && name != "tr" {
-                out.push('\n');
-            }
-            if name.len() == 2 && name.starts_with('h') && !tag.starts_with("</") {
+    let mut in_image = 0usize;
+    for event in Parser::new(md) {
+        match event {
+            Event::Start(Tag::Heading { .. }) => {
+                out.push_str("\n\n");
                 out.push(HEADING);
             }
+            Event::Start(Tag::Image { .. }) => in_image += 1,
+            Event::End(TagEnd::Image) => in_image = in_image.saturating_sub(1),
+            Event::End(TagEnd::Heading(_) | TagEnd::Paragraph | TagEnd::CodeBlock | TagEnd::BlockQuote(_)) => {
+                out.push_str("\n\n");
+            }
+            Event::End(TagEnd::Item | TagEnd::TableRow) => out.push('\n'),
+            Event::End(TagEnd::TableCell) => out.push(' '),
+            Event::Text(text) | Event::Code(text) if in_image == 0 => out.push_str(&text),
+            Event::SoftBreak | Event::HardBreak => out.push('\n'),
+            _ => {}
         }
-        i = tag_end;
     }
     out
 }
 
-fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp..];
-        let end = after.find(';').filter(|e| *e <= 10);
-        let decoded = end.and_then(|e| {
-            let entity = &after[1..e];
-            let c = match entity {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" | "#39" => Some('\''),
-                "nbsp" => Some(' '),
-                _ if entity.starts_with("#x") || entity.starts_with("#X") => {
-                    u32::from_str_radix(&entity[2..], 16).ok().and_then(char::from_u32)
+/// HTML as plain text, read with an HTML5 parser: scripts, styles and the
+/// head dropped, block elements as line breaks, headings marked. The walk
+/// is iterative, so however deep a hostile document nests, the stack holds.
+fn html_text(html: &str) -> String {
+    use ego_tree::iter::Edge;
+    use scraper::Node;
+    let document = scraper::Html::parse_document(html);
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut skipping = None;
+    for edge in document.tree.root().traverse() {
+        match edge {
+            Edge::Open(node) if skipping.is_none() => match node.value() {
+                Node::Text(text) => out.extend(text.chars().map(|c| if c == '\u{a0}' { ' ' } else { c })),
+                Node::Element(e) => {
+                    let name = e.name();
+                    if matches!(name, "script" | "style" | "noscript" | "template" | "head") {
+                        skipping = Some(node.id());
+                    } else if matches!(name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
+                        out.push_str("\n\n");
+                        out.push(HEADING);
+                    } else if matches!(name, "br" | "li" | "tr") {
+                        out.push('\n');
+                    } else if block(name) {
+                        out.push_str("\n\n");
+                    }
                 }
-                _ if entity.starts_with('#') => entity[1..].parse().ok().and_then(char::from_u32),
-                _ => None,
-            };
-            c.map(|c| (c, e))
-        });
-        match decoded {
-            Some((c, e)) => {
-                out.push(c);
-                rest = &after[e + 1..];
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if skipping == Some(node.id()) {
+                    skipping = None;
+                } else if let (None, Node::Element(e)) = (skipping, node.value()) {
+                    if block(e.name()) || e.name().starts_with('h') && e.name().len() == 2 {
+                        out.push_str("\n\n");
+                    }
+                }
             }
-            None => {
-                out.push('&');
-                rest = &after[1..];
-            }
+            Edge::Open(_) => {}
         }
     }
-    out.push_str(rest);
     out
+}
+
+/// Element nesting an HTML document may have. An HTML5 parser's work grows
+/// with the square of the depth, so a hostile document is refused before it
+/// is parsed; real pages stay far below.
+const MAX_HTML_DEPTH: usize = 1_000;
+
+/// How deep the document's elements nest, counted from its tags: void
+/// elements and those whose end tag may be left out (the parser closes them
+/// by itself) do not count.
+fn nesting(html: &str) -> usize {
+    const OPEN_ENDED: [&str; 22] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "p",
+        "li", "dt", "dd", "tr", "td", "th", "option", "!",
+    ];
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        rest = &rest[lt + 1..];
+        let closing = rest.starts_with('/');
+        let name: String = rest
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '!')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if name.is_empty() || OPEN_ENDED.iter().any(|v| name == *v || name.starts_with('!')) {
+            continue;
+        }
+        let self_closed = rest.find('>').is_some_and(|gt| rest[..gt].ends_with('/'));
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !self_closed {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
+    }
+    deepest
+}
+
+/// Elements that hold paragraphs of their own.
+fn block(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "div"
+            | "section"
+            | "article"
+            | "header"
+            | "footer"
+            | "main"
+            | "aside"
+            | "blockquote"
+            | "pre"
+            | "dt"
+            | "dd"
+            | "table"
+            | "ul"
+            | "ol"
+            | "details"
+            | "summary"
+    )
 }
 
 /// Characters a passage aims for; paragraphs are joined up to it.
@@ -615,6 +629,22 @@ mod tests {
         assert!(text.contains("Ask Ann <support>"));
         assert!(!text.contains("alert") && !text.contains("color"), "{text}");
         assert_eq!(passages(&text), ["Returns\nSend it back within 30 days & keep the receipt.\nAsk Ann <support>"]);
+    }
+
+    #[test]
+    fn deeply_nested_html_is_refused_before_it_is_parsed() {
+        let deep = |n: usize| format!("{}answer{}", "<div>".repeat(n), "</div>".repeat(n));
+        let html = deep(MAX_HTML_DEPTH);
+        let text = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || extract(html.as_bytes(), Format::Html))
+            .expect("thread")
+            .join()
+            .expect("no stack overflow");
+        assert!(text.expect("text").contains("answer"));
+        assert_eq!(extract(deep(500_000).as_bytes(), Format::Html), Err(Refused::TooDeep));
+        let flat = "<ul><li>one<li>two<p>three<br><img src=x></ul>".repeat(5_000);
+        assert_eq!(nesting(&flat), 1, "open-ended and void elements do not nest");
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub async fn upload(
     }
     let bytes = file.ok_or_else(|| invalid("send the document as the form field `file`"))?;
     let refused = |r: Refused| match r {
-        Refused::Empty | Refused::NoText | Refused::UnreadablePdf => invalid(r.to_string()),
+        Refused::Empty | Refused::NoText | Refused::UnreadablePdf | Refused::TooDeep => invalid(r.to_string()),
         Refused::Unknown => OpError(AppError::UnsupportedMediaType(r.to_string())),
     };
     let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
