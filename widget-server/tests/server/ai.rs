@@ -289,6 +289,20 @@ async fn a_follow_up_is_answered_from_the_conversation_before_it(db: Db) {
     assert_eq!(answer["sources"][0]["document_id"], doc["data"]["id"]);
 }
 
+/// An account's model endpoint obeys the webhooks' private-address rule.
+async fn an_account_cannot_point_the_ai_at_a_private_address(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.allow_private_webhooks = false).await;
+    let token = admin(&app).await;
+    for url in ["http://127.0.0.1:11434/v1", "http://10.0.0.8/v1", "http://[::1]:8080/v1"] {
+        let change = json!({ "provider": "openai", "base_url": url });
+        let (status, body) = call(&app, Method::PUT, "/api/v1/ai/settings", &token, Some(change)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(body["code"], "AI_TARGET_NOT_ALLOWED", "{body}");
+    }
+    let (_, s) = call(&app, Method::GET, "/api/v1/ai/settings", &token, None).await;
+    assert_eq!((s["provider"].as_str(), &s["base_url"]), (Some("builtin"), &Value::Null), "nothing changed");
+}
+
 crate::on_both_databases!(
     auto_respond_answers_from_the_faq_and_hands_over_otherwise,
     a_provider_that_is_down_still_brings_the_visitor_to_a_person,
@@ -296,4 +310,5 @@ crate::on_both_databases!(
     the_builtin_provider_answers_from_the_knowledge_base,
     an_openai_compatible_model_gets_the_prompt_passages_and_question,
     a_follow_up_is_answered_from_the_conversation_before_it,
+    an_account_cannot_point_the_ai_at_a_private_address,
 );

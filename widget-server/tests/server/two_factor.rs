@@ -110,4 +110,31 @@ async fn the_secret_is_sealed_at_rest(db: Db) {
     assert!(stored[0].starts_with("sealed:v1:") && !stored[0].contains(secret), "{stored:?}");
 }
 
-crate::on_both_databases!(two_factor_sign_in_takes_a_code_or_a_backup_code_once, the_secret_is_sealed_at_rest);
+/// Steps out of order are refused with 409 and change nothing.
+async fn steps_out_of_order_are_refused(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = app.login().await.access_token;
+    let verify = Some(json!({ "code": "123456" }));
+    let (status, body) = call(&app, Method::POST, "/api/v1/auth/2fa/verify", &token, verify.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to verify: {body}");
+    let (status, body) = call(&app, Method::POST, "/api/v1/auth/2fa/disable", &token, verify).await;
+    assert_eq!(status, StatusCode::CONFLICT, "not on: {body}");
+    let (status, enabling) = call(&app, Method::POST, "/api/v1/auth/2fa/enable", &token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = enabling["secret"].as_str().expect("secret").to_owned();
+    let (status, _) =
+        call(&app, Method::POST, "/api/v1/auth/2fa/verify", &token, Some(json!({ "code": "000000x" }))).await;
+    assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    let (status, _) =
+        call(&app, Method::POST, "/api/v1/auth/2fa/verify", &token, Some(json!({ "code": code(&secret, 0) }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = call(&app, Method::POST, "/api/v1/auth/2fa/enable", &token, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "already on: {body}");
+    assert_eq!(login(&app, None).await.1["code"], "2FA_REQUIRED", "still on");
+}
+
+crate::on_both_databases!(
+    two_factor_sign_in_takes_a_code_or_a_backup_code_once,
+    the_secret_is_sealed_at_rest,
+    steps_out_of_order_are_refused,
+);
