@@ -163,8 +163,40 @@ async fn the_plan_rate_limits_operator_requests(db: Db) {
     assert_eq!(app.post_session(json!({ "userSessionId": "still-served" })).await.status, StatusCode::CREATED);
 }
 
+/// Knowledge-base files count against the plan's storage: a document that
+/// would pass it is refused with 402 and nothing is stored.
+async fn storage_over_the_plan_refuses_documents(db: Db) {
+    let plans = plans_file(json!({
+        "tiny": { "messages_per_month": null, "storage_mb": 1, "operators": null, "requests_per_minute": null },
+        "enterprise": unlimited(),
+    }));
+    let path = plans.path().to_owned();
+    let app = TestApp::spawn_with(db, |c| {
+        c.plans = Some(path);
+        c.default_plan = "tiny".into();
+    })
+    .await;
+    let token = admin(&app).await;
+    let (status, _) =
+        call(&app, Method::POST, "/api/v1/billing/subscription/change", &token, Some(json!({ "plan": "tiny" }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let paragraph = "Our beans are roasted every morning in small batches and shipped the same day. ";
+    let small = paragraph.repeat(7_000);
+    let (status, body) =
+        crate::knowledge::upload(&app, &token, crate::knowledge::form("a.txt", small.as_bytes(), &[])).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) =
+        crate::knowledge::upload(&app, &token, crate::knowledge::form("b.txt", small.as_bytes(), &[])).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("PLAN_LIMIT")), "{body}");
+    let (_, documents) = call(&app, Method::GET, "/api/v1/knowledge/documents", &token, None).await;
+    assert_eq!(documents["data"].as_array().map(Vec::len), Some(1), "nothing more was stored");
+    let (_, usage) = call(&app, Method::GET, "/api/v1/billing/usage", &token, None).await;
+    assert!(usage["storage"]["used_mb"].as_f64().is_some_and(|mb| mb > 0.0), "{usage}");
+}
+
 crate::on_both_databases!(
     a_registered_account_starts_free_and_a_change_tells_webhooks,
     over_a_quota_operators_are_refused_and_visitors_counted,
     the_plan_rate_limits_operator_requests,
+    storage_over_the_plan_refuses_documents,
 );

@@ -493,10 +493,50 @@ async fn a_widget_channel_is_configured_live(db: Db) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A messaging channel is renamed, and its settings checked again on change:
+/// a bad token is refused and the channel keeps working as it was; a
+/// WhatsApp address inside the network is refused like a Telegram one.
+async fn a_messaging_channel_is_renamed_and_reconfigured_with_the_same_checks(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = admin(&app).await;
+    let fake = Fake::start().await;
+    let channel = connect_telegram(&app, &token, &fake).await;
+    let path = format!("/api/v1/channels/{}", channel["id"].as_str().expect("id"));
+    let (status, renamed) =
+        call(&app, reqwest::Method::PUT, &path, &token, Some(json!({ "name": "Orders bot" }))).await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(
+        (renamed["data"]["name"].as_str(), renamed["data"]["type"].as_str()),
+        (Some("Orders bot"), Some("telegram"))
+    );
+    let bad = json!({ "config": { "bot_token": "1:not-the-right-token-at-all-xx", "api_base_url": fake.base } });
+    let (status, refused) = call(&app, reqwest::Method::PUT, &path, &token, Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (_, channels) = call(&app, reqwest::Method::GET, "/api/v1/channels", &token, None).await;
+    let kept =
+        channels["data"].as_array().expect("list").iter().find(|c| c["id"] == channel["id"]).cloned().expect("kept");
+    assert_eq!(kept["name"], "Orders bot");
+    assert_eq!(kept["config"]["bot_username"], channel["config"]["bot_username"], "still the same bot");
+    assert!(!kept.to_string().contains(BOT_TOKEN), "the token is never shown");
+
+    let strict = TestApp::spawn_with(db, |c| c.allow_private_webhooks = false).await;
+    let token = admin(&strict).await;
+    let config = json!({
+        "phone_number_id": WA_NUMBER, "access_token": WA_TOKEN, "app_secret": WA_APP_SECRET,
+        "verify_token": WA_VERIFY, "api_base_url": fake.base,
+    });
+    let body = json!({ "type": "whatsapp", "name": "WhatsApp", "config": config });
+    let (status, body) = call(&strict, reqwest::Method::POST, "/api/v1/channels", &token, Some(body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["detail"].as_str().expect("detail").contains("private"), "{body}");
+    assert!(fake.calls_to(WA_NUMBER).is_empty(), "nothing was asked of that address");
+}
+
 crate::on_both_databases!(
     a_telegram_bot_is_connected_and_answered_from_the_inbox,
     telegram_refusals_and_outages_show_on_the_reply,
     connecting_refuses_what_cannot_work,
     a_whatsapp_number_verifies_its_webhook_and_answers_customers,
     a_widget_channel_is_configured_live,
+    a_messaging_channel_is_renamed_and_reconfigured_with_the_same_checks,
 );
