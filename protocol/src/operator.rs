@@ -112,7 +112,7 @@ pub struct OperatorMessage {
     pub sender_id: Option<String>,
     pub content: String,
     #[serde(default)]
-    pub attachments: Vec<Value>,
+    pub attachments: Vec<crate::ws::Attachment>,
     #[serde(default)]
     pub metadata: Value,
     pub created_at: String,
@@ -122,7 +122,11 @@ pub struct OperatorMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendOperatorMessage {
+    #[serde(default)]
     pub content: String,
+    /// Files uploaded to the conversation before
+    /// (`POST /conversations/{id}/attachments`) to send with the message:
+    /// their ids, or the attachment objects that upload answered.
     #[serde(default)]
     pub attachments: Vec<Value>,
 }

@@ -132,6 +132,62 @@ pub struct ChatMessage {
     #[serde(default)]
     pub status: MessageStatus,
     pub created_at: String,
+    /// Files sent with the message (a message may be files only).
+    #[serde(default)]
+    pub attachments: Vec<ChatAttachment>,
+}
+
+/// What kind of file an attachment is, from its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    Image,
+    Audio,
+    Video,
+    File,
+}
+
+impl FileType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Audio => "audio",
+            Self::Video => "video",
+            Self::File => "file",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "image" => Some(Self::Image),
+            "audio" => Some(Self::Audio),
+            "video" => Some(Self::Video),
+            "file" => Some(Self::File),
+            _ => None,
+        }
+    }
+}
+
+/// A file of a message in the native API. `dataUrl` and `thumbUrl` are
+/// signed links, valid for days, that need no session token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChatAttachment {
+    pub id: String,
+    pub message_id: Option<String>,
+    pub account_id: String,
+    pub file_type: FileType,
+    pub extension: String,
+    pub file_name: String,
+    /// Bytes.
+    pub file_size: i64,
+    pub data_url: String,
+    /// A small preview of an image; `None` for other files.
+    pub thumb_url: Option<String>,
+    /// What to show when the file cannot be: its name.
+    pub fallback_title: String,
 }
 
 /// `POST /api/public/chat/sessions`: create, resume or update a session.

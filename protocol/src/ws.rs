@@ -128,7 +128,7 @@ pub struct MessageEvent {
     pub echo_id: Option<String>,
     pub dialog_id: String,
     #[serde(default)]
-    pub attachments: Vec<Value>,
+    pub attachments: Vec<Attachment>,
     pub sender: EventSender,
     /// Unix seconds.
     pub created_at: i64,
@@ -218,5 +218,39 @@ impl ServerFrame {
     /// The frame as JSON text. Serialising these types cannot fail.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"event\":\"error\",\"data\":{}}"))
+    }
+}
+
+/// A file of a message, in the Novatalks (Chatwoot) shape of message events;
+/// the operator API uses the same shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attachment {
+    pub id: String,
+    pub message_id: Option<String>,
+    pub account_id: String,
+    pub file_type: crate::public::FileType,
+    pub extension: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub data_url: String,
+    pub thumb_url: Option<String>,
+    pub fallback_title: String,
+}
+
+impl From<crate::public::ChatAttachment> for Attachment {
+    fn from(a: crate::public::ChatAttachment) -> Self {
+        Self {
+            id: a.id,
+            message_id: a.message_id,
+            account_id: a.account_id,
+            file_type: a.file_type,
+            extension: a.extension,
+            file_name: a.file_name,
+            file_size: a.file_size,
+            data_url: a.data_url,
+            thumb_url: a.thumb_url,
+            fallback_title: a.fallback_title,
+        }
     }
 }

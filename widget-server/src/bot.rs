@@ -43,7 +43,8 @@ async fn say(chat: &Chat, website: &Website, session: &Session, sender: Sender, 
         return Ok(());
     }
     let name = sender_name(website, session, sender, None);
-    let message = NewMessage { session_id: &session.id, sender, body: text, manager_id: None, echo_id: None };
+    let message =
+        NewMessage { session_id: &session.id, sender, body: text, manager_id: None, echo_id: None, attachments: &[] };
     chat.post(session, message, name).await?;
     Ok(())
 }

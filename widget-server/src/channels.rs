@@ -223,7 +223,7 @@ pub async fn receive(state: &AppState, channel: &Website, inbound: Inbound) -> A
     }
     let text = MessageText::parse(&text, max)?;
     let key = ClientKey::parse("message_id", &inbound.message_key)?;
-    state.chat.visitor_message(channel, &session, &text, Some(&key)).await?;
+    state.chat.visitor_message(channel, &session, &text, &[], Some(&key)).await?;
     Ok(())
 }
 

@@ -36,6 +36,9 @@ use crate::webhooks::Webhooks;
 pub enum ChatError {
     #[error("{0}")]
     NotFound(String),
+    /// Files a message names that are not uploads of its session waiting to be sent.
+    #[error("{0}")]
+    Attachments(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -53,6 +56,8 @@ pub struct Chat {
     throttle: throttle::Throttle,
     /// Set by [`Chat::enable_ai`]: what auto-respond needs.
     ai: std::sync::OnceLock<assistant::AiRuntime>,
+    /// Set by [`Chat::enable_files`]: the signer of the links webhooks carry.
+    links: std::sync::OnceLock<crate::files::Links>,
 }
 
 impl Chat {
@@ -73,6 +78,7 @@ impl Chat {
             metrics,
             throttle: throttle::Throttle::default(),
             ai: std::sync::OnceLock::new(),
+            links: std::sync::OnceLock::new(),
         }
     }
 
@@ -109,6 +115,11 @@ impl Chat {
         Ok(())
     }
 
+    /// Lets webhook payloads carry attachments with their links.
+    pub fn enable_files(&self, links: crate::files::Links) {
+        let _ = self.links.set(links);
+    }
+
     /// The store the core writes through.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
@@ -123,7 +134,7 @@ impl Chat {
                 self.channels.enqueue(session, message).await;
             }
         }
-        let hook = webhook_of(&event);
+        let hook = webhook_of(&event, self.links.get());
         let published = HubEvent::new(event);
         let session = published.event.session();
         self.hub.publish(session, Arc::clone(&published));
@@ -159,7 +170,7 @@ impl Chat {
 }
 
 /// The webhook an event makes: its name and its `data`.
-fn webhook_of(event: &Event) -> Option<(&'static str, Value)> {
+fn webhook_of(event: &Event, links: Option<&crate::files::Links>) -> Option<(&'static str, Value)> {
     match event {
         Event::MessageCreated { session, message, .. } => {
             let name = match message.sender {
@@ -167,9 +178,13 @@ fn webhook_of(event: &Event) -> Option<(&'static str, Value)> {
                 Sender::Manager => "message.sent",
                 Sender::Bot | Sender::System => return None,
             };
+            let attachments: Vec<Value> = match links {
+                Some(links) => message.attachments.iter().map(|a| json!(links.event(a))).collect(),
+                None => Vec::new(),
+            };
             let message = json!({
                 "id": message.id, "content": message.body, "sender": message.sender,
-                "sender_id": message.manager_id, "created_at": iso(message.created_ms),
+                "sender_id": message.manager_id, "created_at": iso(message.created_ms), "attachments": attachments,
             });
             Some((name, json!({ "conversation_id": session.id, "message": message })))
         }
@@ -248,7 +263,7 @@ mod tests {
         let (session, created) = chat.open_session(&website, "visitor-1").await.expect("open");
         assert!(created);
         let text = MessageText::parse("Hello", 100).expect("text");
-        let (message, stored) = chat.visitor_message(&website, &session, &text, None).await.expect("send");
+        let (message, stored) = chat.visitor_message(&website, &session, &text, &[], None).await.expect("send");
         assert!(stored);
         assert_eq!(message.body, "Hello");
         let mut kinds = Vec::new();
@@ -307,15 +322,15 @@ mod tests {
             session: session(SessionStatus::Closed),
             change: Change::Status { from: SessionStatus::Active },
         };
-        assert_eq!(webhook_of(&closed).map(|w| w.0), Some("conversation.closed"));
+        assert_eq!(webhook_of(&closed, None).map(|w| w.0), Some("conversation.closed"));
         let reopened = Event::ConversationChanged {
             session: session(SessionStatus::Active),
             change: Change::Status { from: SessionStatus::Closed },
         };
-        assert!(webhook_of(&reopened).is_none(), "reopening is not a close");
+        assert!(webhook_of(&reopened, None).is_none(), "reopening is not a close");
         let assigned = Event::ConversationChanged { session: session(SessionStatus::Active), change: Change::Assigned };
-        assert_eq!(webhook_of(&assigned).map(|w| w.0), Some("conversation.assigned"));
+        assert_eq!(webhook_of(&assigned, None).map(|w| w.0), Some("conversation.assigned"));
         let created = Event::ConversationCreated { session: session(SessionStatus::Active) };
-        assert_eq!(webhook_of(&created).map(|w| w.0), Some("conversation.created"));
+        assert_eq!(webhook_of(&created, None).map(|w| w.0), Some("conversation.created"));
     }
 }

@@ -239,6 +239,24 @@ pub struct ServeConfig {
     /// The default provider's API key.
     #[arg(long, env = "NATTER_AI_API_KEY", hide_env_values = true, global = true)]
     pub ai_api_key: Option<String>,
+    /// Where attachments are kept when no S3 bucket is set (default `<data-dir>/files`).
+    #[arg(long, env = "NATTER_FILES_DIR", global = true)]
+    pub files_dir: Option<PathBuf>,
+    /// Keep attachments in this S3-compatible bucket instead (credentials
+    /// from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`).
+    #[arg(long, env = "NATTER_S3_BUCKET", global = true)]
+    pub s3_bucket: Option<String>,
+    /// The S3-compatible endpoint (MinIO, R2, …); unset is AWS.
+    #[arg(long, env = "NATTER_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "NATTER_S3_REGION", default_value = "us-east-1", global = true)]
+    pub s3_region: String,
+    /// The largest attachment any website may take, in MB (a website's own limit is at most this).
+    #[arg(long, env = "NATTER_MAX_UPLOAD_MB", default_value_t = 25, global = true)]
+    pub max_upload_mb: u64,
+    /// Days a signed attachment link stays valid.
+    #[arg(long, env = "NATTER_FILE_LINK_DAYS", default_value_t = 7, global = true)]
+    pub file_link_days: u64,
     /// Let anyone create an account with `POST /api/v1/auth/register`.
     #[arg(long, env = "NATTER_ALLOW_REGISTRATION", global = true)]
     pub allow_registration: bool,
@@ -307,6 +325,12 @@ impl ServeConfig {
             ai_api_key: None,
             plans: None,
             default_plan: "free".into(),
+            files_dir: None,
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            max_upload_mb: 25,
+            file_link_days: 7,
             no_demo: true,
             log_json: false,
         }

@@ -28,6 +28,14 @@ impl MessageText {
         Ok(Self(text.to_owned()))
     }
 
+    /// The text of a message that may be files only: with files, blank text is no text.
+    pub fn parse_with_files(text: &str, max_chars: usize, files: usize) -> Result<Self, AppError> {
+        if files > 0 && text.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(text, max_chars)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -121,6 +121,7 @@ impl From<crate::chat::ChatError> for AppError {
     fn from(e: crate::chat::ChatError) -> Self {
         match e {
             crate::chat::ChatError::NotFound(what) => Self::NotFound(what),
+            crate::chat::ChatError::Attachments(why) => Self::Validation("attachment_invalid", why),
             crate::chat::ChatError::Store(e) => Self::Store(e),
         }
     }

@@ -32,11 +32,23 @@ where
                 AppError::BadRequest("unreadable_body", rejection.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => AppError::Validation("invalid_field", e.to_string()),
-            _ => AppError::BadRequest("invalid_json", format!("request body is not valid JSON: {e}")),
-        })
+        parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// Syntax errors are 400, wrong fields 422.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => AppError::Validation("invalid_field", e.to_string()),
+        _ => AppError::BadRequest("invalid_json", format!("request body is not valid JSON: {e}")),
+    })
+}
+
+/// A JSON body of at most `limit` bytes, for routes that lift the default
+/// body limit because they also take files.
+pub async fn json_within<T: DeserializeOwned>(req: Request, limit: usize) -> Result<T, AppError> {
+    let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| AppError::PayloadTooLarge(limit))?;
+    parse_json(&bytes)
 }
 
 /// Query parameters; a malformed query is a 400 in the envelope.

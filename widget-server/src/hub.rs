@@ -11,6 +11,7 @@ use natter_protocol::{ChatMessage, Sender};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::files::Links;
 use crate::store::{Message, Session};
 use crate::time::iso;
 
@@ -111,15 +112,15 @@ impl HubEvent {
 
     /// The event as the widget's `/ws` frame (Novatalks shapes); `None` for
     /// what the widget is never told (the room graph).
-    pub fn widget_frame(&self) -> Option<Utf8Bytes> {
+    pub fn widget_frame(&self, links: &Links) -> Option<Utf8Bytes> {
         self.widget
             .get_or_init(|| {
                 let frame = match &self.event {
                     Event::MessageCreated { session, message, author } => {
-                        ServerFrame::MessageCreated(Box::new(message_event(session, message, author)))
+                        ServerFrame::MessageCreated(Box::new(message_event(session, message, author, links)))
                     }
                     Event::MessageUpdated { session, message, author } => {
-                        ServerFrame::MessageUpdated(Box::new(message_event(session, message, author)))
+                        ServerFrame::MessageUpdated(Box::new(message_event(session, message, author, links)))
                     }
                     Event::ConversationCreated { session } => {
                         ServerFrame::ConversationCreated(conversation_event(session))
@@ -285,8 +286,8 @@ impl Drop for Subscription {
     }
 }
 
-/// The native message as the public API returns it.
-pub fn chat_message(m: &Message) -> ChatMessage {
+/// The native message as the public API returns it, its files with fresh links.
+pub fn chat_message(m: &Message, links: &Links) -> ChatMessage {
     ChatMessage {
         id: m.id.clone(),
         seq: m.seq,
@@ -296,11 +297,12 @@ pub fn chat_message(m: &Message) -> ChatMessage {
         echo_id: m.echo_id.clone(),
         status: m.status,
         created_at: iso(m.created_ms),
+        attachments: m.attachments.iter().map(|a| links.chat(a)).collect(),
     }
 }
 
 /// `message.created` / `message.updated` data for a message of `session`.
-pub fn message_event(session: &Session, m: &Message, sender_name: &str) -> MessageEvent {
+pub fn message_event(session: &Session, m: &Message, sender_name: &str, links: &Links) -> MessageEvent {
     let sender_id = match m.sender {
         Sender::User => Some(session.id.clone()),
         Sender::Manager => m.manager_id.clone(),
@@ -323,12 +325,12 @@ pub fn message_event(session: &Session, m: &Message, sender_name: &str) -> Messa
         conversation_id: session.id.clone(),
         echo_id: m.echo_id.clone(),
         dialog_id: session.id.clone(),
-        attachments: Vec::new(),
+        attachments: m.attachments.iter().map(|a| links.event(a)).collect(),
         sender: EventSender { id: sender_id, name: sender_name.to_owned(), display_name: None },
         created_at: m.created_ms.div_euclid(1000),
         seq: m.seq,
         sender_type: m.sender,
-        message: chat_message(m),
+        message: chat_message(m, links),
     }
 }
 

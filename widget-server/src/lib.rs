@@ -29,6 +29,8 @@ mod extract;
 mod fallback;
 /// The relay of hub events between instances sharing PostgreSQL.
 mod fanout;
+/// Attachments: uploads, storage, signed links, downloads.
+pub mod files;
 /// Typed events and per-session channels.
 pub mod hub;
 /// The knowledge base's text: sniffing, extraction, passages, query terms.
@@ -248,6 +250,8 @@ pub struct Shared {
     pub ai_clients: ai::Clients,
     /// Replies on their way to Telegram and WhatsApp.
     pub channels: Arc<channels::Channels>,
+    /// Attachments: their bytes and signed links.
+    pub files: Arc<files::Files>,
     /// The chat core: every use case goes through it.
     pub chat: Arc<chat::Chat>,
     /// Cancelled when the server begins to shut down.
@@ -310,6 +314,28 @@ impl AppState {
             api_key: config.ai_api_key.clone(),
         };
         chat.enable_ai(ai::Clients::new(egress), ai_defaults.clone());
+        let place = match &config.s3_bucket {
+            Some(bucket) => files::storage::Place::S3 {
+                bucket: bucket.clone(),
+                endpoint: config.s3_endpoint.clone(),
+                region: config.s3_region.clone(),
+            },
+            None => files::storage::Place::Directory(
+                config.files_dir.clone().unwrap_or_else(|| config.db.data_dir.join("files")),
+            ),
+        };
+        let links = files::Links::new(
+            secret.as_bytes(),
+            &config.public_url(),
+            Duration::from_secs(config.file_link_days.max(1).saturating_mul(24 * 3600)),
+        );
+        let files = Arc::new(files::Files::new(
+            files::storage::Blobs::open(&place)?,
+            links,
+            config.max_upload_mb.max(1).saturating_mul(1024 * 1024),
+        ));
+        files.start_janitor(Arc::clone(&store), shutdown.clone());
+        chat.enable_files(files.links.clone());
         let sessions = Arc::new(SessionCache::default());
         let idle = Duration::from_secs(config.empty_session_hours.saturating_mul(3600));
         sweep::start(Arc::clone(&store), Arc::clone(&hub), Arc::clone(&sessions), idle, shutdown.clone());
@@ -346,6 +372,7 @@ impl AppState {
             jwt: Arc::new(JwtKeys::new(secret.as_bytes())),
             webhooks,
             channels,
+            files,
             shutdown,
         })))
     }
@@ -374,6 +401,7 @@ pub fn app(state: AppState) -> Router {
         .merge(operator)
         .merge(hooks)
         .merge(ws::router())
+        .merge(files::router())
         .merge(ops)
         .merge(openapi::viewer(openapi::document(paths)))
         .merge(fallback::router())

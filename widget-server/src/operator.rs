@@ -72,7 +72,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(conversations::list, conversations::start))
         .routes(routes!(conversations::get_one))
-        .routes(routes!(conversations::messages, conversations::reply))
+        .routes({
+            // Replies may carry files.
+            let (schemas, paths, router) = routes!(conversations::messages, conversations::reply);
+            (schemas, paths, router.layer(axum::extract::DefaultBodyLimit::disable()))
+        })
+        .routes({
+            let (schemas, paths, router) = routes!(conversations::upload);
+            (schemas, paths, router.layer(axum::extract::DefaultBodyLimit::disable()))
+        })
         .routes(routes!(conversations::close))
         .routes(routes!(conversations::reopen))
         .routes(routes!(conversations::assign))

@@ -37,7 +37,11 @@ pub fn router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(novatalks::router())
         .merge(omnisupport::router())
         .routes(routes!(create_session))
-        .routes(routes!(send_message, list_messages))
+        .routes({
+            // Messages may carry files: `read_form` bounds them, `json_within` the JSON.
+            let (schemas, paths, router) = routes!(send_message, list_messages);
+            (schemas, paths, router.layer(axum::extract::DefaultBodyLimit::disable()))
+        })
         .routes(routes!(notify))
         .routes(routes!(config))
         .split_for_parts();
@@ -124,7 +128,7 @@ async fn create_session(
         session = state.chat.update_contact(&website, session, &contact).await?;
     }
     if let Some(text) = &first {
-        state.chat.visitor_message(&website, &session, text, echo.as_ref()).await?;
+        state.chat.visitor_message(&website, &session, text, &[], echo.as_ref()).await?;
     }
     if created {
         state.chat.announce(&session).await;
@@ -133,7 +137,7 @@ async fn create_session(
     let data = SessionData {
         session_id: session.id.clone(),
         session: chat_session(&session),
-        messages: page.messages.iter().map(chat_message).collect(),
+        messages: page.messages.iter().map(|m| chat_message(m, &state.files.links)).collect(),
         has_more: page.has_more,
         token: Some(session.token.clone()),
     };
@@ -152,12 +156,24 @@ async fn create_session(
 async fn send_message(
     State(state): State<AppState>,
     SessionAuth { website, session }: SessionAuth,
-    JsonBody(req): JsonBody<SendMessageRequest>,
+    headers: axum::http::HeaderMap,
+    req: axum::extract::Request,
 ) -> AppResult<(StatusCode, Json<Envelope<MessageData>>)> {
-    let text = MessageText::parse(&req.message, state.settings.max_message_chars)?;
-    let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echoId", e)).transpose()?;
-    let (message, created) = state.chat.visitor_message(&website, &session, &text, echo.as_ref()).await?;
-    Ok((created_or_ok(created), Json(Envelope::ok(MessageData { message: chat_message(&message) }))))
+    let (text, echo, files) = if crate::files::is_multipart(&headers) {
+        let (form, kept) = crate::files::upload_form(&state, &website, &session, &headers, req).await?;
+        let field = |name: &str| form.field(name).map(str::to_owned);
+        (field("message").unwrap_or_default(), field("echoId"), kept.into_iter().map(|a| a.id).collect())
+    } else {
+        let req: SendMessageRequest = crate::extract::json_within(req, state.settings.max_body_bytes).await?;
+        (req.message, req.echo_id, Vec::new())
+    };
+    let text = MessageText::parse_with_files(&text, state.settings.max_message_chars, files.len())?;
+    let echo = echo.as_deref().map(|e| ClientKey::parse("echoId", e)).transpose()?;
+    let (message, created) = state.chat.visitor_message(&website, &session, &text, &files, echo.as_ref()).await?;
+    Ok((
+        created_or_ok(created),
+        Json(Envelope::ok(MessageData { message: chat_message(&message, &state.files.links) })),
+    ))
 }
 
 /// Reads `after`/`before` as a seq number or a message id of this session.
@@ -209,7 +225,7 @@ async fn list_messages(
     }
     let page = state.store.list_messages(&key.id, cursor, i64::from(limit)).await?;
     Ok(Json(Envelope::ok(MessagesData {
-        messages: page.messages.iter().map(chat_message).collect(),
+        messages: page.messages.iter().map(|m| chat_message(m, &state.files.links)).collect(),
         has_more: page.has_more,
     })))
 }
@@ -254,11 +270,11 @@ async fn notify(
         None => state.chat.open_session(&website, ClientKey::parse("userSessionId", &random_token())?.as_str()).await?,
     };
     let session = state.chat.update_contact(&website, session, &contact).await?;
-    let (message, stored) = state.chat.visitor_message(&website, &session, &text, None).await?;
+    let (message, stored) = state.chat.visitor_message(&website, &session, &text, &[], None).await?;
     if created {
         state.chat.announce(&session).await;
     }
-    let data = NotifyData { session_id: session.id.clone(), message: chat_message(&message) };
+    let data = NotifyData { session_id: session.id.clone(), message: chat_message(&message, &state.files.links) };
     Ok((created_or_ok(stored), Json(Envelope::ok(data))))
 }
 

@@ -42,6 +42,8 @@ pub struct WebsiteSettings {
     /// Assign each new conversation, at its first visitor message, to the
     /// available operator with the fewest open conversations.
     pub auto_assign: bool,
+    /// What visitors and operators may attach.
+    pub attachments: crate::files::Rules,
 }
 
 impl Default for WebsiteSettings {
@@ -59,6 +61,7 @@ impl Default for WebsiteSettings {
             business_hours: None,
             away_when_no_operator: false,
             auto_assign: false,
+            attachments: crate::files::Rules::default(),
         }
     }
 }
@@ -211,6 +214,31 @@ pub struct Message {
     pub echo_id: Option<String>,
     pub status: MessageStatus,
     pub created_ms: i64,
+    /// Its files, in the order they were sent.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file uploaded to a session: sent with `message_id`, or waiting for a
+/// message to claim it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: String,
+    pub message_id: Option<String>,
+    pub session_id: String,
+    pub account_id: String,
+    /// The blob of the bytes (their SHA-256).
+    pub blob: String,
+    /// The blob of the thumbnail, for images.
+    pub thumb: Option<String>,
+    pub thumb_mime: Option<String>,
+    pub file_type: natter_protocol::FileType,
+    /// The sniffed type it is served with.
+    pub mime: String,
+    pub extension: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub created_ms: i64,
 }
 
 /// A message to store.
@@ -221,6 +249,8 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     pub manager_id: Option<&'a str>,
     pub echo_id: Option<&'a str>,
+    /// Uploads of the session the message claims (their ids).
+    pub attachments: &'a [String],
 }
 
 /// Where a page of messages starts.
@@ -628,6 +658,22 @@ pub trait MessageStore: Send + Sync + 'static {
     async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>>;
 }
 
+/// Attachments: uploads, the files of messages, blob references.
+#[async_trait]
+pub trait AttachmentStore: Send + Sync + 'static {
+    async fn add_attachment(&self, attachment: &Attachment) -> StoreResult<()>;
+    async fn attachments_of(&self, message_ids: &[&str]) -> StoreResult<Vec<Attachment>>;
+    async fn attachment_by_id(&self, id: &str) -> StoreResult<Option<Attachment>>;
+    /// Whether any attachment names the blob (as its file or thumbnail).
+    async fn blob_in_use(&self, blob: &str) -> StoreResult<bool>;
+    /// Removes uploads no message claimed before `before_ms`; returns their blobs.
+    async fn delete_unsent_attachments(&self, before_ms: i64) -> StoreResult<Vec<String>>;
+    /// The blobs the sessions' attachments name.
+    async fn blobs_of_sessions(&self, session_ids: &[&str]) -> StoreResult<Vec<String>>;
+    /// Bytes of the account's attachments.
+    async fn attachment_bytes(&self, account_id: &str) -> StoreResult<i64>;
+}
+
 /// Customers: lookup, verified identity, erasure.
 #[async_trait]
 pub trait CustomerStore: Send + Sync + 'static {
@@ -797,6 +843,7 @@ pub trait Store:
     + WebhookStore
     + ChannelStore
     + KnowledgeStore
+    + AttachmentStore
 {
 }
 
@@ -810,13 +857,14 @@ impl<T> Store for T where
         + WebhookStore
         + ChannelStore
         + KnowledgeStore
+        + AttachmentStore
 {
 }
 
 /// The store traits, for `use crate::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        AccountStore, ChannelStore, CustomerStore, Database, KnowledgeStore, MessageStore, OperatorStore, SessionStore,
-        Store, WebhookStore,
+        AccountStore, AttachmentStore, ChannelStore, CustomerStore, Database, KnowledgeStore, MessageStore,
+        OperatorStore, SessionStore, Store, WebhookStore,
     };
 }

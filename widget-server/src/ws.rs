@@ -250,7 +250,16 @@ impl Connection<'_> {
                 };
             for m in &page.messages {
                 let name = sender_name(&self.website, &self.session, m.sender, None);
-                send(socket, &ServerFrame::MessageCreated(Box::new(message_event(&self.session, m, name)))).await?;
+                send(
+                    socket,
+                    &ServerFrame::MessageCreated(Box::new(message_event(
+                        &self.session,
+                        m,
+                        name,
+                        &self.state.files.links,
+                    ))),
+                )
+                .await?;
                 self.sent_seq = m.seq;
             }
             if !page.has_more {
@@ -317,7 +326,7 @@ impl Protocol for Connection<'_> {
             EventKind::MessageCreated { seq } => match delivery(self.sent_seq, seq) {
                 Delivery::Duplicate => {}
                 Delivery::Next => {
-                    if let Some(frame) = event.widget_frame() {
+                    if let Some(frame) = event.widget_frame(&self.state.files.links) {
                         crate::socket::send(socket, WsMessage::Text(frame)).await?;
                     }
                     self.sent_seq = seq;
@@ -327,7 +336,7 @@ impl Protocol for Connection<'_> {
             // The visitor's own typing and contact details need no echo.
             EventKind::Typing { from_visitor: true } | EventKind::Contact | EventKind::Edge => {}
             _ => {
-                if let Some(frame) = event.widget_frame() {
+                if let Some(frame) = event.widget_frame(&self.state.files.links) {
                     crate::socket::send(socket, WsMessage::Text(frame)).await?;
                 }
             }

@@ -55,6 +55,7 @@ impl Timeline {
             echo_id: Some(echo_id.to_owned()),
             status: MessageStatus::Sent,
             created_at: created_at.to_owned(),
+            attachments: Vec::new(),
         };
         self.entries.push(Entry { message, pending: true });
     }
@@ -133,6 +134,7 @@ mod tests {
             echo_id: echo.map(Into::into),
             status: MessageStatus::Sent,
             created_at: "2024-01-20T10:30:00.000Z".into(),
+            attachments: Vec::new(),
         }
     }
 

@@ -133,8 +133,14 @@ impl Chat {
             return Ok(());
         }
         let body: String = answer.response.trim().chars().take(MAX_REPLY_CHARS).collect();
-        let new =
-            NewMessage { session_id: &current.id, sender: Sender::Bot, body: &body, manager_id: None, echo_id: None };
+        let new = NewMessage {
+            session_id: &current.id,
+            sender: Sender::Bot,
+            body: &body,
+            manager_id: None,
+            echo_id: None,
+            attachments: &[],
+        };
         let name = sender_name(&website, &current, Sender::Bot, None).to_owned();
         let (message, _) = self.post(&current, new, &name).await?;
         let reply = AiReply {
@@ -160,6 +166,7 @@ impl Chat {
                 body: HANDOVER,
                 manager_id: None,
                 echo_id: None,
+                attachments: &[],
             };
             let name = sender_name(website, session, Sender::Bot, None).to_owned();
             self.post(session, new, &name).await?;

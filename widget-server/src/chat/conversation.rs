@@ -42,6 +42,7 @@ impl Chat {
             body: &note,
             manager_id: Some(&operator.id),
             echo_id: None,
+            attachments: &[],
         };
         self.post(&updated, new, "System").await?;
         Ok(updated)

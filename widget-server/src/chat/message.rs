@@ -8,7 +8,7 @@ use natter_protocol::Sender;
 use tokio::time::Instant;
 
 use super::throttle::Kind;
-use super::{Chat, ChatResult};
+use super::{Chat, ChatError, ChatResult};
 use crate::domain::{ClientKey, MessageText};
 use crate::hub::{Event, HubEvent};
 use crate::store::{
@@ -93,14 +93,17 @@ impl Chat {
         website: &Website,
         session: &Session,
         text: &MessageText,
+        files: &[String],
         echo_id: Option<&ClientKey>,
     ) -> ChatResult<(Message, bool)> {
+        self.check_uploads(session, files).await?;
         let new = NewMessage {
             session_id: &session.id,
             sender: Sender::User,
             body: text.as_str(),
             manager_id: None,
             echo_id: echo_id.map(ClientKey::as_str),
+            attachments: files,
         };
         let (message, published) = self.post(session, new, sender_name(website, session, Sender::User, None)).await?;
         let created = published.is_some();
@@ -116,19 +119,43 @@ impl Chat {
         session: &Session,
         operator: &Operator,
         text: &MessageText,
+        files: &[String],
     ) -> ChatResult<Message> {
+        self.check_uploads(session, files).await?;
         let new = NewMessage {
             session_id: &session.id,
             sender: Sender::Manager,
             body: text.as_str(),
             manager_id: Some(&operator.id),
             echo_id: None,
+            attachments: files,
         };
         // A person answers: the AI stops in this conversation.
         if session.bot_state & bot_flags::AI_OFF == 0 {
             self.store.set_bot_flags(&session.id, bot_flags::AI_OFF).await?;
         }
         Ok(self.post(session, new, &operator.name).await?.0)
+    }
+
+    /// Refuses files that are not uploads of `session` still waiting to be sent.
+    async fn check_uploads(&self, session: &Session, files: &[String]) -> ChatResult<()> {
+        if files.len() > crate::files::MAX_FILES {
+            return Err(ChatError::Attachments(format!("at most {} files a message", crate::files::MAX_FILES)));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for id in files {
+            if !seen.insert(id.as_str()) {
+                return Err(ChatError::Attachments(format!("the file {id} is named twice")));
+            }
+            match self.store.attachment_by_id(id).await? {
+                Some(a) if a.session_id == session.id && a.message_id.is_none() => {}
+                Some(a) if a.session_id == session.id => {
+                    return Err(ChatError::Attachments(format!("the file {id} was sent already")));
+                }
+                _ => return Err(ChatError::Attachments(format!("no upload {id} in this conversation"))),
+            }
+        }
+        Ok(())
     }
 
     /// Marks messages up to `seq` read (those to the visitor when

@@ -16,6 +16,7 @@ use super::auth::AuthOperator;
 use crate::domain::MessageText;
 use crate::error::{AppError, OpError, OpResult};
 use crate::extract::{JsonBody, QueryParams};
+use crate::files::Links;
 use crate::store::{
     bot_flags, ChannelKind, ChannelSend, ConversationFilter, ConversationRow, Cursor, Message, Operator, Session,
 };
@@ -117,7 +118,7 @@ pub async fn get_one(
     get_one_row(&state, &op, &id).await
 }
 
-pub(crate) fn operator_message(m: &Message) -> OperatorMessage {
+pub(crate) fn operator_message(m: &Message, links: &Links) -> OperatorMessage {
     let sender_type = match m.sender {
         Sender::User => "customer",
         Sender::Manager => "agent",
@@ -130,7 +131,7 @@ pub(crate) fn operator_message(m: &Message) -> OperatorMessage {
         sender_type: sender_type.into(),
         sender_id: if m.sender == Sender::User { Some(m.session_id.clone()) } else { m.manager_id.clone() },
         content: m.body.clone(),
-        attachments: vec![],
+        attachments: m.attachments.iter().map(|a| links.event(a)).collect(),
         metadata: serde_json::json!({ "seq": m.seq, "status": m.status, "echo_id": m.echo_id }),
         created_at: iso(m.created_ms),
     }
@@ -149,6 +150,7 @@ impl MessagesQuery {
     pub(crate) async fn page(
         &self,
         store: &dyn crate::store::Store,
+        links: &Links,
         session_id: &str,
     ) -> OpResult<Vec<OperatorMessage>> {
         let limit = self.limit.unwrap_or(50);
@@ -168,7 +170,7 @@ impl MessagesQuery {
         Ok(messages
             .iter()
             .map(|m| {
-                let mut view = operator_message(m);
+                let mut view = operator_message(m, links);
                 if let Some(send) = sends.iter().find(|s| s.message_id == m.id) {
                     view.metadata["delivery"] = delivery(send);
                 }
@@ -198,22 +200,92 @@ pub async fn messages(
 ) -> OpResult<Json<List<OperatorMessage>>> {
     let QueryParams(q) = q?;
     load_session(&state, &op, &id).await?;
-    Ok(Json(List { data: q.page(state.store.as_ref(), &id).await?, meta: None }))
+    Ok(Json(List { data: q.page(state.store.as_ref(), &state.files.links, &id).await?, meta: None }))
 }
 
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), request_body = SendOperatorMessage, responses((status = 201, description = "Stored and delivered", body = Item<OperatorMessage>), (status = 402, description = "The plan's messages for the month are used (PLAN_LIMIT)", body = OperatorError), (status = "4XX", description = "Refused", body = OperatorError)))]
+/// Reads a multipart body for a conversation: its fields, and its files
+/// kept as uploads of the conversation.
+async fn uploads(
+    state: &AppState,
+    session: &Session,
+    headers: &axum::http::HeaderMap,
+    req: axum::extract::Request,
+) -> OpResult<(crate::files::Form, Vec<crate::store::Attachment>)> {
+    let website = state
+        .websites
+        .get_by_id(state.store.as_ref(), &session.website_id)
+        .await?
+        .ok_or_else(|| OpError(AppError::NotFound("the conversation's channel is gone".into())))?;
+    Ok(crate::files::upload_form(state, &website, session, headers, req).await?)
+}
+
+/// Uploads files to a conversation, to send with a message afterwards
+/// (`attachments: [id, …]` of `POST …/messages`).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/attachments", tag = "conversations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The conversation's id")),
+    request_body(content_type = "multipart/form-data", description = "`attachments[]`: one or more files"),
+    responses(
+        (status = 201, description = "The uploads, not yet sent", body = List<natter_protocol::ws::Attachment>),
+        (status = 413, description = "A file is over the website's limit", body = OperatorError),
+        (status = 415, description = "A type the website does not take", body = OperatorError),
+        (status = "4XX", description = "Refused", body = OperatorError),
+    ))]
+pub async fn upload(
+    State(state): State<AppState>,
+    AuthOperator(op): AuthOperator,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    req: axum::extract::Request,
+) -> OpResult<(StatusCode, Json<List<natter_protocol::ws::Attachment>>)> {
+    let session = load_session(&state, &op, &id).await?;
+    let (_, kept) = uploads(&state, &session, &headers, req).await?;
+    if kept.is_empty() {
+        return Err(OpError(AppError::Validation("validation_error", "send files as `attachments[]`".into())));
+    }
+    let data: Vec<_> = kept.iter().map(|a| state.files.links.event(a)).collect();
+    let total = i64::try_from(data.len()).unwrap_or(i64::MAX);
+    Ok((StatusCode::CREATED, Json(List { data, meta: Some(ListMeta { total, page: 1, per_page: total }) })))
+}
+
+/// An id named in a JSON `attachments` list: the id itself or an object with it.
+fn attachment_id(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(id) => Some(id.clone()),
+        serde_json::Value::Object(o) => o.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// An operator's reply: JSON (`content`, and `attachments` naming earlier
+/// uploads) or a multipart form (`content` and `attachments[]` files).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])), params(("id" = String, Path, description = "The conversation's id")), request_body = SendOperatorMessage, responses((status = 201, description = "Stored and delivered", body = Item<OperatorMessage>), (status = 402, description = "The plan's messages for the month are used (PLAN_LIMIT)", body = OperatorError), (status = 413, description = "A file is over the website's limit", body = OperatorError), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn reply(
     State(state): State<AppState>,
     AuthOperator(op): AuthOperator,
     Path(id): Path<String>,
-    body: Result<JsonBody<SendOperatorMessage>, AppError>,
+    headers: axum::http::HeaderMap,
+    req: axum::extract::Request,
 ) -> OpResult<(StatusCode, Json<Item<OperatorMessage>>)> {
-    let JsonBody(req) = body?;
-    let text = MessageText::parse(&req.content, state.settings.max_message_chars)?;
     let session = load_session(&state, &op, &id).await?;
+    let (content, files) = if crate::files::is_multipart(&headers) {
+        let (form, kept) = uploads(&state, &session, &headers, req).await?;
+        (form.field("content").unwrap_or_default().to_owned(), kept.into_iter().map(|a| a.id).collect())
+    } else {
+        let req: SendOperatorMessage = crate::extract::json_within(req, state.settings.max_body_bytes).await?;
+        let files = req
+            .attachments
+            .iter()
+            .map(|v| {
+                attachment_id(v)
+                    .ok_or_else(|| AppError::Validation("validation_error", "attachments are ids of uploads".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        (req.content, files)
+    };
+    let text = MessageText::parse_with_files(&content, state.settings.max_message_chars, files.len())?;
     state.plans.check_messages(state.store.as_ref(), &op.account_id, now_ms()).await?;
-    let message = state.chat.operator_reply(&session, &op, &text).await?;
-    let mut data = operator_message(&message);
+    let message = state.chat.operator_reply(&session, &op, &text, &files).await?;
+    let mut data = operator_message(&message, &state.files.links);
     if session.channel != ChannelKind::Widget {
         data.metadata["delivery"] = serde_json::json!({ "status": "pending", "attempts": 0, "error": null });
     }

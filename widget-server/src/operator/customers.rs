@@ -170,7 +170,11 @@ pub async fn export(
     let sessions = state.store.sessions_of_customers(&[&customer.id]).await?;
     let mut conversations = Vec::with_capacity(sessions.len());
     for s in &sessions {
-        let messages: Vec<_> = history(state.store.as_ref(), &s.id).await?.iter().map(operator_message).collect();
+        let messages: Vec<_> = history(state.store.as_ref(), &s.id)
+            .await?
+            .iter()
+            .map(|m| operator_message(m, &state.files.links))
+            .collect();
         conversations.push(serde_json::json!({
             "id": s.id, "website_id": s.website_id, "status": s.status.as_str(), "created_at": iso(s.created_ms),
             "name": s.user_name, "phone": s.user_phone, "email": s.user_email, "messages": messages,
@@ -182,7 +186,7 @@ pub async fn export(
 }
 
 /// Erases a customer with every conversation and message (an erasure request).
-#[utoipa::path(delete, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer's id")), responses((status = 204, description = "The customer, their sessions and messages are erased"), (status = "4XX", description = "Refused", body = OperatorError)))]
+#[utoipa::path(delete, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = String, Path, description = "The customer's id")), responses((status = 204, description = "The customer, their sessions, messages and files are erased"), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn erase(
     State(state): State<AppState>,
     AdminOperator(op): AdminOperator,
@@ -190,10 +194,14 @@ pub async fn erase(
 ) -> OpResult<StatusCode> {
     let customer = load(&state, &op, &id).await?;
     let sessions = state.store.sessions_of_customers(&[&customer.id]).await?;
+    let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    let blobs = state.store.blobs_of_sessions(&ids).await?;
     state.store.delete_customer(&customer.id).await?;
     for s in &sessions {
         state.sessions.forget(&s.id);
     }
+    // Their files go from the store too, unless another conversation sent the same bytes.
+    state.files.release(state.store.as_ref(), blobs).await;
     tracing::info!(customer = %customer.id, "customer erased");
     Ok(StatusCode::NO_CONTENT)
 }

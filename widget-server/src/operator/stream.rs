@@ -136,10 +136,10 @@ impl Stream<'_> {
         let wants = |channel: &str| self.channels.contains(channel);
         match &event.event {
             Event::MessageCreated { session, message, .. } if wants("messages") => Some(
-                json!({ "type": "message.new", "conversation_id": session.id, "message": operator_message(message) }),
+                json!({ "type": "message.new", "conversation_id": session.id, "message": operator_message(message, &self.state.files.links) }),
             ),
             Event::MessageUpdated { session, message, .. } if wants("messages") => Some(
-                json!({ "type": "message.updated", "conversation_id": session.id, "message": operator_message(message) }),
+                json!({ "type": "message.updated", "conversation_id": session.id, "message": operator_message(message, &self.state.files.links) }),
             ),
             Event::ConversationCreated { session } | Event::ConversationChanged { session, .. }
                 if wants("conversations") =>

@@ -4,7 +4,7 @@
 //! token in `Auth-Widget`. Messages come in the `/ws` event shape.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use natter_protocol::ws::MessageEvent;
 use serde::{Deserialize, Serialize};
@@ -25,9 +25,17 @@ use crate::AppState;
 
 /// Messages per page, as the reference says.
 const PAGE: i64 = 20;
+/// Messages "get all messages" (no cursor) answers at most.
+const ALL_PAGE: i64 = 100;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create)).routes(routes!(list, send))
+    let (schemas, paths, messages) = routes!(list, send);
+    // Messages may carry files: `read_form` bounds them, `json_within` the JSON.
+    OpenApiRouter::new().routes(routes!(create)).routes((
+        schemas,
+        paths,
+        messages.layer(axum::extract::DefaultBodyLimit::disable()),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -156,7 +164,7 @@ async fn create(
     security(("widget_token" = [])),
     params(("id" = String, Path, description = "The conversation's id"), Query),
     responses(
-        (status = 200, description = "A page of 20 messages in the `/ws` event shape", body = Vec<MessageEvent>),
+        (status = 200, description = "Without a cursor the newest 100 messages, else a page of 20, oldest first, in the `/ws` event shape", body = Vec<MessageEvent>),
         (status = "4XX", description = "Refused", body = PublicError),
     ))]
 async fn list(
@@ -175,11 +183,13 @@ async fn list(
             return Err(AppError::BadRequest("conflicting_cursors", "use before or after, not both".into()))
         }
     };
-    let page = state.store.list_messages(&session.id, cursor, PAGE).await?;
+    // Without a cursor, "all messages" (as pollers use it): the newest 100.
+    let limit = if cursor == Cursor::Latest { ALL_PAGE } else { PAGE };
+    let page = state.store.list_messages(&session.id, cursor, limit).await?;
     let events = page
         .messages
         .iter()
-        .map(|m| message_event(&session, m, sender_name(&website, &session, m.sender, None)))
+        .map(|m| message_event(&session, m, sender_name(&website, &session, m.sender, None), &state.files.links))
         .collect();
     Ok(Json(events))
 }
@@ -191,6 +201,7 @@ struct SendRequest {
 
 #[derive(Deserialize, ToSchema)]
 struct NewMessage {
+    #[serde(default)]
     content: String,
     #[serde(default)]
     echo_id: Option<String>,
@@ -209,18 +220,27 @@ async fn send(
     Path(id): Path<String>,
     QueryParams(q): QueryParams<Query>,
     headers: HeaderMap,
-    body: Result<JsonBody<SendRequest>, AppError>,
+    req: axum::extract::Request,
 ) -> AppResult<StatusCode> {
     let website = website(&state, &q).await?;
     let session = conversation(&state, &website, &id, &headers).await?;
-    let multipart =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("multipart/"));
-    if multipart {
-        return Err(AppError::Validation("attachments_unsupported", "this server does not accept attachments".into()));
-    }
-    let JsonBody(req) = body?;
-    let text = MessageText::parse(&req.message.content, state.settings.max_message_chars)?;
-    let echo = req.message.echo_id.as_deref().map(|e| ClientKey::parse("echo_id", e)).transpose()?;
-    state.chat.visitor_message(&website, &session, &text, echo.as_ref()).await?;
+    // The reference's form: `attachments[]`, `message[content]` (optional
+    // with files), `message[echo_id]`, and `conversationId`, `contactId`,
+    // `accountId`, which the path and the token already say.
+    let (content, echo, files) = if crate::files::is_multipart(&headers) {
+        let (form, kept) = crate::files::upload_form(&state, &website, &session, &headers, req).await?;
+        let field = |name: &str| form.field(name).map(str::to_owned);
+        (
+            field("message[content]").unwrap_or_default(),
+            field("message[echo_id]"),
+            kept.into_iter().map(|a| a.id).collect(),
+        )
+    } else {
+        let req: SendRequest = crate::extract::json_within(req, state.settings.max_body_bytes).await?;
+        (req.message.content, req.message.echo_id, Vec::new())
+    };
+    let text = MessageText::parse_with_files(&content, state.settings.max_message_chars, files.len())?;
+    let echo = echo.as_deref().map(|e| ClientKey::parse("echo_id", e)).transpose()?;
+    state.chat.visitor_message(&website, &session, &text, &files, echo.as_ref()).await?;
     Ok(StatusCode::OK)
 }

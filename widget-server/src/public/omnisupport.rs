@@ -157,7 +157,8 @@ async fn init(
         state.chat.announce(&session).await;
     }
     let page = recent(state.store.as_ref(), &session.id).await?;
-    let messages: Vec<OperatorMessage> = page.messages.iter().map(operator_message).collect();
+    let messages: Vec<OperatorMessage> =
+        page.messages.iter().map(|m| operator_message(m, &state.files.links)).collect();
     Ok(Json(Item {
         data: InitData {
             conversation_id: session.id.clone(),
@@ -202,12 +203,12 @@ async fn send(
         token: first_token([req.session_token.as_deref(), session_token(&headers)]),
     };
     let (session, new_session) = key.open(&state, &website, true).await?;
-    let (message, created) = state.chat.visitor_message(&website, &session, &text, echo.as_ref()).await?;
+    let (message, created) = state.chat.visitor_message(&website, &session, &text, &[], echo.as_ref()).await?;
     if new_session {
         state.chat.announce(&session).await;
     }
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(Item { data: operator_message(&message) })))
+    Ok((status, Json(Item { data: operator_message(&message, &state.files.links) })))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -244,5 +245,5 @@ async fn list(
     };
     let (session, _) = key.open(&state, &website, false).await?;
     let window = MessagesQuery { before: q.before, limit: q.limit };
-    Ok(Json(List { data: window.page(state.store.as_ref(), &session.id).await?, meta: None }))
+    Ok(Json(List { data: window.page(state.store.as_ref(), &state.files.links, &session.id).await?, meta: None }))
 }

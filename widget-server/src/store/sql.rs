@@ -37,6 +37,7 @@ macro_rules! on {
 }
 
 mod accounts;
+mod attachments;
 mod channels;
 mod customers;
 mod database;
@@ -175,6 +176,7 @@ impl TryFrom<MessageRow> for Message {
             manager_id: r.manager_id,
             echo_id: r.echo_id,
             created_ms: r.created_ms,
+            attachments: Vec::new(),
         })
     }
 }

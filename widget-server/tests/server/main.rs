@@ -6,6 +6,7 @@ mod access;
 mod ai;
 mod analytics;
 mod api_keys;
+mod attachments;
 mod availability;
 mod billing;
 mod channels;

@@ -74,6 +74,7 @@ impl TestApp {
             Db::Postgres => crate::postgres::fresh_database().await,
         };
         let mut config = ServeConfig::for_tests(url);
+        config.files_dir = Some(dir.path().join("files"));
         tweak(&mut config);
         let state = AppState::new(&config).await.expect("state");
         let website =
@@ -106,7 +107,9 @@ impl TestApp {
 
     /// A second server instance on the same database.
     pub async fn spawn_peer(&self) -> Self {
-        let config = ServeConfig::for_tests(self.database_url.clone());
+        let mut config = ServeConfig::for_tests(self.database_url.clone());
+        // Instances sharing a database share their file store too.
+        config.files_dir = Some(self._dir.path().join("files"));
         let state = AppState::new(&config).await.expect("peer state");
         Self::start(config, state, self.website.clone(), tempfile::tempdir().expect("dir")).await
     }

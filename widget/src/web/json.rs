@@ -101,6 +101,7 @@ pub fn chat_message(v: &JsValue) -> Option<ChatMessage> {
         echo_id: opt_string(v, "echoId")?,
         status: or_default(v, "status", status)?,
         created_at: string(v, "createdAt")?,
+        attachments: Vec::new(),
     })
 }
 

@@ -6,7 +6,12 @@ use super::*;
 #[async_trait]
 impl MessageStore for SqlStore {
     async fn insert_message(&self, m: NewMessage<'_>) -> StoreResult<(Message, bool)> {
-        self.writer.insert(m).await
+        let (mut message, created) = self.writer.insert(m).await?;
+        if !created {
+            // A repeated echo id: the stored message, with the files it was sent with.
+            self.with_attachments(std::slice::from_mut(&mut message)).await?;
+        }
+        Ok((message, created))
     }
 
     fn seq_hint(&self, session_id: &str) -> Option<i64> {
@@ -36,6 +41,7 @@ impl MessageStore for SqlStore {
         if order == "DESC" {
             messages.reverse();
         }
+        self.with_attachments(&mut messages).await?;
         Ok(MessagePage { messages, has_more })
     }
 
@@ -43,7 +49,11 @@ impl MessageStore for SqlStore {
         let sql = format!("SELECT {MESSAGE_COLS} FROM messages WHERE session_id = $1 AND id = $2");
         let row: Option<MessageRow> =
             on!(self.read, pool => sqlx::query_as(&sql).bind(session_id).bind(id).fetch_optional(pool).await?);
-        row.map(Message::try_from).transpose()
+        let mut message = row.map(Message::try_from).transpose()?;
+        if let Some(m) = message.as_mut() {
+            self.with_attachments(std::slice::from_mut(m)).await?;
+        }
+        Ok(message)
     }
 
     async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>> {
@@ -56,6 +66,7 @@ impl MessageStore for SqlStore {
             on!(self.write, pool => sqlx::query_as(&sql).bind(session_id).bind(up_to_seq).fetch_all(pool).await?);
         let mut messages: Vec<Message> = convert(rows)?;
         messages.sort_by_key(|m| m.seq);
+        self.with_attachments(&mut messages).await?;
         Ok(messages)
     }
 }

@@ -18,8 +18,9 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
+use super::attachments::{AttachmentRow, ATTACHMENT_COLS};
 use super::{MessageRow, MESSAGE_COLS};
-use crate::store::{Message, NewMessage, StoreError, StoreResult};
+use crate::store::{Attachment, Message, NewMessage, StoreError, StoreResult};
 use crate::time::now_ms;
 
 /// Messages committed in one transaction at most.
@@ -43,6 +44,8 @@ struct Owned {
     body: String,
     manager_id: Option<String>,
     echo_id: Option<String>,
+    /// Uploads of the session it claims.
+    attachments: Vec<String>,
 }
 
 struct Job {
@@ -101,6 +104,7 @@ impl Writer {
             body: m.body.to_owned(),
             manager_id: m.manager_id.map(str::to_owned),
             echo_id: m.echo_id.map(str::to_owned),
+            attachments: m.attachments.to_vec(),
         };
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Corrupt("the message writer has stopped".into());
@@ -247,6 +251,7 @@ fn assign(
             echo_id: m.echo_id.clone(),
             status: MessageStatus::Sent,
             created_ms: last_created - n + 1 + *k,
+            attachments: Vec::new(),
         });
         *k += 1;
     }
@@ -329,6 +334,30 @@ async fn commit(pool: &WritePool, batch: &[&Owned]) -> StoreResult<Vec<(Message,
                         .bind(m.created_ms);
                 }
                 q.execute(&mut *tx).await?;
+                // Each message claims its uploads; one already sent, of
+                // another session or gone fails the batch (then the message alone).
+                let claims = batch.iter().zip(&plans).filter(|(_, p)| **p == Plan::Insert).map(|(m, _)| m);
+                for (m, owned) in inserted.iter_mut().zip(claims) {
+                    if owned.attachments.is_empty() {
+                        continue;
+                    }
+                    let sql = format!(
+                        "UPDATE attachments SET message_id = $1 WHERE session_id = $2 AND message_id IS NULL \
+                         AND id IN ({}) RETURNING {ATTACHMENT_COLS}",
+                        marks(3, owned.attachments.len())
+                    );
+                    let mut q = sqlx::query_as::<_, AttachmentRow>(&sql).bind(&m.id).bind(&m.session_id);
+                    for id in &owned.attachments {
+                        q = q.bind(id);
+                    }
+                    let mut claimed: Vec<Attachment> =
+                        q.fetch_all(&mut *tx).await?.into_iter().map(Attachment::try_from).collect::<StoreResult<_>>()?;
+                    if claimed.len() != owned.attachments.len() {
+                        return Err(StoreError::Corrupt("an attachment of the message is unknown or already sent".into()));
+                    }
+                    claimed.sort_by(|a, b| a.id.cmp(&b.id));
+                    m.attachments = claimed;
+                }
             }
             tx.commit().await?;
             let mut fresh = inserted.into_iter();
@@ -361,6 +390,7 @@ mod tests {
             body: "hi".into(),
             manager_id: None,
             echo_id: echo.map(str::to_owned),
+            attachments: Vec::new(),
         }
     }
 
@@ -384,6 +414,7 @@ mod tests {
             echo_id: Some("e1".into()),
             status: MessageStatus::Sent,
             created_ms: 5,
+            attachments: Vec::new(),
         };
         assert_eq!(plan(&[&a], std::slice::from_ref(&stored)), [Plan::Existing(stored)]);
     }
