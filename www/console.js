@@ -163,6 +163,7 @@
       note.textContent = `AI · ${Math.round(ai.confidence * 100)}%${from ? ` · ${from}` : ''}`;
       li.append(note);
     }
+    if (m.attachments?.length) li.append(attachmentList(m.attachments));
     const delivery = m.metadata?.delivery;
     if (delivery) {
       const d = document.createElement('span'); d.className = 'delivery'; d.dataset.state = delivery.status;
@@ -171,6 +172,37 @@
       li.append(d);
     }
     return li;
+  }
+
+  function size(bytes) {
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  }
+
+  // A message's files: images as previews opening the full picture, others
+  // as downloads with their name and size.
+  function attachmentList(files) {
+    const ul = document.createElement('ul');
+    ul.className = 'files';
+    for (const f of files) {
+      const item = document.createElement('li');
+      const link = document.createElement('a');
+      link.href = f.data_url;
+      link.rel = 'noopener noreferrer';
+      link.target = '_blank';
+      if (f.file_type === 'image' && f.thumb_url) {
+        const img = document.createElement('img');
+        img.src = f.thumb_url; img.alt = f.file_name; img.loading = 'lazy';
+        link.append(img);
+      } else {
+        link.download = f.file_name;
+        link.textContent = `${f.file_name} (${size(f.file_size)})`;
+      }
+      item.append(link);
+      ul.append(item);
+    }
+    return ul;
   }
 
   function appendMessage(m) {
@@ -293,14 +325,38 @@
   $('reply').addEventListener('submit', async (event) => {
     event.preventDefault();
     const text = $('reply-text').value;
-    if (!text.trim() || !state.current) return;
-    $('reply-text').value = '';
+    const files = [...$('reply-files').files];
+    if ((!text.trim() && !files.length) || !state.current) return;
     typingSent = 0;
     send({ type: 'typing', conversation_id: state.current, on: false });
-    const body = await api(`/api/v1/conversations/${encodeURIComponent(state.current)}/messages`, {
-      method: 'POST', body: JSON.stringify({ content: text }),
-    });
+    const path = `/api/v1/conversations/${encodeURIComponent(state.current)}/messages`;
+    if (!files.length) {
+      $('reply-text').value = '';
+      const body = await api(path, { method: 'POST', body: JSON.stringify({ content: text }) });
+      appendMessage(body.data);
+      return;
+    }
+    const form = new FormData();
+    form.append('content', text);
+    for (const f of files) form.append('attachments[]', f, f.name);
+    $('reply-error').textContent = '';
+    status(`Sending ${files.length} file${files.length === 1 ? '' : 's'}…`);
+    const res = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${state.tokens?.access_token}` }, body: form });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      $('reply-error').textContent = body.detail || `The files could not be sent (${res.status})`;
+      status('Live');
+      return;
+    }
+    $('reply-text').value = '';
+    $('reply-files').value = '';
+    $('reply-chosen').textContent = '';
+    status('Live');
     appendMessage(body.data);
+  });
+  $('reply-files').addEventListener('change', () => {
+    const files = [...$('reply-files').files];
+    $('reply-chosen').textContent = files.map((f) => `${f.name} (${size(f.size)})`).join(', ');
   });
 
   // Settings: channels, API keys, two-factor sign-in.

@@ -145,3 +145,48 @@ test('a customer who wrote from two devices shows as one person, with both conve
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a visitor sends a photo the operator sees in the console, and the operator sends back a PDF the visitor downloads', async () => {
+  // The visitor's photo, sent as the native API's multipart form.
+  const start = await fetch(`${server.base}/api/public/chat/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': server.token },
+    body: JSON.stringify({ userSessionId: 'sends-a-photo', name: 'Taras Hnatiuk', phone: '+380631234567' }),
+  });
+  const { data: session } = await start.json();
+  const sessionHeaders = { 'x-api-key': server.token, 'x-session-token': session.token };
+  // A 2×2 PNG.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
+  const form = new FormData();
+  form.append('message', 'The beans arrived like this');
+  form.append('attachments[]', new Blob([png], { type: 'image/png' }), 'beans.png');
+  const sent = await fetch(`${server.base}/api/public/chat/sessions/${session.session.id}/messages`, { method: 'POST', headers: sessionHeaders, body: form });
+  assert.equal(sent.status, 201, await sent.clone().text());
+
+  const context = await browser.newContext({ acceptDownloads: true });
+  const { page: desk, errors } = await console(context);
+  await desk.locator(`.conversations li[data-id="${session.session.id}"]`).click();
+  const preview = desk.locator('.messages li[data-sender=user] .files img[alt="beans.png"]');
+  await preview.waitFor();
+  await expect(() => preview.evaluate((img) => img.complete && img.naturalWidth), (w) => w === 2);
+
+  // The operator attaches a PDF in the console.
+  const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+  await desk.setInputFiles('#reply-files', { name: 'refund-form.pdf', mimeType: 'application/pdf', buffer: pdf });
+  await desk.locator('#reply-chosen', { hasText: 'refund-form.pdf' }).waitFor();
+  await desk.fill('#reply-text', 'Sorry! Fill this in and we refund you.');
+  await desk.press('#reply-text', 'Enter');
+  const link = desk.locator('.messages li[data-sender=manager] .files a', { hasText: 'refund-form.pdf' });
+  await link.waitFor();
+
+  // The visitor's history carries it with a link that downloads it, no session token needed.
+  const history = await (await fetch(`${server.base}/api/public/chat/sessions/${session.session.id}/messages`, { headers: sessionHeaders })).json();
+  const reply = history.data.messages.find((m) => m.messageText === 'Sorry! Fill this in and we refund you.');
+  assert.equal(reply.attachments[0].fileName, 'refund-form.pdf');
+  const file = await fetch(reply.attachments[0].dataUrl);
+  assert.equal(file.status, 200);
+  assert.equal(file.headers.get('content-type'), 'application/pdf');
+  assert.deepEqual(Buffer.from(await file.arrayBuffer()), pdf);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

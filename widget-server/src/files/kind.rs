@@ -194,7 +194,12 @@ fn strip(bytes: Vec<u8>, format: ImageFormat) -> Result<Vec<u8>, Refused> {
 }
 
 fn thumbnail(image: &DynamicImage) -> (Vec<u8>, &'static str) {
-    let small = image.thumbnail(THUMB_EDGE, THUMB_EDGE);
+    // Never larger than the picture itself.
+    let small = if image.width() <= THUMB_EDGE && image.height() <= THUMB_EDGE {
+        image.clone()
+    } else {
+        image.thumbnail(THUMB_EDGE, THUMB_EDGE)
+    };
     let mut out = Vec::new();
     if small.color().has_alpha() {
         let _ = DynamicImage::ImageRgba8(small.to_rgba8()).write_to(&mut Cursor::new(&mut out), ImageFormat::Png);
@@ -303,6 +308,13 @@ mod tests {
         assert_eq!(mime, "image/jpeg");
         let thumb = image::load_from_memory(&thumb).expect("thumbnail decodes");
         assert_eq!((thumb.width(), thumb.height()), (THUMB_EDGE, 240));
+    }
+
+    #[test]
+    fn a_small_image_is_its_own_thumbnail_size() {
+        let (thumb, _) = prepare(png(2, 3), &any()).expect("prepared").thumb.expect("thumbnail");
+        let thumb = image::load_from_memory(&thumb).expect("decodes");
+        assert_eq!((thumb.width(), thumb.height()), (2, 3), "not blown up");
     }
 
     #[test]
