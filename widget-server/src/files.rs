@@ -316,9 +316,18 @@ pub async fn upload_form(
     check_length(headers, max)?;
     let form = Multipart::from_request(req, state).await.map_err(|e| AppError::UnsupportedMediaType(e.body_text()))?;
     let mut form = read_form(form, &FILE_FIELDS, max).await?;
+    let adding: usize = form.files.iter().map(|f| f.bytes.len()).sum();
+    if adding > 0 {
+        // Files count against the account's plan storage.
+        let adding = i64::try_from(adding).unwrap_or(i64::MAX);
+        state.plans.check_storage(state.store.as_ref(), &session.account_id, adding, now_ms()).await?;
+    }
     let mut kept = Vec::new();
     for upload in std::mem::take(&mut form.files) {
         kept.push(state.files.keep(state.store.as_ref(), session, upload, rules).await?);
+    }
+    if !kept.is_empty() {
+        state.plans.forget(&session.account_id);
     }
     Ok((form, kept))
 }

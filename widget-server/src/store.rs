@@ -670,8 +670,6 @@ pub trait AttachmentStore: Send + Sync + 'static {
     async fn delete_unsent_attachments(&self, before_ms: i64) -> StoreResult<Vec<String>>;
     /// The blobs the sessions' attachments name.
     async fn blobs_of_sessions(&self, session_ids: &[&str]) -> StoreResult<Vec<String>>;
-    /// Bytes of the account's attachments.
-    async fn attachment_bytes(&self, account_id: &str) -> StoreResult<i64>;
 }
 
 /// Customers: lookup, verified identity, erasure.

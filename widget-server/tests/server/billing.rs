@@ -192,6 +192,21 @@ async fn storage_over_the_plan_refuses_documents(db: Db) {
     assert_eq!(documents["data"].as_array().map(Vec::len), Some(1), "nothing more was stored");
     let (_, usage) = call(&app, Method::GET, "/api/v1/billing/usage", &token, None).await;
     assert!(usage["storage"]["used_mb"].as_f64().is_some_and(|mb| mb > 0.0), "{usage}");
+
+    // Attachments count too: a file that would pass the plan is refused before it is kept.
+    let visitor = app.session("sends-a-big-file").await;
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/conversations/{}/attachments", visitor.session_id)))
+        .bearer_auth(&token)
+        .header("content-type", "multipart/form-data; boundary=natter-test-boundary-7MA4YWxkTrZu0gW")
+        .body(crate::knowledge::form("notes.txt", small.as_bytes(), &[]))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "PLAN_LIMIT");
 }
 
 crate::on_both_databases!(

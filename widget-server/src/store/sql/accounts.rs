@@ -64,6 +64,7 @@ impl AccountStore for SqlStore {
             WHERE s.account_id = $1 AND m.created_ms >= $2 AND m.sender <> 'system'";
         const STORAGE: &str = "SELECT CAST(COALESCE(SUM(LENGTH(m.body)), 0) AS BIGINT) \
             + (SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM knowledge_documents WHERE account_id = $1) \
+            + (SELECT CAST(COALESCE(SUM(file_size), 0) AS BIGINT) FROM attachments WHERE account_id = $1) \
             FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.account_id = $1";
         const OPERATORS: &str = "SELECT COUNT(*) FROM operators WHERE account_id = $1";
         on!(self.read, pool => {

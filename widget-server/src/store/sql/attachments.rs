@@ -139,11 +139,4 @@ impl AttachmentStore for SqlStore {
         }
         Ok(out)
     }
-
-    async fn attachment_bytes(&self, account_id: &str) -> StoreResult<i64> {
-        let total: Option<i64> = on!(self.read, pool => sqlx::query_scalar(
-            "SELECT CAST(SUM(file_size) AS BIGINT) FROM attachments WHERE account_id = $1"
-        ).bind(account_id).fetch_one(pool).await?);
-        Ok(total.unwrap_or(0))
-    }
 }
