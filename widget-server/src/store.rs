@@ -150,6 +150,8 @@ pub mod bot_flags {
     pub const AI_OFF: i64 = 8;
     /// The AI handed the conversation over: it needs a person.
     pub const NEEDS_HUMAN: i64 = 16;
+    /// A widget socket of the conversation was sent its `conversation.created`.
+    pub const WIDGET_ANNOUNCED: i64 = 32;
 }
 
 /// A chat session (conversation).

@@ -25,7 +25,7 @@ use crate::error::AppError;
 use crate::hub::{message_event, EventKind, HubEvent, Subscription};
 use crate::socket::limits::Slot;
 use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
-use crate::store::{Cursor, Session, Website};
+use crate::store::{bot_flags, Cursor, Session, Website};
 use crate::AppState;
 
 /// Socket buffers are kept small: most sockets are idle and frames are short.
@@ -178,6 +178,17 @@ async fn open(
         _ => return close(&mut socket, 1011, "server error").await.map(|()| None),
     };
     send(&mut socket, &ServerFrame::ConfirmSubscription("confirmed".into())).await?;
+    // The conversation was created before any socket could hear of it: its
+    // first subscriber is told now, once (the flag is set atomically).
+    if current.bot_state & bot_flags::WIDGET_ANNOUNCED == 0 {
+        match state.store.set_bot_flags(&current.id, bot_flags::WIDGET_ANNOUNCED).await {
+            Ok(added) if added & bot_flags::WIDGET_ANNOUNCED != 0 => {
+                send(&mut socket, &ServerFrame::ConversationCreated(crate::hub::conversation_event(&current))).await?;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not note the conversation as announced"),
+        }
+    }
     let mut conn = Connection {
         state,
         website,

@@ -45,4 +45,28 @@ async fn a_novatalks_client_creates_posts_and_pages(db: Db) {
     assert_eq!(nameless.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-crate::on_both_databases!(a_novatalks_client_creates_posts_and_pages);
+/// A conversation is created before any socket can listen: its first
+/// subscriber hears `conversation.created` right after the confirmation
+/// (the helper checks it), later ones do not hear it again.
+async fn the_first_subscriber_hears_of_its_new_conversation_once(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("first-to-listen").await;
+    let mut first = app.subscribed(&s, None).await;
+    let mut second = app.subscribed(&s, None).await;
+    app.send_ok(&s, "hello there").await;
+    for ws in [&mut first, &mut second] {
+        match ws.event().await {
+            crate::support::WsEvent::Frame(natter_protocol::ws::ServerFrame::MessageCreated(m)) => {
+                assert_eq!(m.message.message_text, "hello there");
+            }
+            other => panic!("expected the message and no second conversation.created, got {other:?}"),
+        }
+    }
+    let stored = app.state.store.session_by_id(&s.session_id).await.expect("read").expect("there");
+    assert_ne!(stored.bot_state & natter_server::store::bot_flags::WIDGET_ANNOUNCED, 0);
+}
+
+crate::on_both_databases!(
+    a_novatalks_client_creates_posts_and_pages,
+    the_first_subscriber_hears_of_its_new_conversation_once
+);

@@ -253,6 +253,9 @@ impl TestApp {
 
     /// A socket subscribed to `session`, optionally resuming after `last_seq`.
     pub async fn subscribed(&self, session: &SessionData, last_seq: Option<i64>) -> WsClient {
+        // A conversation's first subscriber is told of it after the confirmation.
+        let stored = self.state.store.session_by_id(&session.session_id).await.expect("read").expect("session");
+        let first = stored.bot_state & natter_server::store::bot_flags::WIDGET_ANNOUNCED == 0;
         let mut ws = self.ws().await;
         let token = session.token.clone().unwrap_or_default();
         ws.send(
@@ -262,6 +265,12 @@ impl TestApp {
         match ws.frame().await {
             WsEvent::Frame(ServerFrame::ConfirmSubscription(c)) => assert_eq!(c, "confirmed"),
             other => panic!("expected confirm_subscription, got {other:?}"),
+        }
+        if first {
+            match ws.frame().await {
+                WsEvent::Frame(ServerFrame::ConversationCreated(c)) => assert_eq!(c.id, session.session_id),
+                other => panic!("expected conversation.created for a first subscriber, got {other:?}"),
+            }
         }
         ws
     }
