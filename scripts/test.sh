@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (idempotently) and runs every test:
-# formatting, lints, the Rust test suites (SQLite and a throwaway PostgreSQL),
+# formatting, lints, the Rust test suites (SQLite, a throwaway PostgreSQL and a
+# local S3),
 # the API fuzzer against the generated OpenAPI, and the widget's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# A local S3 (moto's server, from PyPI) for the attachment storage tests.
+target="${CARGO_TARGET_DIR:-target}"
+if [ ! -x "$target/s3-venv/bin/moto_server" ]; then
+  rm -rf "$target/s3-venv"
+  if ! python3 -m venv "$target/s3-venv" 2>/dev/null; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$target/s3-venv"
+    python3 -m venv "$target/s3-venv"
+  fi
+  "$target/s3-venv/bin/pip" install -q "moto[server]==5.2.6"
+fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -251,6 +251,12 @@ pub struct ServeConfig {
     pub s3_endpoint: Option<String>,
     #[arg(long, env = "NATTER_S3_REGION", default_value = "us-east-1", global = true)]
     pub s3_region: String,
+    /// The bucket's access key id (prefer the variable).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true, global = true)]
+    pub s3_access_key_id: Option<String>,
+    /// The bucket's secret key (prefer the variable: flags show in process lists).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true, global = true)]
+    pub s3_secret_access_key: Option<String>,
     /// The largest attachment any website may take, in MB (a website's own limit is at most this).
     #[arg(long, env = "NATTER_MAX_UPLOAD_MB", default_value_t = 25, global = true)]
     pub max_upload_mb: u64,
@@ -329,6 +335,8 @@ impl ServeConfig {
             s3_bucket: None,
             s3_endpoint: None,
             s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
             max_upload_mb: 25,
             file_link_days: 7,
             no_demo: true,

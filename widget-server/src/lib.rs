@@ -319,6 +319,7 @@ impl AppState {
                 bucket: bucket.clone(),
                 endpoint: config.s3_endpoint.clone(),
                 region: config.s3_region.clone(),
+                credentials: config.s3_access_key_id.clone().zip(config.s3_secret_access_key.clone()),
             },
             None => files::storage::Place::Directory(
                 config.files_dir.clone().unwrap_or_else(|| config.db.data_dir.join("files")),

@@ -14,7 +14,13 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
     Directory(std::path::PathBuf),
-    S3 { bucket: String, endpoint: Option<String>, region: String },
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: String,
+        /// Access key id and secret; unset, the environment's (`AWS_*`) or the instance's role.
+        credentials: Option<(String, String)>,
+    },
 }
 
 /// The blob store.
@@ -45,10 +51,12 @@ impl Blobs {
                 std::fs::create_dir_all(dir)?;
                 Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?)
             }
-            Place::S3 { bucket, endpoint, region } => {
-                // Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+            Place::S3 { bucket, endpoint, region, credentials } => {
                 let mut builder =
                     object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).with_region(region);
+                if let Some((id, secret)) = credentials {
+                    builder = builder.with_access_key_id(id).with_secret_access_key(secret);
+                }
                 if let Some(endpoint) = endpoint {
                     builder = builder
                         .with_endpoint(endpoint)

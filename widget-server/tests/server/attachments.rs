@@ -392,3 +392,95 @@ crate::on_both_databases!(
     an_operator_sends_files_as_a_form_or_by_upload_ids,
     erasing_a_customer_removes_their_files,
 );
+
+/// A local S3 (moto's server, installed by `scripts/test.sh` into
+/// `target/s3-venv`), stopped when dropped.
+struct LocalS3 {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for LocalS3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn local_s3() -> LocalS3 {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let installed = target.join("s3-venv/bin/moto_server");
+    let program = if installed.exists() { installed } else { std::path::PathBuf::from("moto_server") };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let child = std::process::Command::new(&program)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{} could not start ({e}): run `bash scripts/test.sh` once to install it", program.display())
+        });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let s3 = LocalS3 { child, endpoint };
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        // Creating the bucket doubles as the readiness check.
+        if let Ok(res) = http.put(format!("{}/natter-files", s3.endpoint)).send().await {
+            assert!(res.status().is_success(), "bucket: {}", res.status());
+            return s3;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the local S3 did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn files_go_to_an_s3_bucket_and_come_back_through_the_server(db: Db) {
+    let s3 = local_s3().await;
+    let endpoint = s3.endpoint.clone();
+    let app = TestApp::spawn_with(db, |c| {
+        c.s3_bucket = Some("natter-files".into());
+        c.s3_endpoint = Some(endpoint);
+        c.s3_access_key_id = Some("testing".into());
+        c.s3_secret_access_key = Some("testing".into());
+    })
+    .await;
+    let token = admin(&app).await;
+    let s = app.session("s3-visitor").await;
+    let sent = photo(50, 40);
+    let body = multipart(&[Part::File("attachments[]", "in-the-bucket.png", &sent)]);
+    let (status, reply) = post_form(&app, &TestApp::messages_path(&s), &session_headers(&app, &s), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let file = &reply["data"]["message"]["attachments"][0];
+    let attachment =
+        app.state.store.attachment_by_id(file["id"].as_str().expect("id")).await.expect("read").expect("there");
+    // The bytes are in the bucket under their hash, as a second client of it reads them.
+    let bucket = natter_server::files::storage::Blobs::open(&natter_server::files::storage::Place::S3 {
+        bucket: "natter-files".into(),
+        endpoint: Some(s3.endpoint.clone()),
+        region: "us-east-1".into(),
+        credentials: Some(("testing".into(), "testing".into())),
+    })
+    .expect("bucket");
+    assert!(bucket.exists(&attachment.blob).await, "in the bucket");
+    let mut reading = bucket.get(&attachment.blob).await.expect("read");
+    let mut stored = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut reading.bytes).await {
+        stored.extend_from_slice(&chunk.expect("chunk"));
+    }
+    let got = fetch(&app, file["dataUrl"].as_str().expect("url")).await;
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(&got.bytes().await.expect("bytes")[..], &stored[..], "proxied through the server");
+    let (_, conv) = call(&app, Method::GET, &format!("/api/v1/conversations/{}", s.session_id), &token, None).await;
+    let customer = conv["data"]["customer"]["id"].as_str().expect("customer").to_owned();
+    let (status, _) = call(&app, Method::DELETE, &format!("/api/v1/customers/{customer}"), &token, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!bucket.exists(&attachment.blob).await, "erased from the bucket");
+}
+
+#[tokio::test]
+async fn files_go_to_an_s3_bucket() {
+    files_go_to_an_s3_bucket_and_come_back_through_the_server(Db::Sqlite).await;
+}
