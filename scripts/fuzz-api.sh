@@ -11,18 +11,8 @@ cd "$(dirname "$0")/.."
 
 target="${CARGO_TARGET_DIR:-target}"
 venv="$target/fuzz-venv"
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-if [ ! -x "$venv/bin/st" ]; then
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv" 2>/dev/null; then
-    # Debian's python3 keeps venv in a package of its own.
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-  fi
-  "$venv/bin/pip" install -q "schemathesis==4.32.5"
-fi
+. scripts/py-venv.sh
+py_venv "$venv" st "schemathesis==4.32.5"
 cargo build -q -p natter-server --locked
 
 dir=$(mktemp -d)

@@ -18,17 +18,8 @@ fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # A local S3 (moto's server, from PyPI) for the attachment storage tests.
-target="${CARGO_TARGET_DIR:-target}"
-if [ ! -x "$target/s3-venv/bin/moto_server" ]; then
-  rm -rf "$target/s3-venv"
-  if ! python3 -m venv "$target/s3-venv" 2>/dev/null; then
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
-    rm -rf "$target/s3-venv"
-    python3 -m venv "$target/s3-venv"
-  fi
-  "$target/s3-venv/bin/pip" install -q "moto[server]==5.2.6"
-fi
+. scripts/py-venv.sh
+py_venv "${CARGO_TARGET_DIR:-target}/s3-venv" moto_server "moto[server]==5.2.6"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -190,3 +190,39 @@ test('a visitor sends a photo the operator sees in the console, and the operator
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('files an operator sends show in the widget live: an image as its preview, a PDF as a link that downloads it', async () => {
+  const visitorContext = await browser.newContext();
+  const visitor = await visitorContext.newPage();
+  const visitorErrors = [];
+  visitor.on('pageerror', (e) => visitorErrors.push(String(e)));
+  await visitor.goto(`${server.base}/`);
+  await w(visitor, 'launcher').click();
+  await w(visitor, 'panel').waitFor();
+  await type(visitor, 'Can you send me the size chart?');
+  const stored = await storedSession(visitor, server.token);
+  const operator = await server.operator();
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
+  const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+  const form = new FormData();
+  form.append('content', 'Here you go');
+  form.append('attachments[]', new Blob([png], { type: 'image/png' }), 'chart.png');
+  form.append('attachments[]', new Blob([pdf], { type: 'application/pdf' }), 'size-chart.pdf');
+  const sent = await fetch(`${server.base}/api/v1/conversations/${stored.sessionId}/messages`, {
+    method: 'POST', headers: { authorization: operator.headers.authorization }, body: form,
+  });
+  assert.equal(sent.status, 201, await sent.clone().text());
+
+  const files = visitor.locator('[data-natter="message"][data-sender="manager"] [data-natter="attachment"]');
+  await expect(() => files.count(), (n) => n === 2);
+  const preview = files.locator('img[alt="chart.png"]');
+  await expect(() => preview.evaluate((img) => img.complete && img.naturalWidth), (width) => width === 2);
+  const link = files.filter({ hasText: 'size-chart.pdf' });
+  const href = await link.getAttribute('href');
+  assert.ok(!href.includes(stored.token ?? 'no token'), 'no session token in the link');
+  const file = await fetch(href);
+  assert.equal(file.headers.get('content-type'), 'application/pdf');
+  assert.deepEqual(Buffer.from(await file.arrayBuffer()), pdf);
+  assert.deepEqual(visitorErrors, []);
+  await visitorContext.close();
+});

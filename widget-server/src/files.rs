@@ -197,8 +197,38 @@ impl Files {
         }
     }
 
-    /// Removes, every hour, uploads never sent with a message, and their files.
-    pub fn start_janitor(self: &std::sync::Arc<Self>, store: std::sync::Arc<dyn Store>, stop: CancellationToken) {
+    /// Deletes, with their files, conversations quiet for longer than their
+    /// account keeps them (its retention setting); returns how many.
+    pub async fn expire(
+        &self,
+        store: &dyn Store,
+        cache: &crate::SessionCache,
+        now_ms: i64,
+    ) -> crate::store::StoreResult<u64> {
+        let mut total = 0;
+        loop {
+            let ids = store.expired_sessions(now_ms, 200).await?;
+            if ids.is_empty() {
+                return Ok(total);
+            }
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let blobs = store.blobs_of_sessions(&refs).await?;
+            total += store.delete_sessions(&refs).await?;
+            for id in &ids {
+                cache.forget(id);
+            }
+            self.release(store, blobs).await;
+        }
+    }
+
+    /// Every hour: removes uploads never sent with a message, and
+    /// conversations past their account's retention, with their files.
+    pub fn start_janitor(
+        self: &std::sync::Arc<Self>,
+        store: std::sync::Arc<dyn Store>,
+        cache: std::sync::Arc<crate::SessionCache>,
+        stop: CancellationToken,
+    ) {
         let files = std::sync::Arc::clone(self);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -212,6 +242,11 @@ impl Files {
                     Ok(blobs) if !blobs.is_empty() => files.release(store.as_ref(), blobs).await,
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not remove unsent uploads"),
+                }
+                match files.expire(store.as_ref(), &cache, now_ms()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(conversations = n, "removed conversations past their retention"),
+                    Err(e) => tracing::warn!(error = %e, "could not apply retention"),
                 }
             }
         });

@@ -335,9 +335,9 @@ impl AppState {
             links,
             config.max_upload_mb.max(1).saturating_mul(1024 * 1024),
         ));
-        files.start_janitor(Arc::clone(&store), shutdown.clone());
         chat.enable_files(files.links.clone());
         let sessions = Arc::new(SessionCache::default());
+        files.start_janitor(Arc::clone(&store), Arc::clone(&sessions), shutdown.clone());
         let idle = Duration::from_secs(config.empty_session_hours.saturating_mul(3600));
         sweep::start(Arc::clone(&store), Arc::clone(&hub), Arc::clone(&sessions), idle, shutdown.clone());
         let limiter = Arc::new(RateLimiter::new(config.rates()));

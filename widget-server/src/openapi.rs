@@ -30,6 +30,7 @@ pub struct PublicError {
         (name = "novatalks", description = "The Novatalks widget dialect"),
         (name = "omnisupport-widget", description = "The OmniSupport widget dialect (`/widget/v1`)"),
         (name = "auth", description = "Operator sign-in"),
+        (name = "account", description = "The account's settings: retention"),
         (name = "conversations", description = "The operator inbox"),
         (name = "customers", description = "Customers"),
         (name = "team", description = "The team"),

@@ -1,6 +1,7 @@
 //! The operator API under `/api/v1` in the OmniSupport shapes (`{data, meta}`
 //! lists, `{detail, code}` errors): auth, conversations and the team.
 
+mod account;
 mod ai;
 mod analytics;
 mod api_keys;
@@ -117,6 +118,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::revoke))
         .routes(routes!(channels::list, channels::create))
         .routes(routes!(channels::update))
+        .routes(routes!(account::get_account, account::put_account))
         .routes(routes!(billing::get_subscription))
         .routes(routes!(billing::usage))
         .routes(routes!(billing::change))

@@ -567,6 +567,15 @@ pub trait AccountStore: Send + Sync + 'static {
     /// What an account uses: messages (all but system notes) created since
     /// `since_ms`, bytes of message text kept, and operators.
     async fn account_usage(&self, account_id: &str, since_ms: i64) -> StoreResult<AccountUsage>;
+    /// Days an account keeps conversations without activity; `None` keeps them.
+    async fn retention_days(&self, account_id: &str) -> StoreResult<Option<i64>>;
+    async fn set_retention_days(&self, account_id: &str, days: Option<i64>) -> StoreResult<()>;
+    /// Up to `limit` conversations, of any account, quiet for longer than
+    /// their account keeps them at `now_ms`.
+    async fn expired_sessions(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<String>>;
+    /// Deletes conversations with everything in them (messages, files'
+    /// rows, outbox, AI and room records), and customers left with none.
+    async fn delete_sessions(&self, ids: &[&str]) -> StoreResult<u64>;
 }
 
 /// Sessions (conversations): creation, lookup, contact details, status, the inbox and its statistics.

@@ -391,6 +391,7 @@ crate::on_both_databases!(
     a_novatalks_client_sends_the_reference_form,
     an_operator_sends_files_as_a_form_or_by_upload_ids,
     erasing_a_customer_removes_their_files,
+    conversations_past_the_account_retention_go_with_their_files,
 );
 
 /// A local S3 (moto's server, installed by `scripts/test.sh` into
@@ -483,4 +484,48 @@ async fn files_go_to_an_s3_bucket_and_come_back_through_the_server(db: Db) {
 #[tokio::test]
 async fn files_go_to_an_s3_bucket() {
     files_go_to_an_s3_bucket_and_come_back_through_the_server(Db::Sqlite).await;
+}
+
+async fn conversations_past_the_account_retention_go_with_their_files(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let token = admin(&app).await;
+    let (status, account) = call(&app, Method::GET, "/api/v1/account", &token, None).await;
+    assert_eq!((status, &account["retention_days"]), (StatusCode::OK, &Value::Null), "kept by default: {account}");
+    for bad in [json!({ "retention_days": 0 }), json!({ "retention_days": 4000 }), json!({ "retention_days": "soon" })]
+    {
+        let (status, _) = call(&app, Method::PUT, "/api/v1/account", &token, Some(bad.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let agent = app.login().await.access_token;
+    let (status, _) = call(&app, Method::PUT, "/api/v1/account", &agent, Some(json!({ "retention_days": 30 }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, account) =
+        call(&app, Method::PUT, "/api/v1/account", &token, Some(json!({ "retention_days": 30 }))).await;
+    assert_eq!((status, account["retention_days"].as_i64()), (StatusCode::OK, Some(30)));
+
+    let (old, recent) = (app.session("long-ago").await, app.session("last-week").await);
+    for (s, width) in [(&old, 17), (&recent, 18)] {
+        let body =
+            multipart(&[Part::Field("message", "hello"), Part::File("attachments[]", "p.png", &photo(width, 9))]);
+        let (status, reply) = post_form(&app, &TestApp::messages_path(s), &session_headers(&app, s), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{reply}");
+    }
+    let now = natter_server::time::now_ms();
+    let day = 86_400_000;
+    app.sql(&format!("UPDATE sessions SET updated_ms = {} WHERE id = '{}'", now - 31 * day, old.session_id)).await;
+    app.sql(&format!("UPDATE sessions SET updated_ms = {} WHERE id = '{}'", now - 7 * day, recent.session_id)).await;
+    let page =
+        app.state.store.list_messages(&old.session_id, natter_server::store::Cursor::Latest, 10).await.expect("page");
+    let blob = page.messages.iter().find_map(|m| m.attachments.first()).expect("a file").blob.clone();
+
+    let removed = app.state.files.expire(app.state.store.as_ref(), &app.state.sessions, now).await.expect("expire");
+    assert_eq!(removed, 1);
+    let (status, _) = call(&app, Method::GET, &format!("/api/v1/conversations/{}", old.session_id), &token, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the old conversation is gone");
+    assert!(!app.state.files.blobs.exists(&blob).await, "and its file");
+    let (status, _) =
+        call(&app, Method::GET, &format!("/api/v1/conversations/{}", recent.session_id), &token, None).await;
+    assert_eq!(status, StatusCode::OK, "a recent one stays");
+    assert_eq!(app.list_ok(&recent, "").await.messages.iter().filter(|m| !m.attachments.is_empty()).count(), 1);
+    assert_eq!(app.state.files.expire(app.state.store.as_ref(), &app.state.sessions, now).await.expect("again"), 0);
 }

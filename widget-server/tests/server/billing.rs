@@ -94,11 +94,10 @@ async fn a_registered_account_starts_free_and_a_change_tells_webhooks(db: Db) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
-async fn over_a_quota_operators_are_refused_and_visitors_counted(db: Db) {
-    let plans = plans_file(json!({
-        "tiny": { "messages_per_month": 3, "storage_mb": 1, "operators": 2, "requests_per_minute": null },
-        "enterprise": unlimited(),
-    }));
+/// A server whose default plan `tiny` has `limits`, and an admin whose account is on it
+/// (the plans file lives as long as the returned guard).
+async fn on_a_tiny_plan(db: Db, limits: Value) -> (TestApp, String, tempfile::NamedTempFile) {
+    let plans = plans_file(json!({ "tiny": limits, "enterprise": unlimited() }));
     let path = plans.path().to_owned();
     let app = TestApp::spawn_with(db, |c| {
         c.plans = Some(path);
@@ -109,6 +108,15 @@ async fn over_a_quota_operators_are_refused_and_visitors_counted(db: Db) {
     let (status, _) =
         call(&app, Method::POST, "/api/v1/billing/subscription/change", &token, Some(json!({ "plan": "tiny" }))).await;
     assert_eq!(status, StatusCode::OK);
+    (app, token, plans)
+}
+
+async fn over_a_quota_operators_are_refused_and_visitors_counted(db: Db) {
+    let (app, token, _plans) = on_a_tiny_plan(
+        db,
+        json!({ "messages_per_month": 3, "storage_mb": 1, "operators": 2, "requests_per_minute": null }),
+    )
+    .await;
 
     let visitor = app.session("quota-visitor").await;
     for text in ["one", "two", "three"] {
@@ -166,20 +174,11 @@ async fn the_plan_rate_limits_operator_requests(db: Db) {
 /// Knowledge-base files count against the plan's storage: a document that
 /// would pass it is refused with 402 and nothing is stored.
 async fn storage_over_the_plan_refuses_documents(db: Db) {
-    let plans = plans_file(json!({
-        "tiny": { "messages_per_month": null, "storage_mb": 1, "operators": null, "requests_per_minute": null },
-        "enterprise": unlimited(),
-    }));
-    let path = plans.path().to_owned();
-    let app = TestApp::spawn_with(db, |c| {
-        c.plans = Some(path);
-        c.default_plan = "tiny".into();
-    })
+    let (app, token, _plans) = on_a_tiny_plan(
+        db,
+        json!({ "messages_per_month": null, "storage_mb": 1, "operators": null, "requests_per_minute": null }),
+    )
     .await;
-    let token = admin(&app).await;
-    let (status, _) =
-        call(&app, Method::POST, "/api/v1/billing/subscription/change", &token, Some(json!({ "plan": "tiny" }))).await;
-    assert_eq!(status, StatusCode::OK);
     let paragraph = "Our beans are roasted every morning in small batches and shipped the same day. ";
     let small = paragraph.repeat(7_000);
     let (status, body) =

@@ -5,8 +5,8 @@
 use js_sys::{Array, Object, Reflect, JSON};
 use natter_protocol::ws::ClientFrame;
 use natter_protocol::{
-    BusinessHours, ChatMessage, ChatSession, CreateSessionRequest, ErrorBody, MessageStatus, MessagesData,
-    SendMessageRequest, Sender, SessionData, SessionStatus, WidgetConfig,
+    BusinessHours, ChatAttachment, ChatMessage, ChatSession, CreateSessionRequest, ErrorBody, FileType, MessageStatus,
+    MessagesData, SendMessageRequest, Sender, SessionData, SessionStatus, WidgetConfig,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -101,7 +101,24 @@ pub fn chat_message(v: &JsValue) -> Option<ChatMessage> {
         echo_id: opt_string(v, "echoId")?,
         status: or_default(v, "status", status)?,
         created_at: string(v, "createdAt")?,
-        attachments: Vec::new(),
+        attachments: or_default(v, "attachments", |a| array(a, attachment))?,
+    })
+}
+
+/// A file of a message (`ChatAttachment`): what the widget shows of it.
+fn attachment(v: &JsValue) -> Option<ChatAttachment> {
+    let file_name = string(v, "fileName")?;
+    Some(ChatAttachment {
+        id: string(v, "id")?,
+        message_id: opt_string(v, "messageId")?,
+        account_id: String::new(),
+        file_type: FileType::parse(&string(v, "fileType")?)?,
+        extension: String::new(),
+        fallback_title: file_name.clone(),
+        file_name,
+        file_size: or_default(v, "fileSize", int)?,
+        data_url: string(v, "dataUrl")?,
+        thumb_url: opt_string(v, "thumbUrl")?,
     })
 }
 

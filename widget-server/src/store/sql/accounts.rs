@@ -86,4 +86,66 @@ impl AccountStore for SqlStore {
             sqlx::query_as("SELECT id, name, created_ms FROM accounts ORDER BY created_ms, id").fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(id, name, created_ms)| Account { id, name, created_ms }).collect())
     }
+
+    async fn retention_days(&self, account_id: &str) -> StoreResult<Option<i64>> {
+        let days: Option<Option<i64>> = on!(self.read, pool =>
+            sqlx::query_scalar("SELECT retention_days FROM accounts WHERE id = $1").bind(account_id).fetch_optional(pool).await?);
+        Ok(days.flatten())
+    }
+
+    async fn set_retention_days(&self, account_id: &str, days: Option<i64>) -> StoreResult<()> {
+        on!(self.write, pool => sqlx::query("UPDATE accounts SET retention_days = $2 WHERE id = $1")
+            .bind(account_id).bind(days).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn expired_sessions(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<String>> {
+        let ids: Vec<String> = on!(self.read, pool => sqlx::query_scalar(
+            "SELECT s.id FROM sessions s JOIN accounts a ON a.id = s.account_id \
+             WHERE a.retention_days IS NOT NULL AND s.updated_ms < $1 - a.retention_days * 86400000 \
+             ORDER BY s.updated_ms LIMIT $2"
+        ).bind(now_ms).bind(limit).fetch_all(pool).await?);
+        Ok(ids)
+    }
+
+    async fn delete_sessions(&self, ids: &[&str]) -> StoreResult<u64> {
+        let mut deleted = 0;
+        for chunk in ids.chunks(200) {
+            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let n = on!(self.write, pool => {
+                let mut tx = pool.begin().await?;
+                for (table, column) in [
+                    ("channel_outbox", "session_id"), ("ai_replies", "session_id"), ("room_edges", "room_id"),
+                    ("room_events", "room_id"), ("attachments", "session_id"), ("messages", "session_id"),
+                ] {
+                    let sql = format!("DELETE FROM {table} WHERE {column} IN ({list})");
+                    let mut q = sqlx::query(&sql);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                let customers = format!("SELECT DISTINCT customer_id FROM sessions WHERE id IN ({list})");
+                let mut q = sqlx::query_scalar::<_, Option<String>>(&customers);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                let customers: Vec<String> = q.fetch_all(&mut *tx).await?.into_iter().flatten().collect();
+                let sql = format!("DELETE FROM sessions WHERE id IN ({list})");
+                let mut q = sqlx::query(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                let n = q.execute(&mut *tx).await?.rows_affected();
+                for customer in customers {
+                    sqlx::query("DELETE FROM customers WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM sessions WHERE customer_id = $1)")
+                        .bind(customer).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                n
+            });
+            deleted += n;
+        }
+        Ok(deleted)
+    }
 }

@@ -47,6 +47,26 @@ impl TryFrom<AttachmentRow> for Attachment {
 }
 
 impl SqlStore {
+    /// The attachments whose `column` (`message_id` or `session_id`) is one of `ids`.
+    async fn attachments_where(&self, column: &'static str, ids: &[&str]) -> StoreResult<Vec<Attachment>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let marks = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE {column} IN ({marks})");
+            let rows: Vec<AttachmentRow> = on!(self.read, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            for row in rows {
+                out.push(Attachment::try_from(row)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Gives each message of `messages` its files, in the order they were sent.
     pub(super) async fn with_attachments(&self, messages: &mut [Message]) -> StoreResult<()> {
         if messages.is_empty() {
@@ -80,24 +100,7 @@ impl AttachmentStore for SqlStore {
     }
 
     async fn attachments_of(&self, message_ids: &[&str]) -> StoreResult<Vec<Attachment>> {
-        let mut out = Vec::new();
-        for chunk in message_ids.chunks(500) {
-            let sql = format!(
-                "SELECT {ATTACHMENT_COLS} FROM attachments WHERE message_id IN ({})",
-                (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-            );
-            let rows: Vec<AttachmentRow> = on!(self.read, pool => {
-                let mut q = sqlx::query_as(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(pool).await?
-            });
-            for row in rows {
-                out.push(Attachment::try_from(row)?);
-            }
-        }
-        Ok(out)
+        self.attachments_where("message_id", message_ids).await
     }
 
     async fn attachment_by_id(&self, id: &str) -> StoreResult<Option<Attachment>> {
@@ -122,21 +125,7 @@ impl AttachmentStore for SqlStore {
     }
 
     async fn blobs_of_sessions(&self, session_ids: &[&str]) -> StoreResult<Vec<String>> {
-        let mut out = Vec::new();
-        for chunk in session_ids.chunks(500) {
-            let sql = format!(
-                "SELECT blob, thumb FROM attachments WHERE session_id IN ({})",
-                (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-            );
-            let rows: Vec<(String, Option<String>)> = on!(self.read, pool => {
-                let mut q = sqlx::query_as(&sql);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(pool).await?
-            });
-            out.extend(rows.into_iter().flat_map(|(blob, thumb)| std::iter::once(blob).chain(thumb)));
-        }
-        Ok(out)
+        let found = self.attachments_where("session_id", session_ids).await?;
+        Ok(found.into_iter().flat_map(|a| std::iter::once(a.blob).chain(a.thumb)).collect())
     }
 }

@@ -1,8 +1,9 @@
 //! One message: text (always as text, never HTML), time and, for the
 //! visitor's own messages, delivery ticks.
 
+use leptos::either::Either;
 use leptos::prelude::*;
-use natter_protocol::{MessageStatus, Sender};
+use natter_protocol::{ChatAttachment, FileType, MessageStatus, Sender};
 
 use super::tr;
 use crate::i18n::{Locale, Strings};
@@ -21,6 +22,7 @@ pub fn MessageItem(
     let pending = entry.pending;
     let status = m.status;
     let own = m.sender == Sender::User;
+    let files = m.attachments;
     let (mark, label): (&str, fn(&'static Strings) -> &'static str) = match (pending, status) {
         (true, _) => ("◷", |s| s.sending),
         (false, MessageStatus::Sent) => ("✓", |s| s.sent),
@@ -30,6 +32,9 @@ pub fn MessageItem(
     view! {
         <li class="message" data-natter="message" data-sender=m.sender.as_str() data-pending=pending.to_string()>
             <p class="text">{m.message_text}</p>
+            {(!files.is_empty()).then(|| view! {
+                <ul class="files">{files.into_iter().map(file).collect_view()}</ul>
+            })}
             <span class="meta">
                 <time datetime=m.created_at>{time}</time>
                 {own.then(|| view! {
@@ -38,6 +43,20 @@ pub fn MessageItem(
                     </span>
                 })}
             </span>
+        </li>
+    }
+}
+
+/// A file: an image as its preview, anything else as its name and size;
+/// either opens the file (a signed link) in a new tab.
+fn file(a: ChatAttachment) -> impl IntoView {
+    let shown = match a.thumb_url {
+        Some(thumb) if a.file_type == FileType::Image => Either::Left(view! { <img src=thumb alt=a.file_name /> }),
+        _ => Either::Right(format!("{} ({} KB)", a.file_name, (a.file_size + 1023) / 1024)),
+    };
+    view! {
+        <li>
+            <a data-natter="attachment" href=a.data_url target="_blank" rel="noopener noreferrer">{shown}</a>
         </li>
     }
 }
