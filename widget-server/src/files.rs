@@ -266,7 +266,8 @@ impl Form {
     }
 }
 
-fn form_error(e: &MultipartError, max: u64) -> AppError {
+/// A form that could not be read: 413 past `max` bytes, else 400.
+pub(crate) fn form_error(e: &MultipartError, max: u64) -> AppError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         AppError::PayloadTooLarge(usize::try_from(max).unwrap_or(usize::MAX))
     } else {

@@ -554,6 +554,7 @@ pub trait Database: Send + Sync + 'static {
 pub trait AccountStore: Send + Sync + 'static {
     async fn create_account(&self, account: &Account) -> StoreResult<()>;
     async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+    async fn account_by_id(&self, id: &str) -> StoreResult<Option<Account>>;
     async fn create_website(&self, website: &Website) -> StoreResult<()>;
     async fn website_by_token(&self, token: &str) -> StoreResult<Option<Website>>;
     async fn website_by_id(&self, id: &str) -> StoreResult<Option<Website>>;

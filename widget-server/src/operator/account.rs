@@ -27,10 +27,8 @@ pub struct AccountView {
 async fn view(state: &AppState, account_id: &str) -> OpResult<AccountView> {
     let account = state
         .store
-        .list_accounts()
+        .account_by_id(account_id)
         .await?
-        .into_iter()
-        .find(|a| a.id == account_id)
         .ok_or_else(|| OpError(AppError::NotFound("no such account".into())))?;
     let retention_days = state.store.retention_days(account_id).await?;
     Ok(AccountView { id: account.id, name: account.name, retention_days })

@@ -77,11 +77,7 @@ fn short_text(value: &str, field: &str, max: usize) -> OpResult<Option<String>> 
 }
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> OpError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        OpError(AppError::PayloadTooLarge(MAX_DOCUMENT_BYTES))
-    } else {
-        OpError(AppError::BadRequest("invalid_multipart", format!("the form could not be read: {}", e.body_text())))
-    }
+    OpError(crate::files::form_error(e, MAX_DOCUMENT_BYTES as u64))
 }
 
 /// Uploads a document: its type is sniffed from the bytes, its text split

@@ -87,6 +87,12 @@ impl AccountStore for SqlStore {
         Ok(rows.into_iter().map(|(id, name, created_ms)| Account { id, name, created_ms }).collect())
     }
 
+    async fn account_by_id(&self, id: &str) -> StoreResult<Option<Account>> {
+        let row: Option<(String, String, i64)> = on!(self.read, pool =>
+            sqlx::query_as("SELECT id, name, created_ms FROM accounts WHERE id = $1").bind(id).fetch_optional(pool).await?);
+        Ok(row.map(|(id, name, created_ms)| Account { id, name, created_ms }))
+    }
+
     async fn retention_days(&self, account_id: &str) -> StoreResult<Option<i64>> {
         let days: Option<Option<i64>> = on!(self.read, pool =>
             sqlx::query_scalar("SELECT retention_days FROM accounts WHERE id = $1").bind(account_id).fetch_optional(pool).await?);
