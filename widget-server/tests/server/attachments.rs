@@ -392,6 +392,7 @@ crate::on_both_databases!(
     an_operator_sends_files_as_a_form_or_by_upload_ids,
     erasing_a_customer_removes_their_files,
     conversations_past_the_account_retention_go_with_their_files,
+    strangers_cannot_put_files_in_a_conversation,
 );
 
 /// A local S3 (moto's server, installed by `scripts/test.sh` into
@@ -528,4 +529,43 @@ async fn conversations_past_the_account_retention_go_with_their_files(db: Db) {
     assert_eq!(status, StatusCode::OK, "a recent one stays");
     assert_eq!(app.list_ok(&recent, "").await.messages.iter().filter(|m| !m.attachments.is_empty()).count(), 1);
     assert_eq!(app.state.files.expire(app.state.store.as_ref(), &app.state.sessions, now).await.expect("again"), 0);
+}
+
+/// Files reach a conversation only with its credential: another account's
+/// operator, a visitor holding another session's token, and a caller with
+/// none are refused, and nothing is kept.
+async fn strangers_cannot_put_files_in_a_conversation(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let (mine, theirs) = (app.session("owner-of-this").await, app.session("someone-next-door").await);
+    let rival = crate::access::other_account(&app).await;
+    let bearer = format!("Bearer {}", rival.admin_token);
+    for path in ["attachments", "messages"] {
+        let body = multipart(&[Part::Field("content", "x"), Part::File("attachments[]", "a.png", &photo(8, 8))]);
+        let (status, _) = post_form(
+            &app,
+            &format!("/api/v1/conversations/{}/{path}", mine.session_id),
+            &[("authorization", &bearer)],
+            body,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another account's operator, {path}");
+    }
+    let body = || multipart(&[Part::File("attachments[]", "a.png", &photo(8, 8))]);
+    let wrong =
+        [("x-api-key", app.website.token.as_str()), ("x-session-token", theirs.token.as_deref().unwrap_or_default())];
+    let (status, _) = post_form(&app, &TestApp::messages_path(&mine), &wrong, body()).await;
+    assert!(matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), "another session's token: {status}");
+    let (status, _) =
+        post_form(&app, &TestApp::messages_path(&mine), &[("x-api-key", app.website.token.as_str())], body()).await;
+    assert!(matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), "no token: {status}");
+    let q = format!("?website_token={}", app.website.token);
+    let path = format!("/widget/conversations/{}/messages{q}", mine.session_id);
+    let (status, _) =
+        post_form(&app, &path, &[("auth-widget", theirs.token.as_deref().unwrap_or_default())], body()).await;
+    assert!(
+        matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        "Novatalks: {status}"
+    );
+    let kept = app.state.store.blobs_of_sessions(&[&mine.session_id, &theirs.session_id]).await.expect("read");
+    assert!(kept.is_empty(), "nothing was kept: {kept:?}");
 }
