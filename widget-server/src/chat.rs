@@ -9,13 +9,14 @@
 
 mod assistant;
 mod conversation;
+mod delivery;
 mod message;
 mod session;
 mod throttle;
 
 use std::sync::Arc;
 
-use natter_protocol::{Sender, SessionStatus};
+use natter_protocol::{MessageStatus, Sender, SessionStatus};
 use serde_json::{json, Value};
 
 pub use assistant::{wants_a_person, HANDOVER};
@@ -27,7 +28,7 @@ use crate::channels::Channels;
 use crate::hub::{Change, Event, Hub, HubEvent};
 use crate::metrics::Metrics;
 use crate::presence::Presence;
-use crate::store::{ChannelKind, Store, StoreError, StoreResult, Website};
+use crate::store::{ChannelKind, Message, Session, Store, StoreError, StoreResult, Website};
 use crate::time::iso;
 use crate::webhooks::Webhooks;
 
@@ -54,6 +55,8 @@ pub struct Chat {
     presence: Arc<Presence>,
     metrics: Arc<Metrics>,
     throttle: throttle::Throttle,
+    /// Delivery receipts waiting for their batch to be written.
+    deliveries: delivery::Batch,
     /// Set by [`Chat::enable_ai`]: what auto-respond needs.
     ai: std::sync::OnceLock<assistant::AiRuntime>,
     /// Set by [`Chat::enable_files`]: the signer of the links webhooks carry.
@@ -77,6 +80,7 @@ impl Chat {
             presence,
             metrics,
             throttle: throttle::Throttle::default(),
+            deliveries: delivery::Batch::default(),
             ai: std::sync::OnceLock::new(),
             links: std::sync::OnceLock::new(),
         }
@@ -113,6 +117,68 @@ impl Chat {
             self.assign(session, Some(&chosen.id)).await?;
         }
         Ok(())
+    }
+
+    /// Notes that `message` reached the other side of its conversation: the
+    /// visitor (`to_visitor`) or an operator. Only a message still `sent` and
+    /// written by the other side counts; the receipt is written with the next
+    /// batch ([`Chat::start_deliveries`]).
+    pub fn delivered(&self, website: &Arc<Website>, message: &Message, to_visitor: bool) {
+        if message.status == MessageStatus::Sent && (message.sender != Sender::User) == to_visitor {
+            self.deliveries.note(website, &message.session_id, message.seq, to_visitor);
+        }
+    }
+
+    /// [`Chat::delivered`] for each message of a page one side read.
+    pub fn delivered_all(&self, website: &Arc<Website>, messages: &[Message], to_visitor: bool) {
+        for m in messages {
+            self.delivered(website, m, to_visitor);
+        }
+    }
+
+    /// Writes the receipts noted since the last batch and announces each
+    /// message that changed as `message.updated`.
+    pub async fn flush_deliveries(&self) -> ChatResult<usize> {
+        let _one_at_a_time = self.deliveries.flushing.lock().await;
+        let noted = self.deliveries.take();
+        let marks: Vec<_> = noted.values().flat_map(delivery::Noted::marks).collect();
+        let changed = self.store.mark_delivered(&marks).await?;
+        // In session order: each session is read once, for the events of its messages.
+        let mut current: Option<Session> = None;
+        for m in &changed {
+            if current.as_ref().is_none_or(|s| s.id != m.session_id) {
+                current = self.store.session_by_id(&m.session_id).await?;
+            }
+            let (Some(session), Some(n)) = (&current, noted.get(&m.session_id)) else {
+                continue;
+            };
+            let author = sender_name(&n.website, session, m.sender, None).to_owned();
+            self.publish(Event::MessageUpdated { session: session.clone(), message: m.clone(), author }).await;
+        }
+        Ok(changed.len())
+    }
+
+    /// Writes delivery receipts every [`delivery::FLUSH_EVERY`] (sooner when
+    /// many are waiting) until `stop`, and once more then.
+    pub fn start_deliveries(self: &Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(delivery::FLUSH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let stopping = tokio::select! {
+                    () = stop.cancelled() => true,
+                    _ = tick.tick() => false,
+                    () = this.deliveries.filled() => false,
+                };
+                if let Err(e) = this.flush_deliveries().await {
+                    tracing::warn!(error = %e, "delivery receipts not written");
+                }
+                if stopping {
+                    break;
+                }
+            }
+        });
     }
 
     /// Lets webhook payloads carry attachments with their links.
@@ -279,6 +345,42 @@ mod tests {
                 EventKind::MessageCreated { seq: 3 }
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn receipts_noted_are_written_in_one_batch_and_announced_once() {
+        let (chat, hub, website, _dir) = core().await;
+        let website = Arc::new(website);
+        let (session, _) = chat.open_session(&website, "visitor-3").await.expect("open");
+        let text = |t| MessageText::parse(t, 100).expect("text");
+        let (first, _) = chat.visitor_message(&website, &session, &text("one"), &[], None).await.expect("send");
+        let (second, _) = chat.visitor_message(&website, &session, &text("two"), &[], None).await.expect("send");
+        let page = chat.store.list_messages(&session.id, crate::store::Cursor::Latest, 50).await.expect("page");
+        let greeting = page.messages.iter().find(|m| m.sender == Sender::Bot).expect("the greeting").clone();
+        let mut all = hub.firehose();
+        // Reaching an operator: the visitor's own messages only, the highest seq wins.
+        chat.delivered_all(&website, &page.messages, false);
+        chat.delivered(&website, &first, false);
+        assert_eq!(chat.flush_deliveries().await.expect("flush"), 2);
+        let mut updated = Vec::new();
+        while let Ok((_, event)) = all.try_recv() {
+            if let Event::MessageUpdated { message, .. } = &event.event {
+                updated.push((message.id.clone(), message.status));
+            }
+        }
+        let delivered = MessageStatus::Delivered;
+        assert_eq!(updated, [(first.id.clone(), delivered), (second.id.clone(), delivered)]);
+        let status = |id: &str| {
+            let (store, session, id) = (Arc::clone(&chat.store), session.id.clone(), id.to_owned());
+            async move { store.message_by_id(&session, &id).await.expect("read").expect("stored").status }
+        };
+        assert_eq!(status(&greeting.id).await, MessageStatus::Sent, "the bot's greeting has not reached the visitor");
+        // Noted again, or after a read receipt: nothing changes, nothing is announced.
+        chat.delivered(&website, &second, false);
+        chat.mark_read(&website, &session, greeting.seq, true).await.expect("read");
+        chat.delivered(&website, &greeting, true);
+        assert_eq!(chat.flush_deliveries().await.expect("flush"), 0);
+        assert_eq!(status(&greeting.id).await, MessageStatus::Read, "a read message stays read");
     }
 
     #[tokio::test]

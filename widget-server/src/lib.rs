@@ -336,6 +336,7 @@ impl AppState {
             config.max_upload_mb.max(1).saturating_mul(1024 * 1024),
         ));
         chat.enable_files(files.links.clone());
+        chat.start_deliveries(shutdown.clone());
         let sessions = Arc::new(SessionCache::default());
         files.start_janitor(Arc::clone(&store), Arc::clone(&sessions), shutdown.clone());
         let idle = Duration::from_secs(config.empty_session_hours.saturating_mul(3600));

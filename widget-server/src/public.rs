@@ -134,6 +134,7 @@ async fn create_session(
         state.chat.announce(&session).await;
     }
     let page = recent(state.store.as_ref(), &session.id).await?;
+    state.chat.delivered_all(&website, &page.messages, true);
     let data = SessionData {
         session_id: session.id.clone(),
         session: chat_session(&session),
@@ -200,7 +201,7 @@ pub(crate) async fn seq_of(state: &AppState, session_id: &str, field: &str, valu
     ))]
 async fn list_messages(
     State(state): State<AppState>,
-    SessionKeyAuth { key, .. }: SessionKeyAuth,
+    SessionKeyAuth { key, website }: SessionKeyAuth,
     QueryParams(q): QueryParams<MessagesQuery>,
 ) -> AppResult<Json<Envelope<MessagesData>>> {
     let limit = match q.limit {
@@ -224,6 +225,7 @@ async fn list_messages(
         }
     }
     let page = state.store.list_messages(&key.id, cursor, i64::from(limit)).await?;
+    state.chat.delivered_all(&website, &page.messages, true);
     Ok(Json(Envelope::ok(MessagesData {
         messages: page.messages.iter().map(|m| chat_message(m, &state.files.links)).collect(),
         has_more: page.has_more,

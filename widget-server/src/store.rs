@@ -668,6 +668,18 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Marks messages up to `seq` read, those to the visitor when `by_visitor`,
     /// else those from the visitor; returns those that changed.
     async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>>;
+    /// Marks messages still `sent` up to each mark's seq delivered, in one
+    /// transaction; returns those that changed, in seq order per session.
+    async fn mark_delivered(&self, marks: &[DeliveryMark]) -> StoreResult<Vec<Message>>;
+}
+
+/// Messages of a session that reached the other side, up to `up_to_seq`:
+/// those to the visitor when `to_visitor`, else those from the visitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryMark {
+    pub session_id: String,
+    pub up_to_seq: i64,
+    pub to_visitor: bool,
 }
 
 /// Attachments: uploads, the files of messages, blob references.

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::chat::sender_name;
 use crate::client::ClientIp;
 use crate::error::AppError;
-use crate::hub::{message_event, EventKind, HubEvent, Subscription};
+use crate::hub::{message_event, Event, EventKind, HubEvent, Subscription};
 use crate::socket::limits::Slot;
 use crate::socket::{close, drive, Flow, Protocol, Step, WsResult};
 use crate::store::{bot_flags, Cursor, Session, Website};
@@ -272,6 +272,7 @@ impl Connection<'_> {
                 )
                 .await?;
                 self.sent_seq = m.seq;
+                self.state.chat.delivered(&self.website, m, true);
             }
             if !page.has_more {
                 return Ok(Flow::Continue);
@@ -341,6 +342,9 @@ impl Protocol for Connection<'_> {
                         crate::socket::send(socket, WsMessage::Text(frame)).await?;
                     }
                     self.sent_seq = seq;
+                    if let Event::MessageCreated { message, .. } = &event.event {
+                        self.state.chat.delivered(&self.website, message, true);
+                    }
                 }
                 Delivery::Gap => return self.replay(socket).await,
             },

@@ -152,7 +152,7 @@ impl MessagesQuery {
         store: &dyn crate::store::Store,
         links: &Links,
         session_id: &str,
-    ) -> OpResult<Vec<OperatorMessage>> {
+    ) -> OpResult<(Vec<crate::store::Message>, Vec<OperatorMessage>)> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=100).contains(&limit) {
             return Err(OpError(AppError::Validation("validation_error", "limit must be between 1 and 100".into())));
@@ -167,7 +167,7 @@ impl MessagesQuery {
         let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
         let sends = store.channel_sends_of(&ids).await?;
         let ai = store.ai_replies_of(&ids).await?;
-        Ok(messages
+        let views = messages
             .iter()
             .map(|m| {
                 let mut view = operator_message(m, links);
@@ -182,7 +182,8 @@ impl MessagesQuery {
                 }
                 view
             })
-            .collect())
+            .collect();
+        Ok((messages, views))
     }
 }
 
@@ -199,8 +200,12 @@ pub async fn messages(
     q: Result<QueryParams<MessagesQuery>, AppError>,
 ) -> OpResult<Json<List<OperatorMessage>>> {
     let QueryParams(q) = q?;
-    load_session(&state, &op, &id).await?;
-    Ok(Json(List { data: q.page(state.store.as_ref(), &state.files.links, &id).await?, meta: None }))
+    let session = load_session(&state, &op, &id).await?;
+    let (messages, views) = q.page(state.store.as_ref(), &state.files.links, &id).await?;
+    if let Some(website) = state.websites.get_by_id(state.store.as_ref(), &session.website_id).await? {
+        state.chat.delivered_all(&website, &messages, false);
+    }
+    Ok(Json(List { data: views, meta: None }))
 }
 
 /// Reads a multipart body for a conversation: its fields, and its files

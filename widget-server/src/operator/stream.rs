@@ -135,9 +135,17 @@ impl Stream<'_> {
     async fn render(&self, event: &HubEvent) -> Option<Value> {
         let wants = |channel: &str| self.channels.contains(channel);
         match &event.event {
-            Event::MessageCreated { session, message, .. } if wants("messages") => Some(
-                json!({ "type": "message.new", "conversation_id": session.id, "message": operator_message(message, &self.state.files.links) }),
-            ),
+            Event::MessageCreated { session, message, .. } if wants("messages") => {
+                if message.sender == natter_protocol::Sender::User {
+                    let website = self.state.websites.get_by_id(self.state.store.as_ref(), &session.website_id).await;
+                    if let Ok(Some(website)) = website {
+                        self.state.chat.delivered(&website, message, false);
+                    }
+                }
+                Some(
+                    json!({ "type": "message.new", "conversation_id": session.id, "message": operator_message(message, &self.state.files.links) }),
+                )
+            }
             Event::MessageUpdated { session, message, .. } if wants("messages") => Some(
                 json!({ "type": "message.updated", "conversation_id": session.id, "message": operator_message(message, &self.state.files.links) }),
             ),

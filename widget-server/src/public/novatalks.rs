@@ -186,6 +186,7 @@ async fn list(
     // Without a cursor, "all messages" (as pollers use it): the newest 100.
     let limit = if cursor == Cursor::Latest { ALL_PAGE } else { PAGE };
     let page = state.store.list_messages(&session.id, cursor, limit).await?;
+    state.chat.delivered_all(&website, &page.messages, true);
     let events = page
         .messages
         .iter()

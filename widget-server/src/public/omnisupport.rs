@@ -157,6 +157,7 @@ async fn init(
         state.chat.announce(&session).await;
     }
     let page = recent(state.store.as_ref(), &session.id).await?;
+    state.chat.delivered_all(&website, &page.messages, true);
     let messages: Vec<OperatorMessage> =
         page.messages.iter().map(|m| operator_message(m, &state.files.links)).collect();
     Ok(Json(Item {
@@ -245,5 +246,7 @@ async fn list(
     };
     let (session, _) = key.open(&state, &website, false).await?;
     let window = MessagesQuery { before: q.before, limit: q.limit };
-    Ok(Json(List { data: window.page(state.store.as_ref(), &state.files.links, &session.id).await?, meta: None }))
+    let (messages, views) = window.page(state.store.as_ref(), &state.files.links, &session.id).await?;
+    state.chat.delivered_all(&website, &messages, true);
+    Ok(Json(List { data: views, meta: None }))
 }

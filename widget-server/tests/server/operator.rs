@@ -27,7 +27,7 @@ impl TestApp {
         reply.body["access_token"].as_str().expect("token").to_owned()
     }
 
-    async fn authed(
+    pub(crate) async fn authed(
         &self,
         method: reqwest::Method,
         path: &str,

@@ -72,6 +72,61 @@ async fn an_operator_reply_reaches_the_visitor_by_socket_and_by_polling(db: Db) 
     assert_eq!(polled[0].id, live.id);
 }
 
+/// The next `message.updated` of message `id`, skipping other frames.
+async fn updated(ws: &mut crate::support::WsClient, id: &str) -> MessageStatus {
+    loop {
+        match ws.event().await {
+            WsEvent::Frame(ServerFrame::MessageUpdated(m)) if m.message.id == id => return m.status,
+            WsEvent::Closed(code) => panic!("closed {code:?} while waiting for message.updated of {id}"),
+            WsEvent::Frame(_) => {}
+        }
+    }
+}
+
+async fn a_message_that_reaches_the_other_side_is_marked_delivered(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("ws-delivered").await;
+    let mut ws = app.subscribed(&s, None).await;
+    let token = app.login().await.access_token;
+    // An operator's reply reaches the visitor's socket: delivered.
+    let reply = app.operator_reply(&token, &s.session_id, "On its way").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let live = ws.created().await;
+    assert_eq!((live.sender, live.status), (Sender::Manager, MessageStatus::Sent));
+    assert_eq!(updated(&mut ws, &live.id).await, MessageStatus::Delivered);
+    // The visitor's message reaches an operator who lists the conversation: delivered.
+    let mine = app.send_ok(&s, "Thanks!").await;
+    let path = format!("/api/v1/conversations/{}/messages", s.session_id);
+    let listed = app.authed(reqwest::Method::GET, &path, &token, None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(updated(&mut ws, &mine.id).await, MessageStatus::Delivered);
+    // Both stay so for every reader, and a read receipt still moves them on.
+    let stored = app.list_ok(&s, "after=0").await.messages;
+    let status_of = |id: &str| stored.iter().find(|m| m.id == id).map(|m| m.status);
+    assert_eq!(status_of(&live.id), Some(MessageStatus::Delivered));
+    assert_eq!(status_of(&mine.id), Some(MessageStatus::Delivered));
+    ws.send(json!({ "event": "seen", "data": { "seq": live.seq } })).await;
+    assert_eq!(updated(&mut ws, &live.id).await, MessageStatus::Read);
+}
+
+async fn a_reply_fetched_by_polling_is_marked_delivered(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let s = app.session("poll-delivered").await;
+    let token = app.login().await.access_token;
+    let reply = app.operator_reply(&token, &s.session_id, "Polled").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let path = format!("/api/v1/conversations/{}/messages", s.session_id);
+    let status = |body: &serde_json::Value| body["data"].as_array().and_then(|m| m.last()).map(|m| m["metadata"]["status"].clone());
+    let before = app.authed(reqwest::Method::GET, &path, &token, None).await;
+    assert_eq!(status(&before.body), Some(json!("sent")), "no visitor has fetched it yet");
+    let seq = s.messages.last().map(|m| m.seq).unwrap_or_default();
+    let polled = app.list_ok(&s, &format!("after={seq}")).await.messages;
+    assert_eq!(polled.len(), 1);
+    app.state.chat.flush_deliveries().await.expect("flush");
+    let after = app.authed(reqwest::Method::GET, &path, &token, None).await;
+    assert_eq!(status(&after.body), Some(json!("delivered")), "{}", after.body);
+}
+
 async fn resume_with_last_seq_replays_without_gap_or_duplicate(db: Db) {
     let app = TestApp::spawn(db).await;
     let s = app.session("ws-resume").await;
@@ -123,6 +178,8 @@ async fn seen_marks_messages_read_and_announces_it(db: Db) {
     let mut updated = Vec::new();
     loop {
         match ws.event().await {
+            // Polling delivered what it returned; that may be announced first.
+            WsEvent::Frame(ServerFrame::MessageUpdated(m)) if m.status == MessageStatus::Delivered => {}
             WsEvent::Frame(ServerFrame::MessageUpdated(m)) => {
                 assert_eq!(m.status, MessageStatus::Read);
                 updated.push(m.message.id.clone());
@@ -170,6 +227,8 @@ crate::on_both_databases!(
     an_operator_reply_reaches_the_visitor_by_socket_and_by_polling,
     resume_with_last_seq_replays_without_gap_or_duplicate,
     seen_marks_messages_read_and_announces_it,
+    a_message_that_reaches_the_other_side_is_marked_delivered,
+    a_reply_fetched_by_polling_is_marked_delivered,
     unknown_frames_get_an_error_event_and_the_socket_stays_open,
     shutdown_closes_sockets_with_1001,
 );

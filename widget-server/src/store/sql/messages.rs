@@ -57,7 +57,7 @@ impl MessageStore for SqlStore {
     }
 
     async fn mark_read(&self, session_id: &str, up_to_seq: i64, by_visitor: bool) -> StoreResult<Vec<Message>> {
-        let whose = if by_visitor { "sender <> 'user'" } else { "sender = 'user'" };
+        let whose = whose(by_visitor);
         let sql = format!(
             "UPDATE messages SET status = 'read' WHERE session_id = $1 AND seq <= $2 AND {whose} \
              AND status <> 'read' RETURNING {MESSAGE_COLS}"
@@ -68,5 +68,44 @@ impl MessageStore for SqlStore {
         messages.sort_by_key(|m| m.seq);
         self.with_attachments(&mut messages).await?;
         Ok(messages)
+    }
+
+    async fn mark_delivered(&self, marks: &[DeliveryMark]) -> StoreResult<Vec<Message>> {
+        if marks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = |to_visitor| {
+            format!(
+                "UPDATE messages SET status = 'delivered' WHERE session_id = $1 AND seq <= $2 AND {} \
+                 AND status = 'sent' RETURNING {MESSAGE_COLS}",
+                whose(to_visitor)
+            )
+        };
+        let (to_visitor, from_visitor) = (sql(true), sql(false));
+        let rows: Vec<MessageRow> = on!(self.write, pool => {
+            let mut tx = pool.begin().await?;
+            let mut rows = Vec::new();
+            for mark in marks {
+                let sql = if mark.to_visitor { &to_visitor } else { &from_visitor };
+                let changed: Vec<MessageRow> =
+                    sqlx::query_as(sql).bind(&mark.session_id).bind(mark.up_to_seq).fetch_all(&mut *tx).await?;
+                rows.extend(changed);
+            }
+            tx.commit().await?;
+            rows
+        });
+        let mut messages: Vec<Message> = convert(rows)?;
+        messages.sort_by(|a, b| (&a.session_id, a.seq).cmp(&(&b.session_id, b.seq)));
+        self.with_attachments(&mut messages).await?;
+        Ok(messages)
+    }
+}
+
+/// The messages one side receives: the visitor's (`to_visitor`: everyone else's) or the visitor's own.
+const fn whose(to_visitor: bool) -> &'static str {
+    if to_visitor {
+        "sender <> 'user'"
+    } else {
+        "sender = 'user'"
     }
 }
