@@ -31,9 +31,10 @@ pub struct Noted {
 impl Noted {
     /// The marks to write for this session.
     pub fn marks(&self) -> impl Iterator<Item = DeliveryMark> + '_ {
-        [(self.to_visitor, true), (self.from_visitor, false)].into_iter().filter(|(seq, _)| *seq > 0).map(
-            |(up_to_seq, to_visitor)| DeliveryMark { session_id: self.session_id.clone(), up_to_seq, to_visitor },
-        )
+        [(self.to_visitor, true), (self.from_visitor, false)]
+            .into_iter()
+            .filter(|(seq, _)| *seq > 0)
+            .map(|(up_to_seq, to_visitor)| DeliveryMark { session_id: self.session_id.clone(), up_to_seq, to_visitor })
     }
 }
 

@@ -116,7 +116,9 @@ async fn a_reply_fetched_by_polling_is_marked_delivered(db: Db) {
     let reply = app.operator_reply(&token, &s.session_id, "Polled").await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let path = format!("/api/v1/conversations/{}/messages", s.session_id);
-    let status = |body: &serde_json::Value| body["data"].as_array().and_then(|m| m.last()).map(|m| m["metadata"]["status"].clone());
+    let status = |body: &serde_json::Value| {
+        body["data"].as_array().and_then(|m| m.last()).map(|m| m["metadata"]["status"].clone())
+    };
     let before = app.authed(reqwest::Method::GET, &path, &token, None).await;
     assert_eq!(status(&before.body), Some(json!("sent")), "no visitor has fetched it yet");
     let seq = s.messages.last().map(|m| m.seq).unwrap_or_default();
