@@ -333,6 +333,9 @@ pub struct WidgetConfig {
     pub online: bool,
     pub max_message_length: usize,
     pub legacy_mode: bool,
+    /// The largest file a visitor may send, in bytes.
+    #[serde(default)]
+    pub max_file_bytes: Option<u64>,
 }
 
 /// Error part of the envelope.

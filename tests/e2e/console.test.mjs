@@ -200,7 +200,7 @@ test('files an operator sends show in the widget live: an image as its preview, 
   await w(visitor, 'launcher').click();
   await w(visitor, 'panel').waitFor();
   await type(visitor, 'Can you send me the size chart?');
-  const stored = await storedSession(visitor, server.token);
+  const stored = await expect(() => storedSession(visitor, server.token), (s) => s !== null);
   const operator = await server.operator();
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
   const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
@@ -223,6 +223,92 @@ test('files an operator sends show in the widget live: an image as its preview, 
   const file = await fetch(href);
   assert.equal(file.headers.get('content-type'), 'application/pdf');
   assert.deepEqual(Buffer.from(await file.arrayBuffer()), pdf);
+  assert.deepEqual(visitorErrors, []);
+  await visitorContext.close();
+});
+
+test('a visitor attaches files in the widget (picker, paste, drop) with progress, the operator sees them, and refused files say why', async () => {
+  const visitorContext = await browser.newContext();
+  const visitor = await visitorContext.newPage();
+  const visitorErrors = [];
+  visitor.on('pageerror', (e) => visitorErrors.push(String(e)));
+  await visitor.goto(`${server.base}/`);
+  await w(visitor, 'launcher').click();
+  await w(visitor, 'panel').waitFor();
+  // The picker is reachable from the text area with the keyboard, and labelled.
+  await visitor.locator('[data-natter="composer"] textarea').focus();
+  await visitor.keyboard.press('Tab');
+  const focused = await visitor.evaluate(() => {
+    const el = document.querySelector('[data-natter-host]').shadowRoot.activeElement;
+    return [el?.dataset.natter, el?.getAttribute('aria-label')];
+  });
+  assert.deepEqual(focused, ['attach', 'Attach a file']);
+
+  // The picker: the upload's answer is held back until its progress has shown.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
+  let release;
+  const held = new Promise((ok) => (release = ok));
+  await visitorContext.route('**/api/public/chat/sessions/*/messages', async (route) => {
+    if (route.request().method() === 'POST' && (route.request().headers()['content-type'] ?? '').startsWith('multipart/')) {
+      await held;
+    }
+    await route.continue();
+  });
+  await w(visitor, 'attach').setInputFiles({ name: 'beans.png', mimeType: 'image/png', buffer: png });
+  const note = w(visitor, 'files');
+  await expect(() => note.textContent(), (t) => /Sending \d+%/.test(t ?? ''));
+  const pendingLine = visitor.locator('[data-natter="message"][data-pending="true"]', { hasText: 'beans.png' });
+  await pendingLine.waitFor();
+  release();
+  const mine = visitor.locator('[data-natter="message"][data-sender="user"][data-pending="false"] [data-natter="attachment"]');
+  const preview = mine.locator('img[alt="beans.png"]');
+  await expect(() => preview.evaluate((img) => img.complete && img.naturalWidth), (width) => width === 2);
+  await expect(() => note.isHidden(), (hidden) => hidden);
+  await visitorContext.unroute('**/api/public/chat/sessions/*/messages');
+
+  // A paste into the text area and a drop on the panel each send their file.
+  await visitor.evaluate(() => {
+    const root = document.querySelector('[data-natter-host]').shadowRoot;
+    const carrying = (name, text) => {
+      const data = new DataTransfer();
+      data.items.add(new File([text], name, { type: 'text/plain' }));
+      return data;
+    };
+    const area = root.querySelector('[data-natter="composer"] textarea');
+    area.dispatchEvent(new ClipboardEvent('paste', { clipboardData: carrying('pasted.txt', 'from the clipboard'), bubbles: true, composed: true }));
+    const panel = root.querySelector('[data-natter="panel"]');
+    panel.dispatchEvent(new DragEvent('dragover', { dataTransfer: carrying('dropped.txt', 'dropped'), bubbles: true, cancelable: true }));
+    panel.dispatchEvent(new DragEvent('drop', { dataTransfer: carrying('dropped.txt', 'dropped on the panel'), bubbles: true, cancelable: true }));
+  });
+  await mine.filter({ hasText: 'pasted.txt' }).waitFor();
+  await mine.filter({ hasText: 'dropped.txt' }).waitFor();
+
+  // The operator sees all three in the console.
+  const stored = await expect(() => storedSession(visitor, server.token), (s) => s !== null);
+  const desk = await browser.newContext();
+  const { page: console_, errors } = await console(desk);
+  await console_.locator(`.conversations li[data-id="${stored.sessionId}"]`).click();
+  await console_.locator('.messages li[data-sender=user] .files img[alt="beans.png"]').waitFor();
+  await console_.locator('.messages li[data-sender=user] .files a', { hasText: 'pasted.txt' }).waitFor();
+  await console_.locator('.messages li[data-sender=user] .files a', { hasText: 'dropped.txt' }).waitFor();
+  assert.deepEqual(errors, []);
+  await desk.close();
+
+  // A file over the website's limit (10 MB by default) is refused before anything is sent.
+  let uploads = 0;
+  visitor.on('request', (req) => {
+    if (req.method() === 'POST' && (req.headers()['content-type'] ?? '').startsWith('multipart/')) uploads += 1;
+  });
+  await w(visitor, 'attach').setInputFiles({ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(10 * 1024 * 1024 + 1, 'a') });
+  await expect(() => note.textContent(), (t) => t === 'The file is too large to send.');
+  assert.equal(uploads, 0);
+  // A type the website does not take (a program, whatever its name says) is refused by the server.
+  const program = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(120)]);
+  await w(visitor, 'attach').setInputFiles({ name: 'invoice.png', mimeType: 'image/png', buffer: program });
+  await expect(() => note.textContent(), (t) => t === 'This type of file cannot be sent.');
+  assert.equal(uploads, 1);
+  assert.equal(await visitor.locator('[data-natter="message"][data-pending="true"]').count(), 0, 'the refused line is gone');
+  assert.equal(await note.getAttribute('role'), 'status');
   assert.deepEqual(visitorErrors, []);
   await visitorContext.close();
 });

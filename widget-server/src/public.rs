@@ -305,5 +305,6 @@ async fn config(
         online,
         max_message_length: state.settings.max_message_chars,
         legacy_mode: website.legacy_mode,
+        max_file_bytes: Some(state.files.max_bytes(&s.attachments)),
     })))
 }

@@ -67,6 +67,10 @@ pub struct Strings {
     pub offline: &'static str,
     pub messages: &'static str,
     pub earlier: &'static str,
+    pub attach: &'static str,
+    pub too_large: &'static str,
+    pub bad_type: &'static str,
+    pub not_sent: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -90,6 +94,10 @@ const EN: Strings = Strings {
     offline: "Offline: messages will be sent when the connection returns.",
     messages: "Messages",
     earlier: "Earlier messages",
+    attach: "Attach a file",
+    too_large: "The file is too large to send.",
+    bad_type: "This type of file cannot be sent.",
+    not_sent: "The file could not be sent.",
 };
 
 const UK: Strings = Strings {
@@ -113,6 +121,10 @@ const UK: Strings = Strings {
     offline: "Немає з'єднання: повідомлення надійдуть, щойно воно з'явиться.",
     messages: "Повідомлення",
     earlier: "Попередні повідомлення",
+    attach: "Додати файл",
+    too_large: "Файл завеликий, щоб його надіслати.",
+    bad_type: "Файли цього типу надіслати не можна.",
+    not_sent: "Не вдалося надіслати файл.",
 };
 
 const RU: Strings = Strings {
@@ -136,6 +148,10 @@ const RU: Strings = Strings {
     offline: "Нет соединения: сообщения уйдут, как только оно появится.",
     messages: "Сообщения",
     earlier: "Предыдущие сообщения",
+    attach: "Прикрепить файл",
+    too_large: "Файл слишком большой, чтобы его отправить.",
+    bad_type: "Файлы этого типа отправить нельзя.",
+    not_sent: "Не удалось отправить файл.",
 };
 
 #[cfg(test)]

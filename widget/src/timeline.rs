@@ -92,6 +92,13 @@ impl Timeline {
         }
     }
 
+    /// Removes a message the visitor wrote that the server refused for good.
+    pub fn drop_pending(&mut self, echo_id: &str) {
+        if let Some(i) = self.entries.iter().position(|e| e.pending && e.message.echo_id.as_deref() == Some(echo_id)) {
+            self.entries.remove(i);
+        }
+    }
+
     pub fn clear(&mut self) {
         self.entries.clear();
         self.last_seq = 0;
@@ -177,6 +184,18 @@ mod tests {
         t.add_pending("e1", "hello", "2024-01-20T10:30:00.000Z");
         t.apply(stored("r", 5, Sender::Manager, None));
         assert_eq!(ids(&t), ["r", "pending:e1"]);
+    }
+
+    #[test]
+    fn a_refused_pending_message_is_dropped_and_the_others_stay() {
+        let mut t = Timeline::default();
+        t.apply(stored("a", 1, Sender::Bot, None));
+        t.add_pending("e1", "photo.png", "");
+        t.add_pending("e2", "hello", "");
+        t.drop_pending("e1");
+        assert_eq!(ids(&t), ["a", "pending:e2"]);
+        t.drop_pending("a");
+        assert_eq!(ids(&t), ["a", "pending:e2"], "a stored message is never dropped");
     }
 
     #[test]

@@ -384,7 +384,29 @@ async fn erasing_a_customer_removes_their_files(db: Db) {
     assert_eq!(fetch(&app, &url).await.status(), StatusCode::NOT_FOUND);
 }
 
+/// `maxFileBytes` of the website's widget config.
+async fn largest(app: &TestApp) -> Value {
+    let res = app.get_raw("/api/public/chat/config", &[("x-api-key", &app.website.token)]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body["data"]["maxFileBytes"].clone()
+}
+
+/// What the widget's config says of the largest file, so the widget can refuse a larger one itself.
+async fn the_widget_config_tells_the_largest_file_a_visitor_may_send(db: Db) {
+    let app = TestApp::spawn(db).await;
+    assert_eq!(largest(&app).await, json!(10 * 1024 * 1024), "the default of 10 MB");
+    for (asked, told) in [(1_048_576_u64, 1_048_576_u64), (1 << 40, 25 * 1024 * 1024)] {
+        let settings = json!({ "attachments": { "maxBytes": asked, "allowedTypes": ["*"] } }).to_string();
+        natter_server::cli::update_website(app.state.store.as_ref(), &app.website.token, Some(&settings), vec![], None)
+            .await
+            .expect("settings");
+        app.state.websites.forget(&app.website).await;
+        assert_eq!(largest(&app).await, json!(told), "the website's own, at most the server's --max-upload-mb");
+    }
+}
+
 crate::on_both_databases!(
+    the_widget_config_tells_the_largest_file_a_visitor_may_send,
     a_visitor_sends_a_photo_and_it_round_trips_with_its_thumbnail,
     markup_renamed_as_an_image_is_only_ever_a_text_download,
     links_expire_and_open_only_their_own_file,

@@ -2,7 +2,7 @@
 //! and the widget config, with the `{success, data | error}` envelope read
 //! into typed results.
 
-use natter_protocol::{ChatMessage, CreateSessionRequest, MessagesData, SendMessageRequest, SessionData, WidgetConfig};
+use natter_protocol::{ChatMessage, CreateSessionRequest, MessagesData, SendMessageRequest, SessionData};
 use wasm_bindgen::JsValue;
 
 use super::{json, net};
@@ -94,17 +94,7 @@ impl Api {
         if body.is_some() {
             headers.push(("Content-Type", "application/json"));
         }
-        let answer = net::fetch(method, &self.url(path), &headers, body.as_deref()).await;
-        let (status, text) = answer.map_err(ApiError::Network)?;
-        let envelope = text.and_then(|t| json::parse(&t)).and_then(|v| json::envelope(&v, |d| Some(d.clone())));
-        let message = "the answer was not the expected JSON";
-        match envelope {
-            Some(envelope) => envelope.map_err(|e| ApiError::Refused { status, code: e.code, message: e.message }),
-            None if status >= 500 => {
-                Err(ApiError::Refused { status, code: "server_error".into(), message: message.into() })
-            }
-            None => Err(ApiError::Decode(message.into())),
-        }
+        envelope(net::fetch(method, &self.url(path), &headers, body.as_deref()).await)
     }
 
     /// Creates, resumes or updates the session of `req.user_session_id`;
@@ -131,8 +121,37 @@ impl Api {
         self.call("GET", &path, Some(live), None, json::messages_data).await
     }
 
+    /// Sends files (the JS array `files`) as one visitor message, reporting
+    /// the share uploaded to `progress`.
+    pub async fn upload(
+        &self,
+        live: &Live,
+        echo_id: &str,
+        files: &JsValue,
+        progress: &wasm_bindgen::closure::Closure<dyn FnMut(f64)>,
+    ) -> Result<ChatMessage, ApiError> {
+        let url = self.url(&format!("/sessions/{}/messages", live.id));
+        let answer = net::upload(&url, (&self.website_token, &live.token), echo_id, files, progress).await;
+        let message = "the answer was not the expected JSON";
+        envelope(answer).and_then(|data| json::message_data(&data).ok_or_else(|| ApiError::Decode(message.into())))
+    }
+
     /// The website's widget settings.
-    pub async fn config(&self) -> Result<WidgetConfig, ApiError> {
+    pub async fn config(&self) -> Result<json::Site, ApiError> {
         self.call("GET", "/config", None, None, json::widget_config).await
+    }
+}
+
+/// The `data` of a successful envelope in an answer, or why there is none.
+fn envelope(answer: Result<(u16, Option<String>), String>) -> Result<JsValue, ApiError> {
+    let (status, text) = answer.map_err(ApiError::Network)?;
+    let envelope = text.and_then(|t| json::parse(&t)).and_then(|v| json::envelope(&v, |d| Some(d.clone())));
+    let message = "the answer was not the expected JSON";
+    match envelope {
+        Some(envelope) => envelope.map_err(|e| ApiError::Refused { status, code: e.code, message: e.message }),
+        None if status >= 500 => {
+            Err(ApiError::Refused { status, code: "server_error".into(), message: message.into() })
+        }
+        None => Err(ApiError::Decode(message.into())),
     }
 }

@@ -40,7 +40,16 @@ pub struct Ui {
     pub offline: RwSignal<bool>,
     /// The server holds messages before the earliest one shown.
     pub earlier: RwSignal<bool>,
+    /// What the visitor is told about their files: nothing (0), the percent
+    /// uploaded plus one (1 to 101) or why they were not sent (`FILE_*`).
+    /// (Signals of the UI hold types it already has: see `ui::text`.)
+    pub files: RwSignal<u32>,
 }
+
+/// `files` when the files were over the size limit, of a refused type, or not sent for another reason.
+pub const FILE_TOO_LARGE: u32 = 1001;
+pub const FILE_BAD_TYPE: u32 = 1002;
+pub const FILE_NOT_SENT: u32 = 1003;
 
 impl Ui {
     fn new(config: &Config) -> Self {
@@ -57,6 +66,7 @@ impl Ui {
             contact_form: RwSignal::new(false),
             offline: RwSignal::new(false),
             earlier: RwSignal::new(false),
+            files: RwSignal::new(0),
         }
     }
 }
@@ -83,6 +93,10 @@ pub(super) struct State {
     pub config_task: Option<Task>,
     pub socket_out: Option<UnboundedSender<ClientFrame>>,
     pub listeners: Vec<Listener>,
+    /// The files (a JS array) of outbox messages that carry files, by `echoId`.
+    pub uploads: Vec<(String, JsValue)>,
+    /// The website's largest file, from its config (0: not known yet).
+    pub max_file_bytes: f64,
 }
 
 /// Events for the host page.
@@ -144,6 +158,8 @@ impl Controller {
             config_task: None,
             socket_out: None,
             listeners: Vec::new(),
+            uploads: Vec::new(),
+            max_file_bytes: 0.0,
         };
         Rc::new(Self { ui: Ui::new(&config), api, emit, state: RefCell::new(state) })
     }
@@ -211,6 +227,7 @@ impl Controller {
                 ctl.state.borrow_mut().contact_mode = mode;
                 ctl.refresh_contact_form();
             }
+            ctl.state.borrow_mut().max_file_bytes = site.max_file_bytes.unwrap_or_default() as f64;
             if let Some(color) = host.color.or_else(|| crate::config::Color::parse(&site.color)) {
                 super::ui::set_accent(&color);
             }
@@ -295,6 +312,30 @@ impl Controller {
             let mut st = self.state.borrow_mut();
             st.outbox.push(echo_id.clone(), text);
             st.timeline.add_pending(&echo_id, text, &dom::now_iso());
+            self.ui.entries.set(st.timeline.entries().to_vec());
+        }
+        self.refresh_contact_form();
+        self.kick();
+        Ok(())
+    }
+
+    /// Queues files (a JS array of `File`, named `names`) as one message:
+    /// shown at once by name, uploaded in turn with the outbox. Files whose
+    /// `largest` is over the website's limit are refused here, before
+    /// anything is sent.
+    pub fn attach(self: &Rc<Self>, files: js_sys::Array, names: &str, largest: f64) -> Result<(), JsValue> {
+        let max = self.state.borrow().max_file_bytes;
+        if max > 0.0 && largest > max {
+            self.ui.files.set(FILE_TOO_LARGE);
+            return Ok(());
+        }
+        let echo_id = dom::new_key("e_")?;
+        self.engage();
+        {
+            let mut st = self.state.borrow_mut();
+            st.outbox.push(echo_id.clone(), "");
+            st.timeline.add_pending(&echo_id, names, &dom::now_iso());
+            st.uploads.push((echo_id, files.into()));
             self.ui.entries.set(st.timeline.entries().to_vec());
         }
         self.refresh_contact_form();
@@ -413,6 +454,7 @@ impl Controller {
         let mut st = self.state.borrow_mut();
         let _ = st.store.clear();
         st.outbox.clear();
+        st.uploads.clear();
         st.timeline.clear();
         st.live = None;
         st.contact = None;

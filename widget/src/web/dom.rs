@@ -11,7 +11,7 @@ use crate::config::StorageKind;
 use crate::storage::{KeyValue, MemoryStorage, StorageError};
 
 fn js_error(e: &JsValue) -> StorageError {
-    StorageError(e.as_string().unwrap_or_else(|| format!("{e:?}")))
+    StorageError(super::net::reason(e))
 }
 
 /// `localStorage` or `sessionStorage`.

@@ -66,7 +66,7 @@ pub fn init(config: &JsValue, emit: js_sys::Function, host: Option<HtmlElement>)
             let mounted = ui::mount(controller.ui, config.position, config.color.as_ref(), host);
             mounted.map(|m| (controller, m))
         })
-        .map_err(|e| JsError::new(&format!("cannot mount the widget: {e:?}")))?;
+        .map_err(|e| JsError::new(&format!("cannot mount the widget: {}", super::net::reason(&e))))?;
     WIDGET.with(|w| *w.borrow_mut() = Some(Widget { controller: Rc::clone(&controller), _mounted: mounted, owner }));
     controller.start();
     Ok(())
@@ -129,7 +129,7 @@ pub fn set_locale(locale: &str) -> Result<(), JsError> {
 pub fn send(text: &str) -> Result<(), JsError> {
     let mut result = Ok(());
     dispatch(|c| result = c.send(text));
-    result.map_err(|e| JsError::new(&format!("{e:?}")))
+    result.map_err(|e| JsError::new(&super::net::reason(&e)))
 }
 
 /// Forgets the session: the next message starts a new conversation.

@@ -5,8 +5,8 @@
 use js_sys::{Array, Object, Reflect, JSON};
 use natter_protocol::ws::ClientFrame;
 use natter_protocol::{
-    BusinessHours, ChatAttachment, ChatMessage, ChatSession, CreateSessionRequest, ErrorBody, FileType, MessageStatus,
-    MessagesData, SendMessageRequest, Sender, SessionData, SessionStatus, WidgetConfig,
+    ChatAttachment, ChatMessage, ChatSession, CreateSessionRequest, ErrorBody, FileType, MessageStatus, MessagesData,
+    SendMessageRequest, Sender, SessionData, SessionStatus,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -160,30 +160,29 @@ pub fn messages_data(v: &JsValue) -> Option<MessagesData> {
     })
 }
 
-fn business_hours(v: &JsValue) -> Option<BusinessHours> {
-    Some(BusinessHours {
-        utc_offset_minutes: i32::try_from(int(&get(v, "utcOffsetMinutes"))?).ok()?,
-        days: list(v, "days", |d| u8::try_from(int(d)?).ok())?,
-        open: string(v, "open")?,
-        close: string(v, "close")?,
-    })
+/// What the widget uses of the website's config (`WidgetConfig` on the
+/// wire); the rest (business hours, away message, limits it does not
+/// enforce) is left unread, as reading it would cost bytes for nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub title: String,
+    pub color: String,
+    pub greeting: String,
+    pub locale: String,
+    pub contact_form: String,
+    /// The largest file a visitor may send, in bytes, when the server says.
+    pub max_file_bytes: Option<u64>,
 }
 
-/// `data` of the config answer.
-pub fn widget_config(v: &JsValue) -> Option<WidgetConfig> {
-    Some(WidgetConfig {
-        name: string(v, "name")?,
+/// `data` of the config answer, as far as the widget uses it.
+pub fn widget_config(v: &JsValue) -> Option<Site> {
+    Some(Site {
         title: string(v, "title")?,
         color: string(v, "color")?,
         greeting: string(v, "greeting")?,
         locale: string(v, "locale")?,
-        position: string(v, "position")?,
         contact_form: string(v, "contactForm")?,
-        away_message: string(v, "awayMessage")?,
-        business_hours: optional(v, "businessHours", business_hours)?,
-        online: boolean(v, "online")?,
-        max_message_length: usize::try_from(int(&get(v, "maxMessageLength"))?).ok()?,
-        legacy_mode: boolean(v, "legacyMode")?,
+        max_file_bytes: optional(v, "maxFileBytes", |n| u64::try_from(int(n)?).ok())?,
     })
 }
 

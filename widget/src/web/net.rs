@@ -7,8 +7,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BinaryType, CloseEvent, Event, Headers, MessageEvent, RequestInit, Response};
 
-/// The message of a thrown JavaScript value.
-fn reason(e: &JsValue) -> String {
+/// The message of a thrown JavaScript value. (Its `Debug` form would pull
+/// in the escaping and Unicode tables of `core::fmt`.)
+pub fn reason(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.to_string())).or_else(|| e.as_string()).unwrap_or_default()
 }
 
@@ -38,6 +39,35 @@ pub async fn fetch(
         Err(_) => None,
     };
     Ok((res.status(), text))
+}
+
+#[wasm_bindgen(module = "/src/web/files.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = upload)]
+    fn upload_js(url: &str, key: &str, token: &str, echo: &str, files: &JsValue, progress: &JsValue)
+        -> js_sys::Promise;
+    /// Calls `attach` with the files (an array) picked, pasted or dropped in
+    /// `root`, their names (comma-separated) and the largest one's size.
+    pub fn listen(root: &web_sys::Element, attach: &Closure<dyn FnMut(js_sys::Array, String, f64)>);
+}
+
+/// Posts `files` as a multipart message (`echoId`, `attachments[]`) with
+/// the website key and session token, calling `progress` with the share
+/// sent so far; the answer's status and body text, or why there was none.
+pub async fn upload(
+    url: &str,
+    (key, token): (&str, &str),
+    echo: &str,
+    files: &JsValue,
+    progress: &Closure<dyn FnMut(f64)>,
+) -> Result<(u16, Option<String>), String> {
+    let answer =
+        JsFuture::from(upload_js(url, key, token, echo, files, progress.as_ref())).await.map_err(|e| reason(&e))?;
+    let status = js_sys::Reflect::get_u32(&answer, 0).ok().and_then(|s| s.as_f64()).unwrap_or(0.0) as u16;
+    if status == 0 {
+        return Err("the upload did not reach the server".into());
+    }
+    Ok((status, js_sys::Reflect::get_u32(&answer, 1).ok().and_then(|t| t.as_string())))
 }
 
 /// What happened on a socket.

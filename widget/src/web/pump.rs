@@ -10,7 +10,7 @@ use natter_protocol::{CreateSessionRequest, SendMessageRequest, SessionData};
 use wasm_bindgen::JsValue;
 
 use super::api::{ApiError, Live};
-use super::controller::{Controller, Event};
+use super::controller::{self, Controller, Event};
 use super::dom;
 use super::task::{sleep, Task};
 use crate::session::StoredSession;
@@ -56,7 +56,7 @@ impl Controller {
         let request = match self.session_request() {
             Ok(request) => request,
             Err(e) => {
-                self.emit_error("random", &format!("{e:?}"));
+                self.emit_error("random", &super::net::reason(&e));
                 return true;
             }
         };
@@ -73,8 +73,20 @@ impl Controller {
                 (st.outbox.take_next(), live)
             };
             let Some(next) = next else { return true };
-            let request = SendMessageRequest { message: next.text.clone(), echo_id: Some(next.echo_id.clone()) };
-            match self.api.send(&live, &request).await {
+            // Files wait in outbox order, so the first waiting belong to this message if any do.
+            let files = self.state.borrow().uploads.first().filter(|(e, _)| *e == next.echo_id).map(|(_, f)| f.clone());
+            let sent = match &files {
+                Some(files) => self.upload(&live, &next.echo_id, files).await,
+                None => {
+                    let request =
+                        SendMessageRequest { message: next.text.clone(), echo_id: Some(next.echo_id.clone()) };
+                    self.api.send(&live, &request).await
+                }
+            };
+            if files.is_some() && !matches!(&sent, Err(e) if !e.is_permanent()) {
+                self.state.borrow_mut().uploads.remove(0);
+            }
+            match sent {
                 Ok(message) => {
                     self.state.borrow_mut().outbox.delivered(&next.echo_id);
                     let detail = super::json::message_value(&message);
@@ -82,7 +94,19 @@ impl Controller {
                     self.emit(Event::MessageSent, detail);
                 }
                 Err(e) if e.is_permanent() => {
-                    self.state.borrow_mut().outbox.rejected(&next.echo_id);
+                    let mut st = self.state.borrow_mut();
+                    st.outbox.rejected(&next.echo_id);
+                    if files.is_some() {
+                        // The visitor is told why; their files' line goes.
+                        st.timeline.drop_pending(&next.echo_id);
+                        self.ui.entries.set(st.timeline.entries().to_vec());
+                        self.ui.files.set(match &e {
+                            ApiError::Refused { status: 413, .. } => controller::FILE_TOO_LARGE,
+                            ApiError::Refused { status: 415, .. } => controller::FILE_BAD_TYPE,
+                            _ => controller::FILE_NOT_SENT,
+                        });
+                    }
+                    drop(st);
                     self.emit_error("send_refused", &e.describe());
                 }
                 Err(e) => {
@@ -91,6 +115,23 @@ impl Controller {
                 }
             }
         }
+    }
+
+    /// Uploads one message's files, showing the share sent in `progress`.
+    async fn upload(
+        &self,
+        live: &Live,
+        echo_id: &str,
+        files: &JsValue,
+    ) -> Result<natter_protocol::ChatMessage, ApiError> {
+        let note = self.ui.files;
+        note.set(1);
+        let report = wasm_bindgen::closure::Closure::<dyn FnMut(f64)>::new(move |share: f64| {
+            note.set(1 + (share * 100.0) as u32);
+        });
+        let sent = self.api.upload(live, echo_id, files, &report).await;
+        note.set(0);
+        sent
     }
 
     /// The session call to make now, if any, with the stored session it

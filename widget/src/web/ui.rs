@@ -35,13 +35,15 @@ fn when(f: impl Fn() -> bool + Send + Sync + 'static) -> Signal<bool> {
     Signal::derive(f)
 }
 
-/// The widget's style sheet.
-pub const CSS: &str = include_str!("../../style/natter.css");
+/// The widget's style sheet, compacted by `build.rs`.
+pub const CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/natter.css"));
 
 /// A mounted UI; unmounted and removed when dropped.
 #[must_use = "the UI is removed when this handle is dropped"]
 pub struct Mounted {
     _view: Box<dyn Any>,
+    /// Takes the files picked, pasted or dropped in the UI.
+    _attach: Closure<dyn FnMut(js_sys::Array, String, f64)>,
     host: HtmlElement,
     owns_host: bool,
     container: HtmlElement,
@@ -111,6 +113,14 @@ pub fn mount(ui: Ui, position: Position, color: Option<&Color>, host: Option<Htm
     let container: HtmlElement = document.create_element("div")?.unchecked_into();
     container.set_class_name(if position == Position::Left { "natter left" } else { "natter" });
     root.append_child(&container)?;
+    let attach = Closure::<dyn FnMut(js_sys::Array, String, f64)>::new(|files, names: String, largest| {
+        super::exports::dispatch(move |c| {
+            if let Err(e) = c.attach(files, &names, largest) {
+                c.emit_error("attach", &super::net::reason(&e));
+            }
+        });
+    });
+    super::net::listen(&container, &attach);
     let view = leptos::mount::mount_to(container.clone(), move || view! { <app::App ui=ui /> });
-    Ok(Mounted { _view: Box::new(view), host, owns_host, container })
+    Ok(Mounted { _view: Box::new(view), _attach: attach, host, owns_host, container })
 }

@@ -119,11 +119,7 @@ fn Panel(
                 {tr(ui.locale, |s| s.earlier)}
             </button>
             <ol class="messages" node_ref=list role="log" aria-live="polite" aria-label=tr(ui.locale, |s| s.messages) tabindex="0">
-                <For
-                    each=move || ui.entries.get()
-                    key=|e| format!("{}:{}", e.message.id, e.message.status.as_str())
-                    children=move |entry| view! { <MessageItem entry=entry locale=ui.locale /> }
-                />
+                {move || ui.entries.get().into_iter().map(|entry| view! { <MessageItem entry=entry locale=ui.locale /> }).collect_view()}
             </ol>
             <p class="typing" aria-live="polite" hidden=when(move || !ui.typing.get())>
                 {tr(ui.locale, |s| s.typing)}
