@@ -43,3 +43,8 @@ mv pkg/natter_widget_bg.wasm.opt pkg/natter_widget_bg.wasm
 # own modules import (snippets/, such as the file upload) bundled into the one file.
 tests/node_modules/.bin/esbuild "$out"/natter_widget.js --bundle --format=esm --minify --legal-comments=none \
   --log-level=warning --outfile=pkg/natter_widget.js
+# Served precompressed (brotli 11 and gzip 9, chosen by the browser's
+# Accept-Encoding), so what the browser downloads is compressed once, here.
+shipped=(pkg/natter_widget_bg.wasm pkg/natter_widget.js pkg/index.js)
+node scripts/precompress.mjs "${shipped[@]}" >/dev/null
+for f in "${shipped[@]}"; do gzip -9 -n -c "$f" >"$f.gz"; done

@@ -1,5 +1,6 @@
 //! The front end: static pages from `www/` (demo page at `/`, console at
-//! `/console`) and the widget build from `pkg/`, compressed, with cache headers.
+//! `/console`) and the widget build from `pkg/` (precompressed at build
+//! time), compressed, with cache headers.
 //! The demo page gets the demo website's token in place of its placeholder.
 
 use axum::extract::State;
@@ -20,8 +21,10 @@ fn cache(value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
 pub fn router(settings: &Settings) -> Router<AppState> {
     let www = &settings.static_dir;
     // The widget build is not content-hashed, so it is revalidated hourly rather than cached forever.
+    // `scripts/build-widget.sh` compresses it at build time (`.br`, `.gz`), so
+    // it goes out as those files; anything else is compressed on the fly.
     let pkg = Router::new()
-        .fallback_service(ServeDir::new(&settings.pkg_dir))
+        .fallback_service(ServeDir::new(&settings.pkg_dir).precompressed_br().precompressed_gzip())
         .layer(cache("public, max-age=3600, must-revalidate"));
     let pages = Router::new()
         .route("/", get(demo_page))

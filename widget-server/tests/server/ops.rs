@@ -118,6 +118,30 @@ async fn static_files_are_served_compressed_with_the_right_types(db: Db) {
     assert_eq!(app.get_raw("/pkg/missing.js", &[]).await.status, StatusCode::NOT_FOUND);
 }
 
+/// The widget build goes out as the files `scripts/build-widget.sh` compressed
+/// (brotli 11), not compressed again per request.
+async fn the_widget_build_is_sent_as_its_precompressed_files(db: Db) {
+    let dir = tempfile::tempdir().expect("dir");
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg");
+    let wasm = [0u8, 97, 115, 109, 1, 0, 0, 0].repeat(200);
+    std::fs::write(pkg.join("natter_widget_bg.wasm"), &wasm).expect("wasm");
+    // Not real brotli: the bytes prove the file itself is what was sent.
+    std::fs::write(pkg.join("natter_widget_bg.wasm.br"), b"compressed at build time").expect("br");
+    let app = TestApp::spawn_with(db, move |c| c.pkg_dir = pkg).await;
+    let get = |encoding: &'static str| {
+        app.http.get(app.url("/pkg/natter_widget_bg.wasm")).header("accept-encoding", encoding).send()
+    };
+    let br = get("gzip, deflate, br").await.expect("br");
+    assert_eq!(br.status(), StatusCode::OK);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["content-type"], "application/wasm");
+    assert_eq!(br.bytes().await.expect("body").as_ref(), b"compressed at build time");
+    let plain = get("identity").await.expect("identity");
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.expect("body").as_ref(), wasm.as_slice());
+}
+
 async fn unknown_api_paths_and_methods_answer_in_each_apis_shape(db: Db) {
     let app = TestApp::spawn(db).await;
     let token = app.login().await.access_token;
@@ -203,6 +227,7 @@ crate::on_both_databases!(
     unknown_api_paths_and_methods_answer_in_each_apis_shape,
     the_demo_page_carries_the_demo_website_token,
     static_files_are_served_compressed_with_the_right_types,
+    the_widget_build_is_sent_as_its_precompressed_files,
     health_and_readiness_answer,
     metrics_count_sockets_and_stored_messages,
     openapi_describes_the_public_and_operator_endpoints,
