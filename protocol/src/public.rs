@@ -208,6 +208,12 @@ pub struct CreateSessionRequest {
     /// Idempotency key for `firstMessage`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub echo_id: Option<String>,
+    /// The site's own id of its signed-in user, with `userHash`, the hex
+    /// HMAC-SHA256 of it under the website's identity secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_hash: Option<String>,
 }
 
 /// `data` of the session response.

@@ -197,6 +197,7 @@ pub fn website_json(w: &Website) -> serde_json::Value {
         "name": w.name,
         "websiteToken": w.token,
         "apiSecret": w.api_secret,
+        "identitySecret": crate::identity::secret(w),
         "origins": w.origins,
         "legacyMode": w.legacy_mode,
         "settings": w.settings,

@@ -33,6 +33,8 @@ mod fanout;
 pub mod files;
 /// Typed events and per-session channels.
 pub mod hub;
+/// Identity verification: the site's HMAC of its user's id.
+pub mod identity;
 /// The knowledge base's text: sniffing, extraction, passages, query terms.
 pub mod knowledge;
 /// Prometheus counters and latency.

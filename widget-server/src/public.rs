@@ -20,6 +20,7 @@ use crate::domain::{random_token, ClientKey, Email, MessageText, PersonName, Pho
 use crate::error::{AppError, AppResult};
 use crate::extract::{session_token, Credential, JsonBody, QueryParams, SessionAuth, SessionKeyAuth, WebsiteAuth};
 use crate::hub::chat_message;
+use crate::identity;
 use crate::openapi::PublicError;
 use crate::store::{Cursor, Session};
 use crate::time::{iso, parse_iso};
@@ -119,10 +120,37 @@ async fn create_session(
     let first =
         req.first_message.as_deref().map(|t| MessageText::parse(t, state.settings.max_message_chars)).transpose()?;
     let echo = req.echo_id.as_deref().map(|e| ClientKey::parse("echoId", e)).transpose()?;
+    // Checked before anything is created, so a forged identity leaves nothing behind.
+    let verified =
+        identity::verify(&website, req.user_id.as_deref(), req.user_hash.as_deref()).map_err(|why| match why {
+            identity::Refused::Required => AppError::Forbidden(
+                "identity_required",
+                "this website chats only with signed-in users: send userId and userHash".into(),
+            ),
+            identity::Refused::Forged => AppError::Forbidden(
+                "identity_not_verified",
+                "userHash is not the HMAC of userId under this website's identity secret".into(),
+            ),
+            identity::Refused::BadId => AppError::Validation(
+                "invalid_user_id",
+                format!("userId must be 1 to {} characters, without control characters", identity::MAX_USER_ID),
+            ),
+        })?;
 
     let (mut session, created) = state.chat.open_session(&website, user_session_id.as_str()).await?;
     if !created {
         Credential { token: session_token(&headers), secret }.admits(&website, &session)?;
+    }
+    if let Some(user_id) = verified {
+        let who = crate::store::Identity {
+            external_id: user_id,
+            name: contact.name.as_ref().map(|n| n.as_str()),
+            email: contact.email.as_ref().map(|e| e.as_str()),
+            metadata: None,
+        };
+        state.store.identify(&session, &who).await?;
+        session.customer_id =
+            state.store.session_by_id(&session.id).await?.map_or(session.customer_id, |s| s.customer_id);
     }
     if !contact.is_empty() {
         session = state.chat.update_contact(&website, session, &contact).await?;

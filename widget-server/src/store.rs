@@ -42,6 +42,8 @@ pub struct WebsiteSettings {
     /// Assign each new conversation, at its first visitor message, to the
     /// available operator with the fewest open conversations.
     pub auto_assign: bool,
+    /// Only visitors with a verified identity (`userId` with its `userHash`) may chat.
+    pub identity_required: bool,
     /// What visitors and operators may attach.
     pub attachments: crate::files::Rules,
 }
@@ -61,6 +63,7 @@ impl Default for WebsiteSettings {
             business_hours: None,
             away_when_no_operator: false,
             auto_assign: false,
+            identity_required: false,
             attachments: crate::files::Rules::default(),
         }
     }

@@ -43,12 +43,17 @@ pub struct ChannelView {
     created_at: String,
 }
 
-fn view(w: &Website) -> ChannelView {
+/// A channel as the API shows it; `admin` also sees a widget's identity
+/// secret (the key the site's backend signs its users' ids with).
+fn view(w: &Website, admin: bool) -> ChannelView {
     let config = match w.kind {
         ChannelKind::Widget => {
             let mut config = serde_json::to_value(&w.settings).unwrap_or_else(|_| json!({}));
             config["website_token"] = json!(w.token);
             config["origins"] = json!(w.origins);
+            if admin {
+                config["identity_secret"] = json!(crate::identity::secret(w));
+            }
             config
         }
         ChannelKind::Telegram | ChannelKind::Whatsapp => w.config.clone(),
@@ -112,7 +117,7 @@ async fn connect(state: &AppState, website: &mut Website, config: &Map<String, V
 #[utoipa::path(get, path = "/api/v1/channels", tag = "channels", security(("bearer" = [])), responses((status = 200, description = "The account's channels", body = List<ChannelView>), (status = "4XX", description = "Refused", body = OperatorError)))]
 pub async fn list(State(state): State<AppState>, AuthOperator(op): AuthOperator) -> OpResult<Json<List<ChannelView>>> {
     let websites = state.store.list_websites(Some(&op.account_id)).await?;
-    Ok(Json(List { data: websites.iter().map(view).collect(), meta: None }))
+    Ok(Json(List { data: websites.iter().map(|w| view(w, op.role == "admin")).collect(), meta: None }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -163,7 +168,7 @@ pub async fn create(
     }
     state.store.create_website(&website).await?;
     tracing::info!(channel = %website.id, kind = kind.as_str(), "channel connected");
-    Ok((StatusCode::CREATED, Json(Item { data: view(&website) })))
+    Ok((StatusCode::CREATED, Json(Item { data: view(&website, true) })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -197,5 +202,5 @@ pub async fn update(
     }
     state.store.update_website(&website).await?;
     state.websites.forget(&website).await;
-    Ok(Json(Item { data: view(&website) }))
+    Ok(Json(Item { data: view(&website, true) }))
 }

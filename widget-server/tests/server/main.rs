@@ -12,6 +12,7 @@ mod billing;
 mod channels;
 mod cli;
 mod durability;
+mod identity;
 mod knowledge;
 mod migrate;
 mod novatalks;
