@@ -16,6 +16,18 @@ after(async () => {
   await server?.stop();
 });
 
+/** A visitor on the demo page with the widget open, and the page errors it meets. */
+async function demoWidget() {
+  const visitorContext = await browser.newContext();
+  const visitor = await visitorContext.newPage();
+  const visitorErrors = [];
+  visitor.on('pageerror', (e) => visitorErrors.push(String(e)));
+  await visitor.goto(`${server.base}/`);
+  await w(visitor, 'launcher').click();
+  await w(visitor, 'panel').waitFor();
+  return { visitorContext, visitor, visitorErrors };
+}
+
 async function console(context) {
   const page = await context.newPage();
   const errors = [];
@@ -32,13 +44,7 @@ test('a visitor and an operator in the console talk live both ways, and a close 
   const operatorContext = await browser.newContext();
   const { page: desk, errors: deskErrors } = await console(operatorContext);
 
-  const visitorContext = await browser.newContext();
-  const visitor = await visitorContext.newPage();
-  const visitorErrors = [];
-  visitor.on('pageerror', (e) => visitorErrors.push(String(e)));
-  await visitor.goto(`${server.base}/`);
-  await w(visitor, 'launcher').click();
-  await w(visitor, 'panel').waitFor();
+  const { visitorContext, visitor, visitorErrors } = await demoWidget();
   await type(visitor, 'Is the Guji in stock?');
 
   // The new conversation and its message appear in the console without a reload.
@@ -192,13 +198,7 @@ test('a visitor sends a photo the operator sees in the console, and the operator
 });
 
 test('files an operator sends show in the widget live: an image as its preview, a PDF as a link that downloads it', async () => {
-  const visitorContext = await browser.newContext();
-  const visitor = await visitorContext.newPage();
-  const visitorErrors = [];
-  visitor.on('pageerror', (e) => visitorErrors.push(String(e)));
-  await visitor.goto(`${server.base}/`);
-  await w(visitor, 'launcher').click();
-  await w(visitor, 'panel').waitFor();
+  const { visitorContext, visitor, visitorErrors } = await demoWidget();
   await type(visitor, 'Can you send me the size chart?');
   const stored = await expect(() => storedSession(visitor, server.token), (s) => s !== null);
   const operator = await server.operator();
@@ -228,13 +228,7 @@ test('files an operator sends show in the widget live: an image as its preview, 
 });
 
 test('a visitor attaches files in the widget (picker, paste, drop) with progress, the operator sees them, and refused files say why', async () => {
-  const visitorContext = await browser.newContext();
-  const visitor = await visitorContext.newPage();
-  const visitorErrors = [];
-  visitor.on('pageerror', (e) => visitorErrors.push(String(e)));
-  await visitor.goto(`${server.base}/`);
-  await w(visitor, 'launcher').click();
-  await w(visitor, 'panel').waitFor();
+  const { visitorContext, visitor, visitorErrors } = await demoWidget();
   // The picker is reachable from the text area with the keyboard, and labelled.
   await visitor.locator('[data-natter="composer"] textarea').focus();
   await visitor.keyboard.press('Tab');
