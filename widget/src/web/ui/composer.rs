@@ -61,7 +61,7 @@ pub fn Composer(
                     }
                 }
             ></textarea>
-            <label class="attach" title=tr(ui.locale, |s| s.attach)>
+            <label class="attach">
                 <input type="file" multiple data-natter="attach" aria-label=tr(ui.locale, |s| s.attach) />
                 <svg viewBox="0 0 24 24" aria-hidden="true">
                     <path d="M16 6v10a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10a1 1 0 0 1-2 0V6" />
