@@ -124,15 +124,15 @@ impl Chat {
     /// written by the other side counts; the receipt is written with the next
     /// batch ([`Chat::start_deliveries`]).
     pub fn delivered(&self, website: &Arc<Website>, message: &Message, to_visitor: bool) {
-        if message.status == MessageStatus::Sent && (message.sender != Sender::User) == to_visitor {
-            self.deliveries.note(website, &message.session_id, message.seq, to_visitor);
-        }
+        self.delivered_all(website, std::slice::from_ref(message), to_visitor);
     }
 
     /// [`Chat::delivered`] for each message of a page one side read.
+    /// The newest such message is noted once: the receipt covers every seq up to it.
     pub fn delivered_all(&self, website: &Arc<Website>, messages: &[Message], to_visitor: bool) {
-        for m in messages {
-            self.delivered(website, m, to_visitor);
+        let counts = |m: &&Message| m.status == MessageStatus::Sent && (m.sender != Sender::User) == to_visitor;
+        if let Some(newest) = messages.iter().filter(counts).max_by_key(|m| m.seq) {
+            self.deliveries.note(website, &newest.session_id, newest.seq, to_visitor);
         }
     }
 

@@ -148,9 +148,7 @@ async fn create_session(
             email: contact.email.as_ref().map(|e| e.as_str()),
             metadata: None,
         };
-        state.store.identify(&session, &who).await?;
-        session.customer_id =
-            state.store.session_by_id(&session.id).await?.map_or(session.customer_id, |s| s.customer_id);
+        session.customer_id = state.store.identify(&session, &who).await?.id;
     }
     if !contact.is_empty() {
         session = state.chat.update_contact(&website, session, &contact).await?;
