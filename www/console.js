@@ -236,7 +236,18 @@
     const lastVisitor = [...page.data].reverse().find((m) => m.sender_type === 'customer');
     if (lastVisitor) send({ type: 'read', conversation_id: id, message_id: lastVisitor.id });
     $('reply-text').focus();
-    await showCustomer(state.conversations.get(id)?.customer?.id, id);
+    await Promise.all([showRating(id), showCustomer(state.conversations.get(id)?.customer?.id, id)]);
+  }
+
+  // How the visitor rated the conversation after it was closed, if they did.
+  async function showRating(id) {
+    const box = $('chat-rating');
+    box.hidden = true;
+    const { data } = await api(`/api/v1/conversations/${encodeURIComponent(id)}`);
+    if (state.current !== id || !data.rating) return;
+    const { score, comment } = data.rating;
+    box.textContent = `Rated ${score} of 5${comment ? `: “${comment}”` : ''}`;
+    box.hidden = false;
   }
 
   // The person behind the conversation, with every conversation they had,

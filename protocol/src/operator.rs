@@ -100,6 +100,19 @@ pub struct Conversation {
     /// What was attached when the conversation was started (single conversation reads only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// The visitor's rating after it was closed (single conversation reads only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<ConversationRating>,
+}
+
+/// How the visitor rated a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationRating {
+    /// 1 (bad) to 5 (very good).
+    pub score: i64,
+    pub comment: Option<String>,
+    pub rated_at: String,
 }
 
 /// A message as operators see it. `sender_type` is `customer`, `agent`, `bot` or `system`.

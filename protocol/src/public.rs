@@ -251,6 +251,36 @@ pub struct MessageData {
     pub message: ChatMessage,
 }
 
+/// `POST /api/public/chat/sessions/:id/rating`: the visitor rates the
+/// conversation after it was closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RateRequest {
+    /// 1 (bad) to 5 (very good).
+    pub score: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// A conversation's rating as the visitor gave it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Rating {
+    pub score: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `data` of the rating response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RatingData {
+    pub rating: Rating,
+}
+
 /// `data` of the list response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

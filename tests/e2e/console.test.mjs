@@ -152,6 +152,31 @@ test('a customer who wrote from two devices shows as one person, with both conve
   await context.close();
 });
 
+test('a closed conversation the visitor rated shows its rating in the console', async () => {
+  const operator = await server.operator();
+  const created = await fetch(`${server.base}/api/public/chat/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': server.token },
+    body: JSON.stringify({ userSessionId: 'rates-the-chat', firstMessage: 'Where is my order?' }),
+  });
+  assert.equal(created.status, 201);
+  const { sessionId, token } = (await created.json()).data;
+  const closed = await fetch(`${server.base}/api/v1/conversations/${sessionId}/close`, { method: 'POST', headers: operator.headers });
+  assert.equal(closed.status, 200, await closed.text());
+  const rated = await fetch(`${server.base}/api/public/chat/sessions/${sessionId}/rating`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': server.token, 'x-session-token': token },
+    body: JSON.stringify({ score: 4, comment: 'Found it, thanks' }),
+  });
+  assert.equal(rated.status, 201, await rated.text());
+  const context = await browser.newContext();
+  const { page: desk, errors } = await console(context);
+  await desk.locator(`.conversations li[data-id="${sessionId}"]`).click();
+  await desk.locator('#chat-rating', { hasText: 'Rated 4 of 5: “Found it, thanks”' }).waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('a visitor sends a photo the operator sees in the console, and the operator sends back a PDF the visitor downloads', async () => {
   // The visitor's photo, sent as the native API's multipart form.
   const start = await fetch(`${server.base}/api/public/chat/sessions`, {

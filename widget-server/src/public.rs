@@ -31,6 +31,7 @@ const MAX_LIMIT: u32 = 100;
 
 mod novatalks;
 mod omnisupport;
+mod rating;
 
 /// The public API and its dialects, with their OpenAPI description.
 pub fn router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
             let (schemas, paths, router) = routes!(send_message, list_messages);
             (schemas, paths, router.layer(axum::extract::DefaultBodyLimit::disable()))
         })
+        .routes(routes!(rating::rate))
         .routes(routes!(notify))
         .routes(routes!(config))
         .split_for_parts();

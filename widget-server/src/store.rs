@@ -360,6 +360,21 @@ pub struct Stats {
     pub avg_resolution_ms: Option<f64>,
     /// Messages per sender.
     pub messages: Vec<(String, i64)>,
+    /// Mean score of the ratings given in the period, and how many there were.
+    pub satisfaction: Option<f64>,
+    pub ratings: i64,
+}
+
+/// A visitor's rating of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Rating {
+    pub session_id: String,
+    /// 1 (bad) to 5 (very good).
+    pub score: i64,
+    pub comment: Option<String>,
+    pub created_ms: i64,
+    /// When it was last given: rating again replaces score and comment.
+    pub updated_ms: i64,
 }
 
 /// One bucket of an analytics series (buckets with nothing are left out).
@@ -610,6 +625,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Removes `flags` from the session's bot state.
     async fn clear_bot_flags(&self, session_id: &str, flags: i64) -> StoreResult<()>;
     async fn set_away_sent(&self, session_id: &str, at_ms: i64) -> StoreResult<()>;
+    /// Records (or replaces) the visitor's rating of a session.
+    async fn rate_session(
+        &self,
+        session: &Session,
+        score: i64,
+        comment: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Rating>;
+    async fn session_rating(&self, session_id: &str) -> StoreResult<Option<Rating>>;
     /// Deletes up to `limit` sessions nobody wrote in (bot messages only, no
     /// contact details, no identified customer) and untouched since
     /// `idle_before_ms`, except those `keep` says to; returns their ids.

@@ -192,7 +192,10 @@ pub async fn stats(
             "from_bot": count("bot"),
             "from_ai": from_ai,
         },
-        "satisfaction": { "average": null, "responses": 0 },
+        "satisfaction": {
+            "average": s.satisfaction.map(|a| (a * 100.0).round() / 100.0),
+            "responses": s.ratings,
+        },
     })))
 }
 

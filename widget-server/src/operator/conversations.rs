@@ -65,6 +65,7 @@ pub(super) fn conversation(row: &ConversationRow) -> Conversation {
         needs_human: s.bot_state & (bot_flags::NEEDS_HUMAN | bot_flags::AI_OFF) != 0,
         ai_enabled: s.bot_state & bot_flags::AI_OFF == 0,
         metadata: None,
+        rating: None,
     }
 }
 
@@ -312,8 +313,14 @@ async fn set_status(
 async fn get_one_row(state: &AppState, op: &Operator, id: &str) -> OpResult<Json<Item<Conversation>>> {
     let session = load_session(state, op, id).await?;
     let metadata = state.store.session_metadata(&session.id).await?;
+    let rating = state.store.session_rating(&session.id).await?;
     let mut data = conversation_of(state, session).await?;
     data.metadata = Some(metadata);
+    data.rating = rating.map(|r| natter_protocol::operator::ConversationRating {
+        score: r.score,
+        comment: r.comment,
+        rated_at: iso(r.updated_ms),
+    });
     Ok(Json(Item { data }))
 }
 

@@ -15,8 +15,8 @@ use super::prelude::*;
 use super::{
     Account, AccountUsage, AiReply, AiSettingsRecord, ApiKey, ChannelKind, ChannelSend, ConversationFilter,
     ConversationRow, Cursor, Customer, Delivery, DeliveryMark, ExportRow, Identity, KnowledgeDocument, KnowledgeHit,
-    Message, MessagePage, NewMessage, Operator, OutboxItem, RefreshUse, RoomEdge, RoomEvent, SeriesBucket, Session,
-    Stats, StoreError, StoreResult, TwoFactor, Webhook, Website,
+    Message, MessagePage, NewMessage, Operator, OutboxItem, Rating, RefreshUse, RoomEdge, RoomEvent, SeriesBucket,
+    Session, Stats, StoreError, StoreResult, TwoFactor, Webhook, Website,
 };
 use crate::seal::Sealer;
 use crate::time::now_ms;

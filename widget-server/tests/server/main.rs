@@ -23,6 +23,7 @@ mod ops;
 mod outbox;
 mod postgres;
 mod public_api;
+mod ratings;
 mod realtime;
 mod registration;
 mod rooms;

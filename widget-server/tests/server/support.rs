@@ -219,6 +219,12 @@ impl TestApp {
         reply.data::<MessageData>().message
     }
 
+    /// `POST …/sessions/{id}/rating` with the session's token.
+    pub async fn rate(&self, session: &SessionData, body: Value) -> Reply {
+        let path = format!("/api/public/chat/sessions/{}/rating", session.session_id);
+        self.post_raw(&path, &self.session_headers(session), body.to_string()).await
+    }
+
     pub async fn list(&self, session: &SessionData, query: &str) -> Reply {
         self.get_raw(&format!("{}?{query}", Self::messages_path(session)), &self.session_headers(session)).await
     }

@@ -122,7 +122,8 @@ impl AccountStore for SqlStore {
                 let mut tx = pool.begin().await?;
                 for (table, column) in [
                     ("channel_outbox", "session_id"), ("ai_replies", "session_id"), ("room_edges", "room_id"),
-                    ("room_events", "room_id"), ("attachments", "session_id"), ("messages", "session_id"),
+                    ("room_events", "room_id"), ("attachments", "session_id"), ("ratings", "session_id"),
+                    ("messages", "session_id"),
                 ] {
                     let sql = format!("DELETE FROM {table} WHERE {column} IN ({list})");
                     let mut q = sqlx::query(&sql);

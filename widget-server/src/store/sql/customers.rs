@@ -72,7 +72,7 @@ impl CustomerStore for SqlStore {
     async fn delete_customer(&self, id: &str) -> StoreResult<bool> {
         let n = on!(self.write, pool => {
             let mut tx = pool.begin().await?;
-            for table in ["channel_outbox", "ai_replies", "room_edges", "room_events", "attachments"] {
+            for table in ["channel_outbox", "ai_replies", "room_edges", "room_events", "attachments", "ratings"] {
                 let column = if table.starts_with("room_") { "room_id" } else { "session_id" };
                 let sql = format!("DELETE FROM {table} WHERE {column} IN (SELECT id FROM sessions WHERE customer_id = $1)");
                 sqlx::query(&sql).bind(id).execute(&mut *tx).await?;

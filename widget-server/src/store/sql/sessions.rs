@@ -4,10 +4,11 @@
 use super::*;
 
 /// What makes a session empty: nobody but the bot wrote, no contact
-/// details, no identified customer.
+/// details, no identified customer, no rating.
 const EMPTY: &str = "s.user_name IS NULL AND s.user_phone IS NULL AND s.user_email IS NULL \
     AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id AND m.sender <> 'bot') \
-    AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id AND c.external_id IS NOT NULL)";
+    AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id AND c.external_id IS NOT NULL) \
+    AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.session_id = s.id)";
 
 #[async_trait]
 impl SessionStore for SqlStore {
@@ -397,6 +398,28 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
+    async fn rate_session(
+        &self,
+        session: &Session,
+        score: i64,
+        comment: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<Rating> {
+        const UPSERT: &str = "INSERT INTO ratings (session_id, account_id, score, comment, created_ms, updated_ms) \
+            VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (session_id) \
+            DO UPDATE SET score = excluded.score, comment = excluded.comment, updated_ms = excluded.updated_ms \
+            RETURNING session_id, score, comment, created_ms, updated_ms";
+        Ok(on!(self.write, pool => sqlx::query_as(UPSERT)
+            .bind(&session.id).bind(&session.account_id).bind(score).bind(comment).bind(now_ms)
+            .fetch_one(pool).await?))
+    }
+
+    async fn session_rating(&self, session_id: &str) -> StoreResult<Option<Rating>> {
+        Ok(on!(self.read, pool => sqlx::query_as(
+            "SELECT session_id, score, comment, created_ms, updated_ms FROM ratings WHERE session_id = $1")
+            .bind(session_id).fetch_optional(pool).await?))
+    }
+
     async fn stats(&self, account_id: &str, from_ms: i64, to_ms: i64) -> StoreResult<Stats> {
         const COUNTS: &str = "SELECT COUNT(*), \
             COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0), \
@@ -414,6 +437,8 @@ impl SessionStore for SqlStore {
             WHERE account_id = $3 AND closed_ms IS NOT NULL AND closed_ms >= $1 AND closed_ms < $2";
         const MESSAGES: &str = "SELECT m.sender, COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
             WHERE s.account_id = $3 AND m.created_ms >= $1 AND m.created_ms < $2 GROUP BY m.sender";
+        const RATINGS: &str = "SELECT CAST(AVG(score) AS DOUBLE PRECISION), COUNT(*) FROM ratings \
+            WHERE account_id = $3 AND updated_ms >= $1 AND updated_ms < $2";
         on!(self.read, pool => {
             let (conversations, open, closed): (i64, i64, i64) =
                 sqlx::query_as(COUNTS).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
@@ -423,7 +448,9 @@ impl SessionStore for SqlStore {
                 sqlx::query_scalar(RESOLUTION).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
             let messages: Vec<(String, i64)> =
                 sqlx::query_as(MESSAGES).bind(from_ms).bind(to_ms).bind(account_id).fetch_all(pool).await?;
-            Ok(Stats { conversations, open, closed, avg_response_ms, avg_resolution_ms, messages })
+            let (satisfaction, ratings): (Option<f64>, i64) =
+                sqlx::query_as(RATINGS).bind(from_ms).bind(to_ms).bind(account_id).fetch_one(pool).await?;
+            Ok(Stats { conversations, open, closed, avg_response_ms, avg_resolution_ms, messages, satisfaction, ratings })
         })
     }
 }
