@@ -27,3 +27,4 @@ CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --mode no-install --hea
 
 cargo build -p natter-server --locked
 (cd tests && node --test --test-concurrency=1 e2e/)
+bash scripts/guest-cost.sh

@@ -100,27 +100,27 @@
       .sort((a, b) => (b.updated_at > a.updated_at ? 1 : -1));
     for (const c of items) {
       const li = document.createElement('li');
-      li.tabIndex = 0;
       li.dataset.id = c.id;
-      li.setAttribute('role', 'button');
-      li.setAttribute('aria-current', String(c.id === state.current));
+      const pick = document.createElement('button');
+      pick.type = 'button';
+      pick.setAttribute('aria-current', String(c.id === state.current));
       const name = document.createElement('span'); name.className = 'who'; name.textContent = who(c);
       const st = document.createElement('span'); st.className = 'state';
       st.textContent = c.channel && c.channel !== 'widget' ? `${c.channel} · ${c.status}` : c.status;
       const last = document.createElement('span'); last.className = 'last'; last.textContent = c.last_message?.content || '';
-      li.append(name, st, last);
+      pick.append(name, st, last);
       if (c.needs_human) {
         const human = document.createElement('span'); human.className = 'human'; human.textContent = 'needs a person';
-        li.append(human);
+        pick.append(human);
       }
       const unread = state.unread.get(c.id) || 0;
       if (unread > 0) {
         const badge = document.createElement('span'); badge.className = 'badge'; badge.textContent = String(unread);
         badge.setAttribute('aria-label', `${unread} unread`);
-        li.append(badge);
+        pick.append(badge);
       }
-      li.addEventListener('click', () => open(c.id));
-      li.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(c.id); } });
+      pick.addEventListener('click', () => open(c.id));
+      li.append(pick);
       list.append(li);
     }
   }

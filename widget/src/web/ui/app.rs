@@ -93,7 +93,7 @@ fn Panel(
                 }
             }
         >
-            <header>
+            <div class="head">
                 <div>
                     <h2 id="natter-title">
                         {text(move || ui.title.get().unwrap_or_else(|| ui.locale.get().strings().default_title.to_owned()))}
@@ -105,7 +105,7 @@ fn Panel(
                 <button type="button" class="close" aria-label=tr(ui.locale, |s| s.close_chat) on:click=move |_| dispatch(|c| c.close())>
                     "×"
                 </button>
-            </header>
+            </div>
             <p class="offline" role="status" hidden=when(move || !ui.offline.get())>
                 {tr(ui.locale, |s| s.offline)}
             </p>
@@ -118,7 +118,7 @@ fn Panel(
             >
                 {tr(ui.locale, |s| s.earlier)}
             </button>
-            <ol class="messages" node_ref=list role="log" aria-live="polite" aria-label=tr(ui.locale, |s| s.messages) tabindex="0">
+            <ol class="messages" node_ref=list aria-live="polite" aria-label=tr(ui.locale, |s| s.messages) tabindex="0">
                 {move || ui.entries.get().into_iter().map(|entry| view! { <MessageItem entry=entry locale=ui.locale /> }).collect_view()}
             </ol>
             <p class="typing" aria-live="polite" hidden=when(move || !ui.typing.get())>
