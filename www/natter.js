@@ -156,12 +156,27 @@
   };
   window.Natter = Natter;
 
+  /* A visitor who chatted on an earlier visit has a stored session: the widget
+   * loads once the page is idle and reconnects, to show replies sent meanwhile. */
+  function returning() {
+    try {
+      var kind = config.storage || 'local';
+      var store = kind === 'local' ? localStorage : kind === 'session' ? sessionStorage : null;
+      return !!(store && store.getItem('natter:' + config.websiteToken));
+    } catch (e) {
+      return false; /* storage blocked: nothing to resume */
+    }
+  }
+
   function start() {
     if (!config.websiteToken) return; /* wait for Natter.init({ websiteToken }) */
     drawLauncher();
     var mode = data.load || 'interaction';
     if (mode === 'eager' || config.open === '' || config.open === 'true') load();
-    else if (mode === 'idle') (window.requestIdleCallback || setTimeout)(load, 2000);
+    else if (mode === 'idle' || returning()) {
+      if (window.requestIdleCallback) requestIdleCallback(load, { timeout: 2000 });
+      else setTimeout(load, 2000);
+    }
   }
   earlier.forEach(function (c) {
     if (Natter[c[0]]) Natter[c[0]].apply(null, c.slice(1));

@@ -1,11 +1,13 @@
 // The widget as a guest on someone else's page: on a phone it takes the
 // whole screen without covering its own controls, and a loader included
 // twice, or destroy() then init() as SPAs do, leaves exactly one widget and
-// no socket of the old one.
+// no socket of the old one; a first visit leaves no trace before the visitor
+// interacts, a returning visitor is shown replies that came meanwhile, and a
+// stored session the server forgot is dropped cleanly.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { expect } from './expect.mjs';
-import { CSP, hostPage, launchBrowser, openHost, startServer, type, w } from './helpers.mjs';
+import { CSP, hostPage, launchBrowser, openHost, startServer, storedSession, type, w } from './helpers.mjs';
 
 let server;
 let browser;
@@ -114,6 +116,126 @@ test('destroy() then init() (an SPA re-mounting) leaves one launcher, and the ol
   await page.locator('[data-natter="message"][data-sender="user"]', { hasText: 'Before the route change' }).waitFor();
   await expect(() => sockets.open(), (n) => n === 1);
   assert.equal(sockets.opened(), 2);
+  assert.deepEqual(record.errors, []);
+  await context.close();
+});
+
+/** What the page has stored or set as a cookie for the widget. */
+function traces(page) {
+  return page.evaluate(() => {
+    const keys = (s) => Object.keys(s).filter((k) => k.startsWith('natter'));
+    return { local: keys(localStorage), session: keys(sessionStorage), cookie: document.cookie };
+  });
+}
+
+/** Records the page's requests to the API and the package. */
+function watchRequests(page) {
+  const seen = [];
+  page.on('request', (req) => {
+    const path = new URL(req.url()).pathname;
+    if (path.startsWith('/api/') || path.startsWith('/pkg/')) seen.push(`${req.method()} ${path}`);
+  });
+  return seen;
+}
+
+const NOTHING = { local: [], session: [], cookie: '' };
+
+test('a first-time visitor: nothing is stored or sent before they interact, even once the widget is loaded', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const requests = watchRequests(page);
+  await context.route(`${server.base}/host.html`, (route) => route.fulfill({ contentType: 'text/html', body: hostPage(server.token) }));
+  await page.goto(`${server.base}/host.html`);
+  await w(page, 'launcher').waitFor();
+  await page.waitForLoadState('networkidle');
+  assert.deepEqual(requests, [], 'no request before an interaction');
+  assert.deepEqual(await traces(page), NOTHING);
+
+  // Pointing at the launcher loads the widget: its config, no session.
+  await w(page, 'launcher').hover();
+  await expect(() => requests.some((r) => r.endsWith('.wasm')), Boolean);
+  await page.waitForLoadState('networkidle');
+  assert.deepEqual(requests.filter((r) => r.startsWith('POST')), [], `no session yet: ${requests}`);
+  assert.deepEqual(await traces(page), NOTHING);
+
+  // data-load="eager": loaded at once, still nothing stored or created.
+  const eager = await context.newPage();
+  const eagerRequests = watchRequests(eager);
+  await context.route(`${server.base}/eager.html`, (route) =>
+    route.fulfill({ contentType: 'text/html', body: hostPage(server.token).replace('<script ', '<script data-load="eager" ') }),
+  );
+  await eager.goto(`${server.base}/eager.html`);
+  await expect(() => eagerRequests.some((r) => r.endsWith('.wasm')), Boolean);
+  await eager.waitForLoadState('networkidle');
+  assert.deepEqual(eagerRequests.filter((r) => r.startsWith('POST')), [], `no session yet: ${eagerRequests}`);
+  assert.deepEqual(await traces(eager), NOTHING);
+
+  // Opening it is the interaction: now the session starts and is kept.
+  await w(page, 'launcher').click();
+  await expect(async () => (await traces(page)).local, (keys) => keys.length === 1);
+  await context.close();
+});
+
+test('a returning visitor sees the replies that came while they were away, counted as unread, without interacting', async () => {
+  const context = await browser.newContext();
+  const first = await openHost(context, server, hostPage(server.token));
+  await w(first.page, 'launcher').click();
+  await type(first.page, 'Call me back about my order, please');
+  await first.page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
+  await first.page.locator('[data-natter="panel"] button.close').click();
+  const stored = await storedSession(first.page, server.token);
+  await first.page.close();
+
+  const operator = await server.operator();
+  await operator.reply(stored.sessionId, 'Done: we will call you at five.');
+  await operator.reply(stored.sessionId, 'Anything else?');
+  const { page, record } = await openHost(context, server, hostPage(server.token));
+  const sockets = watchSockets(page);
+  // No click, no hover: the stored session brings the widget back by itself.
+  await expect(() => w(page, 'unread').textContent(), (t) => t?.trim() === '2');
+  assert.equal(await w(page, 'panel').isVisible(), false, 'it stays closed');
+  await w(page, 'launcher').click();
+  await page.locator('[data-natter="message"][data-sender="manager"]', { hasText: 'Anything else?' }).waitFor();
+  await expect(() => w(page, 'unread').isVisible(), (v) => v === false);
+  await expect(() => sockets.open(), (n) => n === 1);
+  assert.deepEqual(record.errors, []);
+  await context.close();
+});
+
+test('a stored session the server no longer knows is dropped, and a new one starts on the next interaction', async () => {
+  const context = await browser.newContext();
+  const first = await openHost(context, server, hostPage(server.token));
+  await w(first.page, 'launcher').click();
+  await type(first.page, 'Please erase my data afterwards');
+  await first.page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
+  const old = await storedSession(first.page, server.token);
+  await first.page.close();
+  const operator = await server.operator();
+  const conversation = await (await fetch(`${server.base}/api/v1/conversations/${old.sessionId}`, { headers: operator.headers })).json();
+  const erased = await fetch(`${server.base}/api/v1/customers/${conversation.data.customer.id}`, { method: 'DELETE', headers: operator.headers });
+  assert.ok(erased.ok, `erased: ${erased.status}`);
+
+  const { page, record } = await openHost(context, server, hostPage(server.token));
+  const requests = watchRequests(page);
+  const errors = [];
+  await page.exposeFunction('natterError', (e) => errors.push(e));
+  await page.evaluate(() => window.Natter.on('error', (e) => window.natterError(e)));
+  // The widget comes back for the stored session, learns it is gone and forgets it.
+  await expect(() => traces(page), (t) => t.local.length === 0);
+  await page.waitForLoadState('networkidle');
+  assert.equal(requests.filter((r) => r === 'POST /api/public/chat/sessions').length, 1, `one resume, nothing created: ${requests}`);
+  assert.equal(await w(page, 'unread').isVisible(), false);
+
+  await w(page, 'launcher').click();
+  await type(page, 'Hello again');
+  await page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]', { hasText: 'Hello again' }).waitFor();
+  const fresh = await storedSession(page, server.token);
+  assert.ok(fresh?.sessionId && fresh.sessionId !== old.sessionId, 'a new session');
+  assert.notEqual(fresh.userSessionId, old.userSessionId);
+  assert.equal(await page.locator('[data-natter="message"]', { hasText: 'Please erase my data afterwards' }).count(), 0);
+  const seen = await operator.messages(fresh.sessionId);
+  assert.ok(seen.some((m) => m.content === 'Hello again'));
+  assert.deepEqual(errors, [], 'no error event: a gone session is not an error');
   assert.deepEqual(record.errors, []);
   await context.close();
 });

@@ -106,6 +106,7 @@ pub(crate) fn parse_contact(name: Option<&str>, phone: Option<&str>, email: Opti
     responses(
         (status = 201, description = "A new session, with its token", body = Envelope<SessionData>),
         (status = 200, description = "The resumed session: its newest messages", body = Envelope<SessionData>),
+        (status = 404, description = "The session of the token sent no longer exists", body = PublicError),
         (status = "4XX", description = "Refused", body = PublicError),
     ))]
 async fn create_session(
@@ -139,6 +140,15 @@ async fn create_session(
             ),
         })?;
 
+    // A caller holding a token resumes: when its session is gone (expired or
+    // erased) it is told so, rather than given a new session it did not ask for.
+    if session_token(&headers).is_some()
+        && state.store.session_by_user_session_id(&website.id, user_session_id.as_str()).await?.is_none()
+    {
+        return Err(AppError::NotFound(
+            "this session no longer exists (it expired or was erased): start a new one without X-Session-Token".into(),
+        ));
+    }
     let (mut session, created) = state.chat.open_session(&website, user_session_id.as_str()).await?;
     if !created {
         Credential { token: session_token(&headers), secret }.admits(&website, &session)?;

@@ -26,6 +26,31 @@ async fn creating_then_resuming_a_session_returns_the_same_session_with_its_hist
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "history is in seq order without holes");
 }
 
+async fn resuming_a_session_that_is_gone_is_404_and_starts_nothing(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let held: SessionData = app.post_session(json!({ "userSessionId": "erased-visitor" })).await.data();
+    app.send_ok(&held, "please forget me").await;
+    let token = crate::webhooks::admin(&app).await;
+    let customer = app.sql_texts(&format!("SELECT customer_id FROM sessions WHERE id = '{}'", held.session_id)).await;
+    let res = app
+        .http
+        .delete(app.url(&format!("/api/v1/customers/{}", customer[0])))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("erase");
+    assert!(res.status().is_success(), "{}", res.status());
+
+    let resumed = app.post_session_as(&held, json!({ "userSessionId": "erased-visitor" })).await;
+    assert_eq!((resumed.status, resumed.error_code()), (StatusCode::NOT_FOUND, "not_found"), "{}", resumed.body);
+    let left = app.sql_texts("SELECT id FROM sessions WHERE user_session_id = 'erased-visitor'").await;
+    assert!(left.is_empty(), "no session was started for the stale token: {left:?}");
+    // Without the token it is a new visitor's new session.
+    let fresh = app.post_session(json!({ "userSessionId": "erased-visitor" })).await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.body);
+    assert_ne!(fresh.data::<SessionData>().session_id, held.session_id);
+}
+
 async fn another_visitor_gets_another_session(db: Db) {
     let app = TestApp::spawn(db).await;
     let a = app.session("visitor-a").await;
@@ -425,6 +450,7 @@ crate::on_both_databases!(
     a_poll_right_after_an_acknowledged_send_sees_it,
     creating_then_resuming_a_session_returns_the_same_session_with_its_history,
     another_visitor_gets_another_session,
+    resuming_a_session_that_is_gone_is_404_and_starts_nothing,
     first_message_is_stored_with_the_new_session,
     contact_details_update_the_session_through_the_same_call,
     bot_replies_follow_the_visitor_in_order,

@@ -423,9 +423,11 @@ impl Controller {
         let mut fresh = Vec::new();
         {
             let mut st = self.state.borrow_mut();
+            // What the visitor received before (on this visit or an earlier one) is not unread again.
+            let known = st.store.current().map_or(0, |s| s.last_seq);
             for m in messages {
                 let change = st.timeline.apply(m.clone());
-                if change == Change::Added && m.sender != Sender::User {
+                if change == Change::Added && m.sender != Sender::User && m.seq > known {
                     incoming += 1;
                     fresh.push(m);
                 }

@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use leptos::prelude::Set;
+use leptos::prelude::{GetUntracked, Set};
 use natter_protocol::{CreateSessionRequest, SendMessageRequest, SessionData};
 use wasm_bindgen::JsValue;
 
@@ -63,6 +63,7 @@ impl Controller {
         if let Some((request, held)) = request {
             match self.api.session(&request, held.as_ref()).await {
                 Ok(data) => self.adopt(&request, data),
+                Err(ApiError::Refused { status: 404, .. }) if held.is_some() => return self.forget(),
                 Err(e) => return self.failed(&e),
             }
         }
@@ -156,7 +157,7 @@ impl Controller {
             let mut st = self.state.borrow_mut();
             let first = st.live.as_ref().is_none_or(|l| l.id != data.session_id);
             let live = Live { id: data.session_id.clone(), token: data.token.clone().unwrap_or_default() };
-            let last_seq = st.store.current().map_or(0, |s| s.last_seq);
+            let last_seq = st.store.current().filter(|s| s.session_id == live.id).map_or(0, |s| s.last_seq);
             let stored = StoredSession {
                 user_session_id: request.user_session_id.clone().unwrap_or_default(),
                 session_id: live.id.clone(),
@@ -183,6 +184,25 @@ impl Controller {
             self.emit(Event::Session, detail.into());
             self.start_live();
         }
+    }
+
+    /// The server no longer knows the stored session (it expired or was
+    /// erased): it is forgotten with its messages, and a new one starts at
+    /// once if the visitor is chatting, else when they next open or send.
+    fn forget(&self) -> bool {
+        let mut st = self.state.borrow_mut();
+        let _ = st.store.clear();
+        st.live = None;
+        st.socket = None;
+        st.poll = None;
+        st.socket_out = None;
+        st.timeline.clear();
+        self.ui.entries.set(Vec::new());
+        if self.ui.open.get_untracked() || !st.outbox.is_empty() {
+            let _ = st.store.engage();
+            st.pump_again = true;
+        }
+        true
     }
 
     fn failed(&self, e: &ApiError) -> bool {
