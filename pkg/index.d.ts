@@ -68,6 +68,10 @@ export interface Identity {
   name?: string;
   phone?: string;
   email?: string;
+  /** The site's own id of its signed-in user. */
+  userId?: string;
+  /** Hex HMAC-SHA256 of `userId` under the website's identity secret, computed on the site's server. */
+  userHash?: string;
 }
 
 export function init(config: NatterConfig, options?: InitOptions): Promise<void>;

@@ -15,6 +15,17 @@ pub struct Contact {
     pub phone: String,
 }
 
+/// What `Natter.identify` gives: contact details, and a signed-in user's
+/// id with its `userHash` (the HMAC the site's server computed), each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub user_id: Option<String>,
+    pub user_hash: Option<String>,
+}
+
 /// Longest name the form accepts.
 pub const MAX_NAME_CHARS: usize = 100;
 

@@ -17,7 +17,7 @@ use super::dom::{self, Listener};
 use super::task::Task;
 use crate::backoff::Backoff;
 use crate::config::{Config, ContactForm};
-use crate::contact::Contact;
+use crate::contact::{Contact, Details};
 use crate::i18n::Locale;
 use crate::outbox::Outbox;
 use crate::session::SessionStore;
@@ -343,14 +343,18 @@ impl Controller {
         Ok(())
     }
 
-    /// Records contact details; they go out with the next session call.
-    pub fn identify(self: &Rc<Self>, name: Option<String>, phone: Option<String>, email: Option<String>) {
+    /// Records contact details and identity; they go out with the next session call.
+    pub fn identify(self: &Rc<Self>, who: Details) {
         {
             let mut st = self.state.borrow_mut();
             let contact = st.contact.get_or_insert_with(CreateSessionRequest::default);
-            contact.name = name.or(contact.name.take());
-            contact.phone = phone.or(contact.phone.take());
-            contact.email = email.or(contact.email.take());
+            contact.name = who.name.or(contact.name.take());
+            contact.phone = who.phone.or(contact.phone.take());
+            contact.email = who.email.or(contact.email.take());
+            if who.user_id.is_some() {
+                contact.user_id = who.user_id;
+                contact.user_hash = who.user_hash;
+            }
             st.contact_given = contact.name.is_some() && contact.phone.is_some();
         }
         self.refresh_contact_form();
@@ -359,7 +363,7 @@ impl Controller {
 
     /// The contact form was submitted.
     pub fn submit_contact(self: &Rc<Self>, contact: Contact) {
-        self.identify(Some(contact.name), Some(contact.phone), None);
+        self.identify(Details { name: Some(contact.name), phone: Some(contact.phone), ..Details::default() });
     }
 
     /// The visitor typed or stopped typing.

@@ -12,6 +12,7 @@ use web_sys::HtmlElement;
 use super::controller::Controller;
 use super::ui::{self, Mounted};
 use crate::config::Config;
+use crate::contact::Details;
 use crate::i18n::Locale;
 
 /// A mounted widget. Fields drop in order: the UI, then the reactive owner.
@@ -106,14 +107,21 @@ fn detail(details: &JsValue, key: &str) -> Result<Option<String>, JsError> {
     value.as_string().map(Some).ok_or_else(|| JsError::new(&format!("`{key}` must be a string")))
 }
 
-/// Sets the visitor's contact details (`{name, phone, email}`, each optional).
+/// Sets the visitor's contact details and, for a signed-in user, their
+/// verified identity (`{name, phone, email, userId, userHash}`, each optional).
 #[wasm_bindgen]
 pub fn identify(details: JsValue) -> Result<(), JsError> {
     if !details.is_object() {
         return Err(JsError::new("details must be an object"));
     }
-    let (name, phone, email) = (detail(&details, "name")?, detail(&details, "phone")?, detail(&details, "email")?);
-    dispatch(|c| c.identify(name, phone, email));
+    let who = Details {
+        name: detail(&details, "name")?,
+        phone: detail(&details, "phone")?,
+        email: detail(&details, "email")?,
+        user_id: detail(&details, "userId")?,
+        user_hash: detail(&details, "userHash")?,
+    };
+    dispatch(|c| c.identify(who));
     Ok(())
 }
 

@@ -281,6 +281,8 @@ pub fn session_request(r: &CreateSessionRequest) -> String {
         ("userSessionId", js_str(&r.user_session_id)),
         ("firstMessage", js_str(&r.first_message)),
         ("echoId", js_str(&r.echo_id)),
+        ("userId", js_str(&r.user_id)),
+        ("userHash", js_str(&r.user_hash)),
     ]))
 }
 

@@ -64,6 +64,17 @@ impl Controller {
             match self.api.session(&request, held.as_ref()).await {
                 Ok(data) => self.adopt(&request, data),
                 Err(ApiError::Refused { status: 404, .. }) if held.is_some() => return self.forget(),
+                Err(ApiError::Refused { status: 403, code, message }) if request.user_id.is_some() => {
+                    // A wrong userHash links nothing: the visitor chats on as who they were.
+                    self.emit_error(&code, &message);
+                    let mut st = self.state.borrow_mut();
+                    if let Some(c) = st.contact.as_mut() {
+                        c.user_id = None;
+                        c.user_hash = None;
+                    }
+                    st.pump_again = true;
+                    return true;
+                }
                 Err(e) => return self.failed(&e),
             }
         }
