@@ -3,12 +3,8 @@
 // sign-in, its inbox with a conversation open, analytics, knowledge and settings. Every rule axe runs by
 // default (WCAG 2.x A and AA, best practices) must pass.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ROOT, launchBrowser, startServer, type, w } from './helpers.mjs';
-
-const AXE = readFileSync(join(ROOT, 'tests', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+import { launchBrowser, startServer, type, violations, w } from './helpers.mjs';
 
 let server;
 let browser;
@@ -20,19 +16,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-/** axe's violations on the page once the widget's animations ran (axe looks into open shadow roots). */
-async function violations(page) {
-  await page.evaluate(() => {
-    const root = document.querySelector('[data-natter-host]')?.shadowRoot;
-    return Promise.all((root?.getAnimations() ?? []).map((a) => a.finished));
-  });
-  await page.evaluate(AXE);
-  return page.evaluate(async () => {
-    const found = await window.axe.run(document, { resultTypes: ['violations'] });
-    return found.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => `${JSON.stringify(n.target)} (${n.failureSummary})`).join(', ')}`);
-  });
-}
 
 for (const scheme of ['light', 'dark']) {
   test(`the demo page passes axe with the widget closed and open (${scheme})`, async () => {

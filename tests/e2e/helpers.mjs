@@ -1,7 +1,7 @@
 // Shared helpers of the end-to-end tests: the real server on a free port,
 // headless Chromium through playwright-core, host pages and the operator API.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -169,4 +169,19 @@ export async function type(page, text) {
 /** The session id the widget stored for this website. */
 export async function storedSession(page, token) {
   return page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? 'null'), `natter:${token}`);
+}
+
+const AXE = readFileSync(join(ROOT, 'tests', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/** axe-core's violations on the page once the widget's animations ran (axe looks into open shadow roots). */
+export async function violations(page) {
+  await page.evaluate(() => {
+    const root = document.querySelector('[data-natter-host]')?.shadowRoot;
+    return Promise.all((root?.getAnimations() ?? []).map((a) => a.finished));
+  });
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const found = await window.axe.run(document, { resultTypes: ['violations'] });
+    return found.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => `${JSON.stringify(n.target)} (${n.failureSummary})`).join(', ')}`);
+  });
 }

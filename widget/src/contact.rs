@@ -47,9 +47,78 @@ impl Contact {
     }
 }
 
+/// An e-mail address of the shape the server accepts (a dot-atom local
+/// part, a dotted domain of letters, digits and inner hyphens), trimmed.
+pub fn email(value: &str) -> Option<String> {
+    let email = value.trim();
+    let (local, domain) = email.split_once('@')?;
+    // Characters are compared with `matches!` (a `&str` of them would compile in a
+    // substring search), and any non-ASCII one passes here (Unicode's letter tables
+    // would weigh kilobytes): the server has the last word.
+    let alnum = |c: char| c.is_ascii_alphanumeric() || !c.is_ascii();
+    let atext = |c: char| {
+        alnum(c)
+            || matches!(
+                c,
+                '!' | '#'
+                    | '$'
+                    | '%'
+                    | '&'
+                    | '\''
+                    | '*'
+                    | '+'
+                    | '/'
+                    | '='
+                    | '?'
+                    | '^'
+                    | '_'
+                    | '`'
+                    | '{'
+                    | '|'
+                    | '}'
+                    | '~'
+                    | '-'
+            )
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| alnum(c) || c == '-')
+    };
+    let ok = email.len() <= 254
+        && local.len() <= 64
+        && local.split('.').all(|atom| !atom.is_empty() && atom.chars().all(atext))
+        && domain.contains('.')
+        && domain.split('.').all(label);
+    ok.then(|| email.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn e_mail_addresses_are_checked_as_the_server_checks_them() {
+        assert_eq!(email("  olena@example.com "), Some("olena@example.com".into()));
+        assert_eq!(email("o.k+tag@mail.example.ua"), Some("o.k+tag@mail.example.ua".into()));
+        for bad in [
+            "",
+            "olena",
+            "olena@",
+            "@example.com",
+            "olena@example",
+            "o..k@example.com",
+            "o k@example.com",
+            "olena@-example.com",
+            "olena@example..com",
+            "a@b@example.com",
+        ] {
+            assert_eq!(email(bad), None, "{bad}");
+        }
+        assert_eq!(email(&format!("{}@example.com", "a".repeat(65))), None);
+    }
 
     #[test]
     fn a_name_and_an_international_phone_are_accepted_trimmed() {

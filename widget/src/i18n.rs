@@ -71,6 +71,12 @@ pub struct Strings {
     pub too_large: &'static str,
     pub bad_type: &'static str,
     pub not_sent: &'static str,
+    pub rate: &'static str,
+    pub rate_thanks: &'static str,
+    pub comment: &'static str,
+    pub away_intro: &'static str,
+    pub email: &'static str,
+    pub bad_email: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -98,6 +104,12 @@ const EN: Strings = Strings {
     too_large: "The file is too large to send.",
     bad_type: "This type of file cannot be sent.",
     not_sent: "The file could not be sent.",
+    rate: "How was this conversation?",
+    rate_thanks: "Thank you for your rating.",
+    comment: "Comment (optional)",
+    away_intro: "We are away right now. Leave your e-mail and we will answer there.",
+    email: "E-mail",
+    bad_email: "Please enter an e-mail address like name@example.com.",
 };
 
 const UK: Strings = Strings {
@@ -125,6 +137,12 @@ const UK: Strings = Strings {
     too_large: "Файл завеликий, щоб його надіслати.",
     bad_type: "Файли цього типу надіслати не можна.",
     not_sent: "Не вдалося надіслати файл.",
+    rate: "Як вам ця розмова?",
+    rate_thanks: "Дякуємо за оцінку.",
+    comment: "Коментар (необов'язково)",
+    away_intro: "Зараз нас немає на місці. Залиште e-mail, і ми відповімо туди.",
+    email: "E-mail",
+    bad_email: "Введіть адресу на зразок name@example.com.",
 };
 
 const RU: Strings = Strings {
@@ -152,6 +170,12 @@ const RU: Strings = Strings {
     too_large: "Файл слишком большой, чтобы его отправить.",
     bad_type: "Файлы этого типа отправить нельзя.",
     not_sent: "Не удалось отправить файл.",
+    rate: "Как вам этот разговор?",
+    rate_thanks: "Спасибо за оценку.",
+    comment: "Комментарий (необязательно)",
+    away_intro: "Сейчас нас нет на месте. Оставьте e-mail, и мы ответим туда.",
+    email: "E-mail",
+    bad_email: "Введите адрес вида name@example.com.",
 };
 
 #[cfg(test)]

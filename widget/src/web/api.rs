@@ -103,6 +103,12 @@ impl Api {
         self.call("POST", "/sessions", held, Some(json::session_request(req)), json::session_data).await
     }
 
+    /// Rates the closed conversation (1–5, with an optional comment).
+    pub async fn rate(&self, live: &Live, score: u8, comment: &str) -> Result<(), ApiError> {
+        let path = format!("/sessions/{}/rating", live.id);
+        self.call("POST", &path, Some(live), Some(json::rate_request(score, comment)), |_| Some(())).await
+    }
+
     /// Sends one visitor message; a repeated `echoId` returns the stored copy.
     pub async fn send(&self, live: &Live, req: &SendMessageRequest) -> Result<ChatMessage, ApiError> {
         let path = format!("/sessions/{}/messages", live.id);

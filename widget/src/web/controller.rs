@@ -44,7 +44,17 @@ pub struct Ui {
     /// uploaded plus one (1 to 101) or why they were not sent (`FILE_*`).
     /// (Signals of the UI hold types it already has: see `ui::text`.)
     pub files: RwSignal<u32>,
+    /// The rating prompt: not shown, asking, or thanking (`RATING_*`).
+    pub rating: RwSignal<u32>,
+    /// The website is away (outside business hours, or no operator online)
+    /// and the visitor has not left an e-mail address yet.
+    pub away: RwSignal<bool>,
 }
+
+/// `rating` while there is nothing to rate, while asking, and once rated.
+pub const RATING_NONE: u32 = 0;
+pub const RATING_ASKED: u32 = 1;
+pub const RATING_THANKED: u32 = 2;
 
 /// `files` when the files were over the size limit, of a refused type, or not sent for another reason.
 pub const FILE_TOO_LARGE: u32 = 1001;
@@ -67,6 +77,8 @@ impl Ui {
             offline: RwSignal::new(false),
             earlier: RwSignal::new(false),
             files: RwSignal::new(0),
+            rating: RwSignal::new(RATING_NONE),
+            away: RwSignal::new(false),
         }
     }
 }
@@ -228,6 +240,7 @@ impl Controller {
                 ctl.refresh_contact_form();
             }
             ctl.state.borrow_mut().max_file_bytes = site.max_file_bytes.unwrap_or_default() as f64;
+            ctl.ui.away.set(!site.online);
             if let Some(color) = host.color.or_else(|| crate::config::Color::parse(&site.color)) {
                 super::ui::set_accent(&color);
             }
@@ -359,6 +372,25 @@ impl Controller {
         }
         self.refresh_contact_form();
         self.kick();
+    }
+
+    /// The away form was submitted: the address goes out with the next session call.
+    pub fn leave_email(self: &Rc<Self>, who: Details) {
+        self.ui.away.set(false);
+        self.engage();
+        self.identify(who);
+    }
+
+    /// The visitor rated the closed conversation.
+    pub fn rate(self: &Rc<Self>, score: u8, comment: String) {
+        let Some(live) = self.state.borrow().live.clone() else { return };
+        let this = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            match this.api.rate(&live, score, &comment).await {
+                Ok(()) => this.ui.rating.set(RATING_THANKED),
+                Err(e) => this.emit_error("rating_refused", &e.describe()),
+            }
+        });
     }
 
     /// The contact form was submitted.

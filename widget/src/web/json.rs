@@ -172,6 +172,8 @@ pub struct Site {
     pub contact_form: String,
     /// The largest file a visitor may send, in bytes, when the server says.
     pub max_file_bytes: Option<u64>,
+    /// Whether the website answers now (within business hours, an operator online).
+    pub online: bool,
 }
 
 /// `data` of the config answer, as far as the widget uses it.
@@ -183,6 +185,7 @@ pub fn widget_config(v: &JsValue) -> Option<Site> {
         locale: string(v, "locale")?,
         contact_form: string(v, "contactForm")?,
         max_file_bytes: optional(v, "maxFileBytes", |n| u64::try_from(int(n)?).ok())?,
+        online: boolean(v, "online")?,
     })
 }
 
@@ -213,6 +216,8 @@ pub enum Frame {
     /// `conversation.typing_on`: whether an agent is typing.
     TypingOn(bool),
     TypingOff,
+    /// `conversation.status_changed`: whether the conversation is now closed.
+    Closed(bool),
     /// Frames the widget ignores.
     Other,
 }
@@ -227,6 +232,7 @@ pub fn server_frame(text: &str) -> Option<Frame> {
         "message.created" | "message.updated" => Frame::Message(message_data(&data)?),
         "conversation.typing_on" => Frame::TypingOn(string(&get(&data, "user"), "type")? == "agent"),
         "conversation.typing_off" => Frame::TypingOff,
+        "conversation.status_changed" => Frame::Closed(string(&data, "status")? != "active"),
         _ => Frame::Other,
     })
 }
@@ -283,6 +289,15 @@ pub fn session_request(r: &CreateSessionRequest) -> String {
         ("echoId", js_str(&r.echo_id)),
         ("userId", js_str(&r.user_id)),
         ("userHash", js_str(&r.user_hash)),
+    ]))
+}
+
+/// JSON body of the rating call (a blank comment is left out).
+pub fn rate_request(score: u8, comment: &str) -> String {
+    let comment = comment.trim();
+    stringify(&object(&[
+        ("score", Some(JsValue::from(score))),
+        ("comment", (!comment.is_empty()).then(|| JsValue::from_str(comment))),
     ]))
 }
 

@@ -12,7 +12,7 @@ use leptos::prelude::Set;
 use natter_protocol::ws::{ClientFrame, SubscribeData, CLOSE_UNAUTHORIZED};
 
 use super::api::Live;
-use super::controller::Controller;
+use super::controller::{Controller, RATING_ASKED, RATING_NONE};
 use super::dom;
 use super::json::{self, Frame};
 use super::net::{Socket, SocketEvent};
@@ -148,6 +148,10 @@ impl Controller {
             }
             Frame::TypingOff => {
                 self.ui.typing.set(false);
+                None
+            }
+            Frame::Closed(closed) => {
+                self.ui.rating.set(if closed { RATING_ASKED } else { RATING_NONE });
                 None
             }
             Frame::Other => None,

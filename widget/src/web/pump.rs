@@ -64,14 +64,15 @@ impl Controller {
             match self.api.session(&request, held.as_ref()).await {
                 Ok(data) => self.adopt(&request, data),
                 Err(ApiError::Refused { status: 404, .. }) if held.is_some() => return self.forget(),
-                Err(ApiError::Refused { status: 403, code, message }) if request.user_id.is_some() => {
-                    // A wrong userHash links nothing: the visitor chats on as who they were.
+                Err(ApiError::Refused { status: 403 | 422, code, message })
+                    if self.state.borrow().contact.is_some() =>
+                {
+                    // Details the server refused (a userHash that does not verify, a
+                    // malformed address) are dropped, linking nothing: the visitor chats
+                    // on as who they were, and the page hears why.
                     self.emit_error(&code, &message);
                     let mut st = self.state.borrow_mut();
-                    if let Some(c) = st.contact.as_mut() {
-                        c.user_id = None;
-                        c.user_hash = None;
-                    }
+                    st.contact = None;
                     st.pump_again = true;
                     return true;
                 }

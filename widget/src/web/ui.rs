@@ -3,9 +3,11 @@
 //! sheets (no inline styles, so a strict CSP holds), and the leptos app.
 
 mod app;
+mod away;
 mod composer;
 mod contact;
 mod message;
+mod rating;
 
 use std::any::Any;
 
@@ -33,6 +35,14 @@ fn text(f: impl Fn() -> String + Send + Sync + 'static) -> Signal<String> {
 /// A reactive flag, such as the `hidden` of a part that comes and goes.
 fn when(f: impl Fn() -> bool + Send + Sync + 'static) -> Signal<bool> {
     Signal::derive(f)
+}
+
+/// The `value` of the control named `name` in the form an event came from
+/// (forms whose fields are plain markup, read only when sent).
+fn field(ev: &web_sys::Event, name: &str) -> String {
+    let form = ev.target().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+    let control = js_sys::Reflect::get(&form, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    js_sys::Reflect::get(&control, &"value".into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
 }
 
 /// The widget's style sheet, compacted by `build.rs`.

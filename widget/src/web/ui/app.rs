@@ -124,6 +124,8 @@ fn Panel(
             <p class="typing" aria-live="polite" hidden=when(move || !ui.typing.get())>
                 {tr(ui.locale, |s| s.typing)}
             </p>
+            <super::rating::Rating ui=ui />
+            <super::away::Away ui=ui />
             <ContactForm ui=ui />
             <Composer ui=ui area=area />
         </section>

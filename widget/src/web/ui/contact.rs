@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{text, tr, when};
+use super::{field, text, tr, when};
 use crate::contact::{Contact, ContactError};
 use crate::web::controller::Ui;
 use crate::web::exports::dispatch;
@@ -12,8 +12,6 @@ pub fn ContactForm(
     /// Signals of the widget.
     ui: Ui,
 ) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let phone = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ContactError>);
     let message = text(move || {
         let s = ui.locale.get().strings();
@@ -32,7 +30,7 @@ pub fn ContactForm(
             hidden=when(move || !ui.contact_form.get())
             on:submit=move |ev| {
                 ev.prevent_default();
-                match Contact::parse(&name.get_untracked(), &phone.get_untracked()) {
+                match Contact::parse(&field(&ev, "name"), &field(&ev, "phone")) {
                     Ok(contact) => {
                         error.set(None);
                         dispatch(move |c| c.submit_contact(contact));
@@ -44,11 +42,11 @@ pub fn ContactForm(
             <p>{tr(ui.locale, |s| s.contact_intro)}</p>
             <label>
                 <span>{tr(ui.locale, |s| s.name)}</span>
-                <input name="name" autocomplete="name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
+                <input name="name" autocomplete="name" required />
             </label>
             <label>
                 <span>{tr(ui.locale, |s| s.phone)}</span>
-                <input name="phone" type="tel" autocomplete="tel" required prop:value=phone on:input=move |ev| phone.set(event_target_value(&ev)) />
+                <input name="phone" type="tel" autocomplete="tel" required />
             </label>
             <p class="error" role="alert">{message}</p>
             <button type="submit" class="send">{tr(ui.locale, |s| s.submit_contact)}</button>

@@ -1,0 +1,95 @@
+// When the conversation ends and when nobody is there: the visitor rates a
+// conversation an operator closed (1–5 with a comment), which reaches the
+// conversation and the analytics; and while the website is away the widget
+// asks for an e-mail address to answer at, kept on the customer.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launchBrowser, startServer, storedSession, type, violations, w } from './helpers.mjs';
+
+let server;
+let browser;
+let operator;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  operator = await server.operator();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The demo page (served by the server, so its socket is allowed) with the widget open. */
+async function demoWidget(context) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.base}/`);
+  await w(page, 'launcher').click();
+  await w(page, 'panel').waitFor();
+  return { page, errors };
+}
+
+const api = async (path, init = {}) => (await fetch(`${server.base}${path}`, { headers: operator.headers, ...init })).json();
+
+test('a visitor rates the conversation an operator closed, and the rating reaches the conversation and analytics', async () => {
+  const context = await browser.newContext();
+  const { page, errors } = await demoWidget(context);
+  await type(page, 'Is the grinder back in stock?');
+  await page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
+  assert.equal(await w(page, 'rating').isVisible(), false, 'nothing to rate while it is open');
+  const { sessionId } = await storedSession(page, server.token);
+  await api(`/api/v1/conversations/${sessionId}/close`, { method: 'POST' });
+
+  const rating = w(page, 'rating');
+  await rating.getByText('How was this conversation?').waitFor();
+  assert.deepEqual(await violations(page), [], 'the rating form passes axe');
+  await rating.locator('label', { hasText: '4' }).click();
+  await rating.locator('textarea').fill('Quick and friendly');
+  await rating.locator('button[type=submit]').click();
+  await rating.getByText('Thank you for your rating.').waitFor();
+  assert.equal(await rating.locator('fieldset').isVisible(), false);
+
+  const conversation = await api(`/api/v1/conversations/${sessionId}`);
+  assert.deepEqual([conversation.data.rating.score, conversation.data.rating.comment], [4, 'Quick and friendly']);
+  const stats = await api('/api/v1/analytics/stats');
+  assert.deepEqual(stats.satisfaction, { average: 4, responses: 1 });
+
+  // Writing again reopens the conversation, and the prompt goes.
+  await type(page, 'One more question');
+  await rating.waitFor({ state: 'hidden' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('while the website is away the widget takes an e-mail address, kept on the customer', async () => {
+  const channels = await api('/api/v1/channels');
+  const widget = channels.data.find((c) => c.type === 'widget');
+  const set = (away) =>
+    api(`/api/v1/channels/${widget.id}`, { method: 'PUT', body: JSON.stringify({ config: { awayWhenNoOperator: away } }) });
+  await set(true);
+  try {
+    const context = await browser.newContext();
+    const { page, errors } = await demoWidget(context);
+    const away = w(page, 'away');
+    await away.getByText('We are away right now').waitFor();
+    assert.deepEqual(await violations(page), [], 'the away form passes axe');
+    await away.locator('input[name=email]').fill('not an address');
+    await away.locator('button[type=submit]').click();
+    await away.getByText('Please enter an e-mail address like name@example.com.').waitFor();
+    await away.locator('input[name=email]').fill('  taras@example.com ');
+    await away.locator('button[type=submit]').click();
+    await away.waitFor({ state: 'hidden' });
+    await type(page, 'Please write to me when you are back');
+    await page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
+    const { sessionId } = await storedSession(page, server.token);
+    const conversation = await api(`/api/v1/conversations/${sessionId}`);
+    assert.equal(conversation.data.customer.email, 'taras@example.com');
+    const customer = await api(`/api/v1/customers/${conversation.data.customer.id}`);
+    assert.equal(customer.data.email, 'taras@example.com');
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await set(false);
+  }
+});
