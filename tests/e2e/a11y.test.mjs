@@ -3,22 +3,14 @@
 // sign-in, its inbox with a conversation open, analytics, knowledge and settings. Every rule axe runs by
 // default (WCAG 2.x A and AA, best practices) must pass.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launchBrowser, startServer, type, violations, w } from './helpers.mjs';
+import { test } from 'node:test';
+import { serverAndBrowser, type, violations, w } from './helpers.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 for (const scheme of ['light', 'dark']) {
   test(`the demo page passes axe with the widget closed and open (${scheme})`, async () => {
+    const { server, browser } = env;
     const context = await browser.newContext({ colorScheme: scheme });
     const page = await context.newPage();
     await page.goto(`${server.base}/`);
@@ -36,6 +28,7 @@ for (const scheme of ['light', 'dark']) {
 }
 
 test('the console passes axe signed out, with a conversation open and in its other views', async () => {
+  const { server, browser } = env;
   const created = await fetch(`${server.base}/api/public/chat/sessions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': server.token },

@@ -3,24 +3,15 @@
 // conversation and the analytics; and while the website is away the widget
 // asks for an e-mail address to answer at, kept on the customer.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launchBrowser, startServer, storedSession, type, violations, w } from './helpers.mjs';
+import { test } from 'node:test';
+import { serverAndBrowser, storedSession, type, violations, w } from './helpers.mjs';
 
-let server;
-let browser;
 let operator;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  operator = await server.operator();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser({ ready: async ({ server }) => (operator = await server.operator()) });
 
 /** The demo page (served by the server, so its socket is allowed) with the widget open. */
 async function demoWidget(context) {
+  const { server } = env;
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -30,9 +21,10 @@ async function demoWidget(context) {
   return { page, errors };
 }
 
-const api = async (path, init = {}) => (await fetch(`${server.base}${path}`, { headers: operator.headers, ...init })).json();
+const api = async (path, init = {}) => (await fetch(`${env.server.base}${path}`, { headers: operator.headers, ...init })).json();
 
 test('a visitor rates the conversation an operator closed, and the rating reaches the conversation and analytics', async () => {
+  const { server, browser } = env;
   const context = await browser.newContext();
   const { page, errors } = await demoWidget(context);
   await type(page, 'Is the grinder back in stock?');
@@ -69,6 +61,7 @@ test('while the website is away the widget takes an e-mail address, kept on the 
     api(`/api/v1/channels/${widget.id}`, { method: 'PUT', body: JSON.stringify({ config: { awayWhenNoOperator: away } }) });
   await set(true);
   try {
+    const { server, browser } = env;
     const context = await browser.newContext();
     const { page, errors } = await demoWidget(context);
     const away = w(page, 'away');

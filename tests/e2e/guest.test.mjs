@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { expect } from './expect.mjs';
-import { CSP, hostPage, launchBrowser, openHost, startServer, storedSession, type, w } from './helpers.mjs';
+import { CSP, hostPage, launchBrowser, openHost, startServer, storedSession, type, w, watchSockets } from './helpers.mjs';
 
 let server;
 let browser;
@@ -62,17 +62,6 @@ test('on a 375 × 667 phone the open panel fills the screen, the launcher steps 
   assert.deepEqual(record.errors, []);
   await context.close();
 });
-
-/** Counts the page's WebSockets to the server and which of them are still open. */
-function watchSockets(page) {
-  const sockets = [];
-  page.on('websocket', (ws) => {
-    const entry = { open: true };
-    sockets.push(entry);
-    ws.on('close', () => (entry.open = false));
-  });
-  return { opened: () => sockets.length, open: () => sockets.filter((s) => s.open).length };
-}
 
 test('the loader included twice makes one widget with one socket', async () => {
   const context = await browser.newContext();
@@ -140,6 +129,18 @@ function watchRequests(page) {
 
 const NOTHING = { local: [], session: [], cookie: '' };
 
+/** A visitor writes `text`, closes the widget and leaves the page; returns the session they stored. */
+async function chatAndLeave(context, text) {
+  const { page } = await openHost(context, server, hostPage(server.token));
+  await w(page, 'launcher').click();
+  await type(page, text);
+  await page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
+  await page.locator('[data-natter="panel"] button.close').click();
+  const stored = await storedSession(page, server.token);
+  await page.close();
+  return stored;
+}
+
 test('a first-time visitor: nothing is stored or sent before they interact, even once the widget is loaded', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -178,13 +179,7 @@ test('a first-time visitor: nothing is stored or sent before they interact, even
 
 test('a returning visitor sees the replies that came while they were away, counted as unread, without interacting', async () => {
   const context = await browser.newContext();
-  const first = await openHost(context, server, hostPage(server.token));
-  await w(first.page, 'launcher').click();
-  await type(first.page, 'Call me back about my order, please');
-  await first.page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
-  await first.page.locator('[data-natter="panel"] button.close').click();
-  const stored = await storedSession(first.page, server.token);
-  await first.page.close();
+  const stored = await chatAndLeave(context, 'Call me back about my order, please');
 
   const operator = await server.operator();
   await operator.reply(stored.sessionId, 'Done: we will call you at five.');
@@ -204,12 +199,7 @@ test('a returning visitor sees the replies that came while they were away, count
 
 test('a stored session the server no longer knows is dropped, and a new one starts on the next interaction', async () => {
   const context = await browser.newContext();
-  const first = await openHost(context, server, hostPage(server.token));
-  await w(first.page, 'launcher').click();
-  await type(first.page, 'Please erase my data afterwards');
-  await first.page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
-  const old = await storedSession(first.page, server.token);
-  await first.page.close();
+  const old = await chatAndLeave(context, 'Please erase my data afterwards');
   const operator = await server.operator();
   const conversation = await (await fetch(`${server.base}/api/v1/conversations/${old.sessionId}`, { headers: operator.headers })).json();
   const erased = await fetch(`${server.base}/api/v1/customers/${conversation.data.customer.id}`, { method: 'DELETE', headers: operator.headers });

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -184,4 +185,34 @@ export async function violations(page) {
     const found = await window.axe.run(document, { resultTypes: ['violations'] });
     return found.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => `${JSON.stringify(n.target)} (${n.failureSummary})`).join(', ')}`);
   });
+}
+
+/**
+ * A server and a browser for a test file: started before its tests (then
+ * `ready(env)`, for what the tests share) and stopped after them. The
+ * returned object's `server` and `browser` are set once started.
+ */
+export function serverAndBrowser({ serverArgs = [], browserArgs = [], ready = async () => {} } = {}) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer(serverArgs);
+    env.browser = await launchBrowser(browserArgs);
+    await ready(env);
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
+}
+
+/** Counts the page's WebSockets: how many it opened and how many are open. */
+export function watchSockets(page) {
+  const sockets = [];
+  page.on('websocket', (ws) => {
+    const entry = { open: true };
+    sockets.push(entry);
+    ws.on('close', () => (entry.open = false));
+  });
+  return { opened: () => sockets.length, open: () => sockets.filter((s) => s.open).length };
 }

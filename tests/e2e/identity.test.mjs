@@ -4,24 +4,18 @@
 // refused with an `error` event, links nothing, and the visitor chats on.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { expect } from './expect.mjs';
-import { hostPage, launchBrowser, openHost, startServer, storedSession, type, w } from './helpers.mjs';
+import { hostPage, openHost, serverAndBrowser, storedSession, type, w } from './helpers.mjs';
 
-let server;
-let browser;
 let operator;
 let secret;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  operator = await server.operator();
-  const channels = await (await fetch(`${server.base}/api/v1/channels`, { headers: operator.headers })).json();
-  secret = channels.data.find((c) => c.type === 'widget' && c.config.identity_secret).config.identity_secret;
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+const env = serverAndBrowser({
+  ready: async ({ server }) => {
+    operator = await server.operator();
+    const channels = await (await fetch(`${server.base}/api/v1/channels`, { headers: operator.headers })).json();
+    secret = channels.data.find((c) => c.type === 'widget' && c.config.identity_secret).config.identity_secret;
+  },
 });
 
 /** What the site's backend computes for its signed-in user. */
@@ -29,6 +23,7 @@ const userHash = (userId) => createHmac('sha256', secret).update(userId).digest(
 
 /** A visitor who identifies with `details` before writing `text`; returns their customer and error events. */
 async function visitor(details, text) {
+  const { server, browser } = env;
   const context = await browser.newContext();
   const { page, record } = await openHost(context, server, hostPage(server.token));
   const errors = [];

@@ -35,8 +35,17 @@ impl<S: KeyValue> SessionStore<S> {
     /// an earlier visit; an unreadable one is ignored.
     pub fn open(storage: S, website_token: &str) -> Self {
         let key = storage_key(website_token);
-        let current = storage.get(&key).ok().flatten().and_then(|raw| decode(&raw));
+        let current = read(&storage, &key);
         Self { storage, key, engaged: current.is_some(), current }
+    }
+
+    /// Reads the record again when none is held: another tab of the same
+    /// visitor may have started the session since this one opened.
+    pub fn reload(&mut self) {
+        if self.current.is_none() {
+            self.current = read(&self.storage, &self.key);
+            self.engaged |= self.current.is_some();
+        }
     }
 
     pub fn current(&self) -> Option<&StoredSession> {
@@ -84,6 +93,11 @@ impl<S: KeyValue> SessionStore<S> {
             _ => Ok(()),
         }
     }
+}
+
+/// The stored record, if there is a readable one.
+fn read(storage: &impl KeyValue, key: &str) -> Option<StoredSession> {
+    storage.get(key).ok().flatten().and_then(|raw| decode(&raw))
 }
 
 // In the browser the record goes through the browser's JSON, so no JSON
@@ -156,6 +170,22 @@ mod tests {
     fn the_record_keeps_the_wire_field_names() {
         let raw = serde_json::to_string(&record(3)).expect("json");
         assert_eq!(raw, r#"{"userSessionId":"u1","sessionId":"s1","token":"t1","lastSeq":3}"#);
+    }
+
+    #[test]
+    fn a_session_another_tab_started_is_picked_up_and_a_held_one_kept() {
+        let storage = Rc::new(MemoryStorage::default());
+        let mut this_tab = SessionStore::open(Rc::clone(&storage), "site");
+        let mut other_tab = SessionStore::open(Rc::clone(&storage), "site");
+        other_tab.engage().expect("engage");
+        other_tab.set(record(4)).expect("set");
+        assert_eq!(this_tab.current(), None);
+        this_tab.reload();
+        assert_eq!(this_tab.current(), Some(&record(4)));
+        assert!(this_tab.is_engaged(), "the visitor engaged, in the other tab");
+        other_tab.advance(9).expect("advance");
+        this_tab.reload();
+        assert_eq!(this_tab.current().map(|s| s.last_seq), Some(4), "a held record is not read again");
     }
 
     #[test]

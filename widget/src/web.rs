@@ -10,5 +10,6 @@ pub mod json;
 mod live;
 pub mod net;
 mod pump;
+mod tabs;
 pub mod task;
 pub mod ui;

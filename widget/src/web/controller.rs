@@ -103,12 +103,32 @@ pub(super) struct State {
     pub socket: Option<Task>,
     pub poll: Option<Task>,
     pub config_task: Option<Task>,
-    pub socket_out: Option<UnboundedSender<ClientFrame>>,
+    /// Frames (as text) for this tab's socket, while it is subscribed.
+    pub socket_out: Option<UnboundedSender<String>>,
+    /// The visitor's other tabs, once this one has a session to share.
+    pub tabs: Option<super::tabs::Tabs>,
+    /// This tab keeps the socket for all of them.
+    pub leader: bool,
     pub listeners: Vec<Listener>,
     /// The files (a JS array) of outbox messages that carry files, by `echoId`.
     pub uploads: Vec<(String, JsValue)>,
     /// The website's largest file, from its config (0: not known yet).
     pub max_file_bytes: f64,
+}
+
+impl State {
+    /// Ends live delivery and forgets the session, its stored record and its
+    /// messages; what waits in the outbox stays.
+    pub(super) fn drop_session(&mut self) {
+        let _ = self.store.clear();
+        self.live = None;
+        self.socket = None;
+        self.poll = None;
+        self.socket_out = None;
+        self.tabs = None;
+        self.leader = false;
+        self.timeline.clear();
+    }
 }
 
 /// Events for the host page.
@@ -169,6 +189,8 @@ impl Controller {
             poll: None,
             config_task: None,
             socket_out: None,
+            tabs: None,
+            leader: false,
             listeners: Vec::new(),
             uploads: Vec::new(),
             max_file_bytes: 0.0,
@@ -282,6 +304,7 @@ impl Controller {
         self.refresh_contact_form();
         self.kick();
         self.send_seen();
+        self.tell_tabs("o1");
     }
 
     pub fn close(&self) {
@@ -290,6 +313,7 @@ impl Controller {
         }
         self.ui.open.set(false);
         self.emit(Event::Close, JsValue::UNDEFINED);
+        self.tell_tabs("o0");
     }
 
     pub fn toggle(self: &Rc<Self>) {
@@ -403,9 +427,21 @@ impl Controller {
         self.push_frame(if on { ClientFrame::TypingOn } else { ClientFrame::TypingOff });
     }
 
+    /// Sends a frame on this tab's socket, or through the tab that has it.
     pub(super) fn push_frame(&self, frame: ClientFrame) {
-        if let Some(out) = &self.state.borrow().socket_out {
-            let _ = out.unbounded_send(frame);
+        let text = super::json::client_frame(&frame);
+        let st = self.state.borrow();
+        match (&st.socket_out, &st.tabs) {
+            (Some(out), _) => drop(out.unbounded_send(text)),
+            (None, Some(tabs)) => tabs.post(&format!("c{text}")),
+            (None, None) => {}
+        }
+    }
+
+    /// Tells the visitor's other tabs (`o1` opened, `o0` closed).
+    fn tell_tabs(&self, what: &str) {
+        if let Some(tabs) = &self.state.borrow().tabs {
+            tabs.post(what);
         }
     }
 
@@ -490,18 +526,13 @@ impl Controller {
     /// Forgets the session and conversation; the next open starts a new one.
     pub fn reset(&self) {
         let mut st = self.state.borrow_mut();
-        let _ = st.store.clear();
+        st.drop_session();
         st.outbox.clear();
         st.uploads.clear();
-        st.timeline.clear();
-        st.live = None;
         st.contact = None;
         st.contact_given = false;
         st.pump = None;
         st.retry = None;
-        st.socket = None;
-        st.poll = None;
-        st.socket_out = None;
         st.choice = TransportChoice::new(st.config.transport);
         self.ui.entries.set(Vec::new());
         self.ui.unread.set(0);
@@ -519,6 +550,7 @@ impl Controller {
         st.poll = None;
         st.config_task = None;
         st.socket_out = None;
+        st.tabs = None;
         st.listeners.clear();
     }
 }

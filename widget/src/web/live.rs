@@ -16,7 +16,9 @@ use super::controller::{Controller, RATING_ASKED, RATING_NONE};
 use super::dom;
 use super::json::{self, Frame};
 use super::net::{Socket, SocketEvent};
+use super::tabs::Tabs;
 use super::task::{sleep, Task};
+use crate::config::StorageKind;
 use crate::transport::poll_delay;
 
 /// How a socket ended.
@@ -32,9 +34,76 @@ enum End {
 /// (one closed before opening would otherwise keep the session waiting for ever).
 const OPEN_TIMEOUT_MS: u32 = 5_000;
 
+/// How often a tab that leaves the socket to another polls, in case a relay
+/// was missed.
+const FOLLOWER_POLL_MS: u32 = 15_000;
+
 impl Controller {
-    /// Starts the transports the choice asks for.
+    /// Starts live delivery. With `storage=local` the visitor's tabs share
+    /// the session, so they share one socket too: this tab joins them and
+    /// starts its transports when it leads; until then it hears what the
+    /// leader relays, and polls now and then in case a relay is missed.
     pub(super) fn start_live(self: &Rc<Self>) {
+        let shared = {
+            let st = self.state.borrow();
+            st.config.storage == StorageKind::Local && st.tabs.is_none()
+        };
+        if !shared {
+            return self.start_transports();
+        }
+        let name = format!("natter:{}", self.state.borrow().config.website_token);
+        let (weak, weak2) = (Rc::downgrade(self), Rc::downgrade(self));
+        let tabs = Tabs::join(
+            &name,
+            move || {
+                if let Some(ctl) = weak.upgrade() {
+                    ctl.state.borrow_mut().leader = true;
+                    ctl.start_transports();
+                }
+            },
+            move |text| {
+                if let Some(ctl) = weak2.upgrade() {
+                    ctl.hear(&text);
+                }
+            },
+        );
+        self.state.borrow_mut().tabs = Some(tabs);
+        self.start_polling();
+    }
+
+    /// A follower leaves the socket to the leader.
+    fn follows(&self) -> bool {
+        let st = self.state.borrow();
+        st.tabs.is_some() && !st.leader
+    }
+
+    /// What another tab of this visitor posted (see `tabs`).
+    fn hear(self: &Rc<Self>, text: &str) {
+        // (`strip_prefix` rather than slicing: a slice that could panic brings in
+        // the panic message's formatting and its Unicode tables, 5 KB.)
+        if let Some(raw) = text.strip_prefix('f') {
+            match json::server_frame(raw) {
+                Some(Frame::ConfirmSubscription | Frame::PresenceUpdate) | None => {}
+                Some(frame) => drop(self.on_frame(frame, None)),
+            }
+        } else if let Some(raw) = text.strip_prefix('c') {
+            self.push_raw(raw);
+        } else if text == "o1" {
+            self.open();
+        } else if text == "o0" {
+            self.close();
+        }
+    }
+
+    /// Sends frame text on this tab's socket, if it has one up.
+    fn push_raw(&self, text: &str) {
+        if let Some(out) = &self.state.borrow().socket_out {
+            let _ = out.unbounded_send(text.to_owned());
+        }
+    }
+
+    /// Starts the transports the choice asks for.
+    fn start_transports(self: &Rc<Self>) {
         let (socket, polling) = {
             let st = self.state.borrow();
             (st.choice.wants_socket(), st.choice.wants_polling())
@@ -53,7 +122,7 @@ impl Controller {
         let idle = {
             let st = self.state.borrow();
             st.live.is_some() && st.choice.wants_socket() && !st.choice.is_socket_up()
-        };
+        } && !self.follows();
         if idle {
             let ctl = Rc::clone(self);
             self.state.borrow_mut().socket = Some(Task::spawn(async move { ctl.socket_loop().await }));
@@ -104,14 +173,18 @@ impl Controller {
         if !socket.send(&json::client_frame(&subscribe)) {
             return End::Lost;
         }
-        let (out, mut outgoing) = mpsc::unbounded::<ClientFrame>();
+        let (out, mut outgoing) = mpsc::unbounded::<String>();
         loop {
             let frame = match select(events.next(), outgoing.next()).await {
                 Either::Left((Some(SocketEvent::Text(raw)), _)) => {
-                    let Some(reply) = json::server_frame(&raw).and_then(|frame| self.on_frame(frame, &out)) else {
+                    if let Some(tabs) = &self.state.borrow().tabs {
+                        tabs.post(&format!("f{raw}"));
+                    }
+                    let Some(reply) = json::server_frame(&raw).and_then(|frame| self.on_frame(frame, Some(&out)))
+                    else {
                         continue;
                     };
-                    reply
+                    json::client_frame(&reply)
                 }
                 Either::Left((Some(SocketEvent::Open), _)) => continue,
                 Either::Left((Some(SocketEvent::Close(CLOSE_UNAUTHORIZED)), _)) => return End::Unauthorized,
@@ -119,21 +192,22 @@ impl Controller {
                 Either::Right((Some(frame), _)) => frame,
                 Either::Right((None, _)) => return End::Lost,
             };
-            if !socket.send(&json::client_frame(&frame)) {
+            if !socket.send(&frame) {
                 return End::Lost;
             }
         }
     }
 
-    /// Handles one server frame; returns the frame to answer with, if any.
-    fn on_frame(&self, frame: Frame, out: &mpsc::UnboundedSender<ClientFrame>) -> Option<ClientFrame> {
+    /// Handles one server frame (from this tab's socket, `out`, or relayed
+    /// by the leader); returns the frame to answer with, if any.
+    fn on_frame(&self, frame: Frame, out: Option<&mpsc::UnboundedSender<String>>) -> Option<ClientFrame> {
         match frame {
             Frame::ConfirmSubscription => {
                 let mut st = self.state.borrow_mut();
                 st.choice.socket_up();
                 st.backoff.opened(dom::now_ms());
                 st.poll = None;
-                st.socket_out = Some(out.clone());
+                st.socket_out = out.cloned();
                 self.ui.offline.set(false);
                 None
             }
@@ -168,13 +242,15 @@ impl Controller {
 
     async fn poll_loop(self: Rc<Self>) {
         loop {
+            let follower = self.follows();
             let (live, after, interval) = {
                 let mut st = self.state.borrow_mut();
-                if !st.choice.wants_polling() {
+                if !st.choice.wants_polling() && !follower {
                     st.poll = None;
                     return;
                 }
-                (st.live.clone(), st.timeline.last_seq(), st.config.poll_interval_ms)
+                let interval = if follower { FOLLOWER_POLL_MS } else { st.config.poll_interval_ms };
+                (st.live.clone(), st.timeline.last_seq(), interval)
             };
             if let Some(live) = live {
                 match self.api.after(&live, after).await {

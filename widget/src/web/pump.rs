@@ -151,7 +151,9 @@ impl Controller {
     /// resumes: none before the visitor engages, none when the session is
     /// live and no contact details wait.
     fn session_request(&self) -> Result<Option<(CreateSessionRequest, Option<Live>)>, JsValue> {
-        let st = self.state.borrow();
+        let mut st = self.state.borrow_mut();
+        // Another tab of this visitor may have started the session meanwhile.
+        st.store.reload();
         if !st.store.is_engaged() || (st.live.is_some() && st.contact.is_none()) {
             return Ok(None);
         }
@@ -203,12 +205,7 @@ impl Controller {
     /// once if the visitor is chatting, else when they next open or send.
     fn forget(&self) -> bool {
         let mut st = self.state.borrow_mut();
-        let _ = st.store.clear();
-        st.live = None;
-        st.socket = None;
-        st.poll = None;
-        st.socket_out = None;
-        st.timeline.clear();
+        st.drop_session();
         self.ui.entries.set(Vec::new());
         if self.ui.open.get_untracked() || !st.outbox.is_empty() {
             let _ = st.store.engage();
