@@ -229,3 +229,23 @@ test('a stored session the server no longer knows is dropped, and a new one star
   assert.deepEqual(record.errors, []);
   await context.close();
 });
+
+test('on a right-to-left page the widget mirrors: the visitor\'s messages on the left, nothing covered', async () => {
+  const context = await browser.newContext();
+  const html = hostPage(server.token, { position: 'left' }).replace('<html lang="en">', '<html lang="ar" dir="rtl">');
+  const { page, record } = await openHost(context, server, html);
+  await w(page, 'launcher').click();
+  await w(page, 'panel').waitFor();
+  await type(page, 'مرحبا، هل لديكم قهوة؟');
+  const mine = page.locator('[data-natter="message"][data-sender="user"]');
+  await mine.waitFor();
+  const theirs = w(page, 'message').first();
+  const [panel, user, bot] = await Promise.all([w(page, 'panel').boundingBox(), mine.boundingBox(), theirs.boundingBox()]);
+  assert.ok(panel.x < 100, `a left-positioned launcher opens the panel on the left: ${panel.x}`);
+  assert.ok(user.x - panel.x < 40, `the visitor's message sits at the start (left) edge: ${user.x - panel.x}`);
+  assert.ok(panel.x + panel.width - (bot.x + bot.width) < 40, 'the greeting sits at the end (right) edge');
+  assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('[data-natter-host]').shadowRoot.querySelector('.panel')).direction), 'rtl');
+  assert.equal(await hitAtCentre(page, 'send'), 'send', 'Send is not covered');
+  assert.deepEqual(record.errors, []);
+  await context.close();
+});
