@@ -1,4 +1,4 @@
-// All of a visitor's tabs share one socket: the tab holding the website's
+// All of a visitor's tabs share one socket: the tab holding the session's
 // Web Lock keeps it and relays what comes in; a message sent in one tab
 // shows in every tab, opening, closing and unread counts follow along, and
 // when the leading tab closes another takes the socket over within 2 s.
@@ -29,17 +29,18 @@ test('two tabs share one socket, show the same conversation and hand the socket 
   await expect(() => a.open(), (n) => n === 1);
   const { sessionId } = await storedSession(a.page, server.token);
 
-  // The second tab finds the stored session and follows the first.
+  // The second tab finds the stored session, follows the first and opens as it is open.
   const b = await tab();
-  await said(b.page, 'Hello from the first tab').waitFor({ state: 'attached' });
+  await said(b.page, 'Hello from the first tab').waitFor();
   const operator = await server.operator();
   await operator.reply(sessionId, 'Hi both tabs');
   await said(a.page, 'Hi both tabs').waitFor();
-  await said(b.page, 'Hi both tabs').waitFor({ state: 'attached' });
+  await said(b.page, 'Hi both tabs').waitFor();
   assert.equal(a.open() + b.open(), 1, 'one socket for both tabs');
 
-  // Opening in one tab opens the other; a message sent in one shows in both.
+  // Closing in one tab closes the other, opening opens it; a message sent in one shows in both.
   await w(a.page, 'panel').locator('button.close').click();
+  await w(b.page, 'panel').waitFor({ state: 'hidden' });
   await w(b.page, 'launcher').click();
   await w(a.page, 'panel').waitFor();
   await type(b.page, 'And this from the second');

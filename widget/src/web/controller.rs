@@ -438,8 +438,8 @@ impl Controller {
         }
     }
 
-    /// Tells the visitor's other tabs (`o1` opened, `o0` closed).
-    fn tell_tabs(&self, what: &str) {
+    /// Tells the visitor's other tabs (`o1` opened, `o0` closed, `o?` asking which).
+    pub(super) fn tell_tabs(&self, what: &str) {
         if let Some(tabs) = &self.state.borrow().tabs {
             tabs.post(what);
         }

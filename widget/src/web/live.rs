@@ -8,7 +8,7 @@ use futures_channel::mpsc;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use gloo_timers::future::TimeoutFuture;
-use leptos::prelude::Set;
+use leptos::prelude::{GetUntracked, Set};
 use natter_protocol::ws::{ClientFrame, SubscribeData, CLOSE_UNAUTHORIZED};
 
 use super::api::Live;
@@ -51,7 +51,11 @@ impl Controller {
         if !shared {
             return self.start_transports();
         }
-        let name = format!("natter:{}", self.state.borrow().config.website_token);
+        // Named by the session too: a tab that was reset (a new session) never hears another's.
+        let name = {
+            let st = self.state.borrow();
+            format!("natter:{}:{}", st.config.website_token, st.live.as_ref().map_or("", |l| l.id.as_str()))
+        };
         let (weak, weak2) = (Rc::downgrade(self), Rc::downgrade(self));
         let tabs = Tabs::join(
             &name,
@@ -68,6 +72,7 @@ impl Controller {
             },
         );
         self.state.borrow_mut().tabs = Some(tabs);
+        self.tell_tabs("o?");
         self.start_polling();
     }
 
@@ -92,6 +97,9 @@ impl Controller {
             self.open();
         } else if text == "o0" {
             self.close();
+        } else if text == "o?" && self.ui.open.get_untracked() {
+            // A tab that just joined asks how the others are: open, here.
+            self.tell_tabs("o1");
         }
     }
 

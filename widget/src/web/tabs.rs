@@ -1,12 +1,13 @@
 //! One socket for all of a visitor's tabs (with `storage=local`, where they
-//! share the session): the tab holding the website's Web Lock keeps the
+//! share the session): the tab holding the session's Web Lock keeps the
 //! socket and relays what comes in over a BroadcastChannel; the others send
 //! their frames to it the same way. Messages on the channel are text whose
 //! first character says what follows:
 //!
 //! - `f` and a server frame, relayed by the leader;
 //! - `c` and a client frame for the leader to send on its socket;
-//! - `o1` / `o0`: the visitor opened or closed the widget in a tab.
+//! - `o1` / `o0`: the visitor opened or closed the widget in a tab;
+//! - `o?`: a tab that just joined asks; an open tab answers `o1`.
 
 use wasm_bindgen::prelude::*;
 
