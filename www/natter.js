@@ -124,6 +124,7 @@
       Object.keys(options || {}).forEach(function (key) {
         config[key] = String(options[key]);
       });
+      if (wasOpen()) config.open = 'true';
       if (!host) drawLauncher();
       return load();
     },
@@ -168,8 +169,18 @@
     }
   }
 
+  /* The widget was open on the site's previous page in this tab: it opens again. */
+  function wasOpen() {
+    try {
+      return config.storage !== 'none' && sessionStorage.getItem('natter:open:' + config.websiteToken) === '1';
+    } catch (e) {
+      return false;
+    }
+  }
+
   function start() {
     if (!config.websiteToken) return; /* wait for Natter.init({ websiteToken }) */
+    if (wasOpen()) config.open = 'true';
     drawLauncher();
     var mode = data.load || 'interaction';
     if (mode === 'eager' || config.open === '' || config.open === 'true') load();

@@ -46,7 +46,8 @@ test('a visitor message reaches the operator and the reply appears; a reload res
   await expect(() => reply.allTextContents(), (t) => t.some((s) => s.includes('Yes, in two days.')));
 
   await page.reload();
-  await w(page, 'launcher').click();
+  // Open before the reload, so open again after it: the site's next page in the same tab.
+  await w(page, 'panel').waitFor();
   await expect(() => page.locator('[data-natter="message"]').allTextContents(), (t) =>
     t.some((s) => s.includes('Do you ship to Lviv?')) && t.some((s) => s.includes('Yes, in two days.')),
   );
@@ -94,7 +95,8 @@ test('a long conversation resumes with its newest hundred messages, and earlier 
   }
 
   await page.reload();
-  await w(page, 'launcher').click();
+  // Open before the reload, so open again after it: the site's next page in the same tab.
+  await w(page, 'panel').waitFor();
   const texts = () => mine.locator('.text').allTextContents();
   await expect(texts, (t) => t.includes('message 129'));
   const resumed = await texts();

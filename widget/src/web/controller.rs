@@ -16,7 +16,7 @@ use super::api::{Api, Live};
 use super::dom::{self, Listener};
 use super::task::Task;
 use crate::backoff::Backoff;
-use crate::config::{Config, ContactForm};
+use crate::config::{Config, ContactForm, StorageKind};
 use crate::contact::{Contact, Details};
 use crate::i18n::Locale;
 use crate::outbox::Outbox;
@@ -114,6 +114,9 @@ pub(super) struct State {
     pub uploads: Vec<(String, JsValue)>,
     /// The website's largest file, from its config (0: not known yet).
     pub max_file_bytes: f64,
+    /// This tab's storage, where an open widget is noted so that it opens
+    /// again on the site's next page (nothing with `storage=none`).
+    pub tab_store: Rc<dyn KeyValue>,
 }
 
 impl State {
@@ -194,6 +197,11 @@ impl Controller {
             listeners: Vec::new(),
             uploads: Vec::new(),
             max_file_bytes: 0.0,
+            tab_store: dom::storage(if config.storage == StorageKind::None {
+                StorageKind::None
+            } else {
+                StorageKind::Session
+            }),
         };
         Rc::new(Self { ui: Ui::new(&config), api, emit, state: RefCell::new(state) })
     }
@@ -305,6 +313,14 @@ impl Controller {
         self.kick();
         self.send_seen();
         self.tell_tabs("o1");
+        self.note_open(true);
+    }
+
+    /// Notes in this tab whether the widget is open (read by the loader on the next page).
+    fn note_open(&self, open: bool) {
+        let st = self.state.borrow();
+        let key = format!("natter:open:{}", st.config.website_token);
+        let _ = if open { st.tab_store.set(&key, "1") } else { st.tab_store.remove(&key) };
     }
 
     pub fn close(&self) {
@@ -314,6 +330,7 @@ impl Controller {
         self.ui.open.set(false);
         self.emit(Event::Close, JsValue::UNDEFINED);
         self.tell_tabs("o0");
+        self.note_open(false);
     }
 
     pub fn toggle(self: &Rc<Self>) {
