@@ -4,22 +4,12 @@
 // asks for an e-mail address to answer at, kept on the customer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { serverAndBrowser, storedSession, type, violations, w } from './helpers.mjs';
+import { openDemoWidget, serverAndBrowser, storedSession, type, violations, w } from './helpers.mjs';
 
 let operator;
 const env = serverAndBrowser({ ready: async ({ server }) => (operator = await server.operator()) });
 
-/** The demo page (served by the server, so its socket is allowed) with the widget open. */
-async function demoWidget(context) {
-  const { server } = env;
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${server.base}/`);
-  await w(page, 'launcher').click();
-  await w(page, 'panel').waitFor();
-  return { page, errors };
-}
+const demoWidget = (context) => openDemoWidget(context, env.server);
 
 const api = async (path, init = {}) => (await fetch(`${env.server.base}${path}`, { headers: operator.headers, ...init })).json();
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { expect } from './expect.mjs';
-import { launchBrowser, startServer, storedSession, type, w } from './helpers.mjs';
+import { launchBrowser, openDemoWidget, startServer, storedSession, type, w } from './helpers.mjs';
 
 let server;
 let browser;
@@ -19,12 +19,7 @@ after(async () => {
 /** A visitor on the demo page with the widget open, and the page errors it meets. */
 async function demoWidget() {
   const visitorContext = await browser.newContext();
-  const visitor = await visitorContext.newPage();
-  const visitorErrors = [];
-  visitor.on('pageerror', (e) => visitorErrors.push(String(e)));
-  await visitor.goto(`${server.base}/`);
-  await w(visitor, 'launcher').click();
-  await w(visitor, 'panel').waitFor();
+  const { page: visitor, errors: visitorErrors } = await openDemoWidget(visitorContext, server);
   return { visitorContext, visitor, visitorErrors };
 }
 

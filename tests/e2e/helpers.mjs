@@ -216,3 +216,14 @@ export function watchSockets(page) {
   });
   return { opened: () => sockets.length, open: () => sockets.filter((s) => s.open).length };
 }
+
+/** The demo page (served by the server, so its socket is allowed) with the widget open, and the page errors it meets. */
+export async function openDemoWidget(context, server) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.base}/`);
+  await w(page, 'launcher').click();
+  await w(page, 'panel').waitFor();
+  return { page, errors };
+}

@@ -29,11 +29,16 @@ pub fn secret(website: &Website) -> String {
     hex::encode(m.finalize().into_bytes())
 }
 
-/// The `userHash` the site's backend computes for `user_id`.
-pub fn user_hash(website: &Website, user_id: &str) -> String {
+/// The HMAC of `user_id` under the website's identity secret.
+fn signed(website: &Website, user_id: &str) -> HmacSha256 {
     let mut m = mac(secret(website).as_bytes());
     m.update(user_id.as_bytes());
-    hex::encode(m.finalize().into_bytes())
+    m
+}
+
+/// The `userHash` the site's backend computes for `user_id`.
+pub fn user_hash(website: &Website, user_id: &str) -> String {
+    hex::encode(signed(website, user_id).finalize().into_bytes())
 }
 
 /// Why an identity was not taken.
@@ -57,10 +62,8 @@ pub fn verify<'a>(website: &Website, user_id: Option<&'a str>, hash: Option<&str
         return Err(Refused::BadId);
     }
     let given = hash.and_then(|h| hex::decode(h.trim()).ok()).ok_or(Refused::Forged)?;
-    let mut m = mac(secret(website).as_bytes());
-    m.update(user_id.as_bytes());
     // Constant time: the comparison tells nothing of how much of a guess was right.
-    m.verify_slice(&given).map_err(|_| Refused::Forged)?;
+    signed(website, user_id).verify_slice(&given).map_err(|_| Refused::Forged)?;
     Ok(Some(user_id))
 }
 

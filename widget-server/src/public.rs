@@ -142,14 +142,17 @@ async fn create_session(
 
     // A caller holding a token resumes: when its session is gone (expired or
     // erased) it is told so, rather than given a new session it did not ask for.
-    if session_token(&headers).is_some()
-        && state.store.session_by_user_session_id(&website.id, user_session_id.as_str()).await?.is_none()
-    {
-        return Err(AppError::NotFound(
-            "this session no longer exists (it expired or was erased): start a new one without X-Session-Token".into(),
-        ));
-    }
-    let (mut session, created) = state.chat.open_session(&website, user_session_id.as_str()).await?;
+    let (mut session, created) =
+        match state.store.session_by_user_session_id(&website.id, user_session_id.as_str()).await? {
+            Some(existing) => (existing, false),
+            None if session_token(&headers).is_some() => {
+                return Err(AppError::NotFound(
+                    "this session no longer exists (it expired or was erased): start a new one without X-Session-Token"
+                        .into(),
+                ))
+            }
+            None => state.chat.open_session(&website, user_session_id.as_str()).await?,
+        };
     if !created {
         Credential { token: session_token(&headers), secret }.admits(&website, &session)?;
     }

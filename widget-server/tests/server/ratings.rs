@@ -80,6 +80,13 @@ async fn a_rating_is_bounded_and_only_for_the_sessions_holder(db: Db) {
     let path = format!("/api/public/chat/sessions/{}/rating", session.session_id);
     let stranger = app.post_raw(&path, &[("x-api-key", &app.website.token)], json!({ "score": 1 }).to_string()).await;
     assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "{}", stranger.body);
+    // Another visitor's own token opens only their own session.
+    let other = closed(&app, &token, "another-visitor").await;
+    let headers =
+        [("x-api-key", app.website.token.as_str()), ("x-session-token", other.token.as_deref().expect("token"))];
+    let crossed = app.post_raw(&path, &headers, json!({ "score": 1 }).to_string()).await;
+    assert!(crossed.status.is_client_error(), "{}", crossed.body);
+    assert_eq!(crossed.body["success"], json!(false));
     assert!(app.sql_texts("SELECT session_id FROM ratings").await.is_empty(), "nothing was stored");
     let comment = "y".repeat(1_000);
     let fits = app.rate(&session, json!({ "score": 3, "comment": comment })).await;

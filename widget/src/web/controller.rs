@@ -447,12 +447,14 @@ impl Controller {
     /// Sends a frame on this tab's socket, or through the tab that has it.
     pub(super) fn push_frame(&self, frame: ClientFrame) {
         let text = super::json::client_frame(&frame);
-        let st = self.state.borrow();
-        match (&st.socket_out, &st.tabs) {
-            (Some(out), _) => drop(out.unbounded_send(text)),
-            (None, Some(tabs)) => tabs.post(&format!("c{text}")),
-            (None, None) => {}
+        if !self.push_raw(&text) {
+            self.tell_tabs(&format!("c{text}"));
         }
+    }
+
+    /// Sends frame text on this tab's socket; `false` when it has none up.
+    pub(super) fn push_raw(&self, text: &str) -> bool {
+        self.state.borrow().socket_out.as_ref().is_some_and(|out| out.unbounded_send(text.to_owned()).is_ok())
     }
 
     /// Tells the visitor's other tabs (`o1` opened, `o0` closed, `o?` asking which).

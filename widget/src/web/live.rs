@@ -92,6 +92,7 @@ impl Controller {
                 Some(frame) => drop(self.on_frame(frame, None)),
             }
         } else if let Some(raw) = text.strip_prefix('c') {
+            // Only the leader has the socket; nobody relays a frame on.
             self.push_raw(raw);
         } else if text == "o1" {
             self.open();
@@ -100,13 +101,6 @@ impl Controller {
         } else if text == "o?" && self.ui.open.get_untracked() {
             // A tab that just joined asks how the others are: open, here.
             self.tell_tabs("o1");
-        }
-    }
-
-    /// Sends frame text on this tab's socket, if it has one up.
-    fn push_raw(&self, text: &str) {
-        if let Some(out) = &self.state.borrow().socket_out {
-            let _ = out.unbounded_send(text.to_owned());
         }
     }
 
