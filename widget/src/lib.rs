@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod config;
 pub mod contact;
+pub mod engine;
 pub mod i18n;
 pub mod ids;
 pub mod outbox;

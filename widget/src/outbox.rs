@@ -52,6 +52,11 @@ impl Outbox {
         self.delivered(echo_id);
     }
 
+    /// The `echoId` of the message on its way, if one is.
+    pub fn in_flight(&self) -> Option<String> {
+        self.queue.front().filter(|_| self.in_flight).map(|m| m.echo_id.clone())
+    }
+
     pub fn len(&self) -> usize {
         self.queue.len()
     }

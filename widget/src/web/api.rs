@@ -7,43 +7,13 @@ use wasm_bindgen::JsValue;
 
 use super::{json, net};
 
-/// Why a call failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
-    /// No answer: offline, DNS, refused connection, CORS.
-    Network(String),
-    /// The server answered with its error envelope.
-    Refused { status: u16, code: String, message: String },
-    /// The answer was not the expected JSON.
-    Decode(String),
-}
-
-impl ApiError {
-    /// A request that will fail the same way if repeated (bad input, unknown session).
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Refused { status, .. } if (400..500).contains(status) && !matches!(status, 408 | 429))
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Network(m) | Self::Decode(m) => m.clone(),
-            Self::Refused { code, message, .. } => format!("{code}: {message}"),
-        }
-    }
-}
+pub use crate::engine::{ApiError, Live};
 
 /// Where the server is and which website this is.
 #[derive(Debug, Clone)]
 pub struct Api {
     base: String,
     website_token: String,
-}
-
-/// A session the widget can act in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Live {
-    pub id: String,
-    pub token: String,
 }
 
 impl Api {

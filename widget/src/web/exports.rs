@@ -134,10 +134,8 @@ pub fn set_locale(locale: &str) -> Result<(), JsError> {
 
 /// Sends a message as the visitor.
 #[wasm_bindgen]
-pub fn send(text: &str) -> Result<(), JsError> {
-    let mut result = Ok(());
-    dispatch(|c| result = c.send(text));
-    result.map_err(|e| JsError::new(&super::net::reason(&e)))
+pub fn send(text: &str) {
+    dispatch(|c| c.send(text));
 }
 
 /// Forgets the session: the next message starts a new conversation.

@@ -207,20 +207,7 @@ pub fn envelope<T>(v: &JsValue, read: impl Fn(&JsValue) -> Option<T>) -> Option<
     })
 }
 
-/// A server frame, as far as the widget acts on it.
-pub enum Frame {
-    ConfirmSubscription,
-    PresenceUpdate,
-    /// `message.created` or `message.updated`.
-    Message(ChatMessage),
-    /// `conversation.typing_on`: whether an agent is typing.
-    TypingOn(bool),
-    TypingOff,
-    /// `conversation.status_changed`: whether the conversation is now closed.
-    Closed(bool),
-    /// Frames the widget ignores.
-    Other,
-}
+pub use crate::engine::Frame;
 
 /// Reads a server frame; `None` when it is not one.
 pub fn server_frame(text: &str) -> Option<Frame> {

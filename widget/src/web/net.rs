@@ -1,7 +1,6 @@
 //! Thin wrappers over the browser's `fetch` and `WebSocket`: a call answers
-//! with its status and body text, and a socket's events arrive on a channel.
+//! with its status and body text, and a socket hands its events to a callback.
 
-use futures_channel::mpsc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -88,11 +87,12 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Opens a socket; its events arrive on the returned channel.
-    pub fn open(url: &str) -> Result<(Self, mpsc::UnboundedReceiver<SocketEvent>), JsValue> {
+    /// Opens a socket; `on` hears its events, until the socket is dropped
+    /// (which may happen inside `on`: the browser's side of the handler lives
+    /// until the call returns).
+    pub fn open(url: &str, mut on: impl FnMut(SocketEvent) + 'static) -> Result<Self, JsValue> {
         let ws = web_sys::WebSocket::new(url)?;
         ws.set_binary_type(BinaryType::Arraybuffer);
-        let (tx, rx) = mpsc::unbounded();
         let handler = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
             let event = match e.type_().as_str() {
                 "open" => SocketEvent::Open,
@@ -103,14 +103,14 @@ impl Socket {
                 "close" => SocketEvent::Close(e.unchecked_ref::<CloseEvent>().code()),
                 _ => SocketEvent::Error,
             };
-            let _ = tx.unbounded_send(event);
+            on(event);
         });
         let f = Some(handler.as_ref().unchecked_ref());
         ws.set_onopen(f);
         ws.set_onmessage(f);
         ws.set_onerror(f);
         ws.set_onclose(f);
-        Ok((Self { ws, _handler: handler }, rx))
+        Ok(Self { ws, _handler: handler })
     }
 
     /// Sends a text frame; `false` when the socket refused it.

@@ -16,9 +16,71 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CssStyleSheet, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
-use super::controller::Ui;
+use std::rc::Rc;
+
 use crate::config::{Color, Position};
+use crate::contact::Contact;
 use crate::i18n::{Locale, Strings};
+use crate::timeline::Entry;
+
+/// What the UI shows; every field is a signal, so the struct is `Copy`.
+#[derive(Clone, Copy)]
+pub struct Ui {
+    pub open: RwSignal<bool>,
+    pub shown: RwSignal<bool>,
+    pub entries: RwSignal<Vec<Entry>>,
+    pub unread: RwSignal<u32>,
+    pub typing: RwSignal<bool>,
+    pub locale: RwSignal<Locale>,
+    pub title: RwSignal<Option<String>>,
+    pub greeting: RwSignal<Option<String>>,
+    pub contact_form: RwSignal<bool>,
+    pub offline: RwSignal<bool>,
+    /// The server holds messages before the earliest one shown.
+    pub earlier: RwSignal<bool>,
+    /// What the visitor is told about their files: nothing (0), the percent
+    /// uploaded plus one (1 to 101) or why they were not sent (`FILE_*`).
+    /// (Signals of the UI hold types it already has: see `ui::text`.)
+    pub files: RwSignal<u32>,
+    /// The rating prompt: not shown, asking, or thanking (`RATING_*`).
+    pub rating: RwSignal<u32>,
+    /// The website is away (outside business hours, or no operator online)
+    /// and the visitor has not left an e-mail address yet.
+    pub away: RwSignal<bool>,
+    /// Where the UI sends what the visitor does.
+    pub act: StoredValue<Rc<dyn Fn(Command)>, LocalStorage>,
+}
+
+/// What the visitor did in the UI.
+pub enum Command {
+    Toggle,
+    Close,
+    Send(String),
+    Typing(bool),
+    Earlier,
+    Contact(Contact),
+    Email(String),
+    Rate(u8, String),
+    /// Files picked, pasted or dropped (a JS array), their names and the largest size.
+    Attach(js_sys::Array, String, f64),
+}
+
+impl Ui {
+    /// Hands a command to the widget.
+    pub fn act(&self, command: Command) {
+        (self.act.get_value())(command);
+    }
+}
+
+/// `rating` while there is nothing to rate, while asking, and once rated.
+pub const RATING_NONE: u32 = 0;
+pub const RATING_ASKED: u32 = 1;
+pub const RATING_THANKED: u32 = 2;
+
+/// `files` when the files were over the size limit, of a refused type, or not sent for another reason.
+pub const FILE_TOO_LARGE: u32 = 1001;
+pub const FILE_BAD_TYPE: u32 = 1002;
+pub const FILE_NOT_SENT: u32 = 1003;
 
 /// A text that follows the current locale. Every reactive text and flag of
 /// the UI is a `Signal<String>` or a `Signal<bool>`, so the code that renders
@@ -123,12 +185,8 @@ pub fn mount(ui: Ui, position: Position, color: Option<&Color>, host: Option<Htm
     let container: HtmlElement = document.create_element("div")?.unchecked_into();
     container.set_class_name(if position == Position::Left { "natter left" } else { "natter" });
     root.append_child(&container)?;
-    let attach = Closure::<dyn FnMut(js_sys::Array, String, f64)>::new(|files, names: String, largest| {
-        super::exports::dispatch(move |c| {
-            if let Err(e) = c.attach(files, &names, largest) {
-                c.emit_error("attach", &super::net::reason(&e));
-            }
-        });
+    let attach = Closure::<dyn FnMut(js_sys::Array, String, f64)>::new(move |files, names: String, largest| {
+        ui.act(Command::Attach(files, names, largest));
     });
     super::net::listen(&container, &attach);
     let view = leptos::mount::mount_to(container.clone(), move || view! { <app::App ui=ui /> });

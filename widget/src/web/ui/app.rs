@@ -8,8 +8,7 @@ use super::composer::Composer;
 use super::contact::ContactForm;
 use super::message::MessageItem;
 use super::{text, tr, when};
-use crate::web::controller::Ui;
-use crate::web::exports::dispatch;
+use super::{Command, Ui};
 
 #[component]
 pub fn App(
@@ -53,7 +52,7 @@ pub fn App(
             hidden=when(move || !ui.shown.get())
             aria-label=text(move || if ui.open.get() { strings().close_chat } else { strings().open_chat }.to_owned())
             aria-expanded=text(move || ui.open.get().to_string())
-            on:click=move |_| dispatch(|c| c.toggle())
+            on:click=move |_| ui.act(Command::Toggle)
         >
             <svg viewBox="0 0 24 24" aria-hidden="true">
                 <path d="M4 4h16v11H8l-4 4z" />
@@ -89,7 +88,7 @@ fn Panel(
             lang=text(move || ui.locale.get().code().to_owned())
             on:keydown=move |ev| {
                 if ev.key() == "Escape" {
-                    dispatch(|c| c.close());
+                    ui.act(Command::Close);
                 }
             }
         >
@@ -102,7 +101,7 @@ fn Panel(
                         {text(move || ui.greeting.get().unwrap_or_default())}
                     </p>
                 </div>
-                <button type="button" class="close" aria-label=tr(ui.locale, |s| s.close_chat) on:click=move |_| dispatch(|c| c.close())>
+                <button type="button" class="close" aria-label=tr(ui.locale, |s| s.close_chat) on:click=move |_| ui.act(Command::Close)>
                     "×"
                 </button>
             </div>
@@ -114,7 +113,7 @@ fn Panel(
                 class="earlier"
                 data-natter="earlier"
                 hidden=when(move || !ui.earlier.get())
-                on:click=move |_| dispatch(|c| c.load_earlier())
+                on:click=move |_| ui.act(Command::Earlier)
             >
                 {tr(ui.locale, |s| s.earlier)}
             </button>

@@ -4,9 +4,7 @@
 use leptos::prelude::*;
 
 use super::{field, text, tr, when};
-use crate::contact::Details;
-use crate::web::controller::Ui;
-use crate::web::exports::dispatch;
+use super::{Command, Ui};
 
 #[component]
 pub fn Away(
@@ -24,8 +22,8 @@ pub fn Away(
                 ev.prevent_default();
                 let email = crate::contact::email(&field(&ev, "email"));
                 wrong.set(email.is_none());
-                if email.is_some() {
-                    dispatch(move |c| c.leave_email(Details { email, ..Details::default() }));
+                if let Some(email) = email {
+                    ui.act(Command::Email(email));
                 }
             }
         >

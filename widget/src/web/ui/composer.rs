@@ -7,8 +7,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::{text, tr, when};
-use crate::web::controller::{self, Ui};
-use crate::web::exports::dispatch;
+use super::{Command, Ui, FILE_BAD_TYPE, FILE_NOT_SENT, FILE_TOO_LARGE};
 
 #[component]
 pub fn Composer(
@@ -23,12 +22,8 @@ pub fn Composer(
         if value.trim().is_empty() {
             return;
         }
-        dispatch(move |c| {
-            c.typing(false);
-            if let Err(e) = c.send(&value) {
-                c.emit_error("send", &crate::web::net::reason(&e));
-            }
-        });
+        ui.act(Command::Typing(false));
+        ui.act(Command::Send(value));
         draft.set(String::new());
     };
     view! {
@@ -50,7 +45,7 @@ pub fn Composer(
                     let value = event_target_value(&ev);
                     let was_empty = draft.with_untracked(|t| t.is_empty());
                     if was_empty != value.is_empty() {
-                        dispatch(|c| c.typing(!value.is_empty()));
+                        ui.act(Command::Typing(!value.is_empty()));
                     }
                     draft.set(value);
                 }
@@ -71,9 +66,9 @@ pub fn Composer(
                 {text(move || {
                     let s = ui.locale.get().strings();
                     match ui.files.get() {
-                        controller::FILE_TOO_LARGE => s.too_large.to_owned(),
-                        controller::FILE_BAD_TYPE => s.bad_type.to_owned(),
-                        controller::FILE_NOT_SENT => s.not_sent.to_owned(),
+                        FILE_TOO_LARGE => s.too_large.to_owned(),
+                        FILE_BAD_TYPE => s.bad_type.to_owned(),
+                        FILE_NOT_SENT => s.not_sent.to_owned(),
                         percent => format!("{} {}%", s.sending, percent.saturating_sub(1)),
                     }
                 })}

@@ -3,9 +3,8 @@
 use leptos::prelude::*;
 
 use super::{field, text, tr, when};
+use super::{Command, Ui};
 use crate::contact::{Contact, ContactError};
-use crate::web::controller::Ui;
-use crate::web::exports::dispatch;
 
 #[component]
 pub fn ContactForm(
@@ -33,7 +32,7 @@ pub fn ContactForm(
                 match Contact::parse(&field(&ev, "name"), &field(&ev, "phone")) {
                     Ok(contact) => {
                         error.set(None);
-                        dispatch(move |c| c.submit_contact(contact));
+                        ui.act(Command::Contact(contact));
                     }
                     Err(e) => error.set(Some(e)),
                 }

@@ -6,8 +6,7 @@
 use leptos::prelude::*;
 
 use super::{field, text, tr, when};
-use crate::web::controller::{Ui, RATING_ASKED, RATING_NONE, RATING_THANKED};
-use crate::web::exports::dispatch;
+use super::{Command, Ui, RATING_ASKED, RATING_NONE, RATING_THANKED};
 
 #[component]
 pub fn Rating(
@@ -23,7 +22,7 @@ pub fn Rating(
                 ev.prevent_default();
                 if let Ok(score @ 1..=5) = field(&ev, "score").parse::<u8>() {
                     let comment = field(&ev, "comment");
-                    dispatch(move |c| c.rate(score, comment));
+                    ui.act(Command::Rate(score, comment));
                 }
             }
         >
