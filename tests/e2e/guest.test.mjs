@@ -239,11 +239,14 @@ test('on a right-to-left page the widget mirrors: the visitor\'s messages on the
   await type(page, 'مرحبا، هل لديكم قهوة؟');
   const mine = page.locator('[data-natter="message"][data-sender="user"]');
   await mine.waitFor();
-  const theirs = w(page, 'message').first();
+  const theirs = page.locator('[data-natter="message"]:not([data-sender="user"])').first();
+  await theirs.waitFor();
+  // Measured once the panel's opening animation has run.
+  await page.evaluate(() => Promise.all(document.querySelector('[data-natter-host]').shadowRoot.getAnimations().map((a) => a.finished)));
   const [panel, user, bot] = await Promise.all([w(page, 'panel').boundingBox(), mine.boundingBox(), theirs.boundingBox()]);
   assert.ok(panel.x < 100, `a left-positioned launcher opens the panel on the left: ${panel.x}`);
   assert.ok(user.x - panel.x < 40, `the visitor's message sits at the start (left) edge: ${user.x - panel.x}`);
-  assert.ok(panel.x + panel.width - (bot.x + bot.width) < 40, 'the greeting sits at the end (right) edge');
+  assert.ok(panel.x + panel.width - (bot.x + bot.width) < 40, `the greeting sits at the end (right) edge: ${panel.x + panel.width - (bot.x + bot.width)}`);
   assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('[data-natter-host]').shadowRoot.querySelector('.panel')).direction), 'rtl');
   assert.equal(await hitAtCentre(page, 'send'), 'send', 'Send is not covered');
   assert.deepEqual(record.errors, []);
