@@ -44,6 +44,34 @@ test('a visitor rates the conversation an operator closed, and the rating reache
   await context.close();
 });
 
+test('a conversation closed while the visitor was away asks for a rating on their next page, and only until rated', async () => {
+  const { server, browser } = env;
+  const context = await browser.newContext();
+  const first = await demoWidget(context);
+  await type(first.page, 'Do you ship to Lviv?');
+  await first.page.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
+  const { sessionId } = await storedSession(first.page, server.token);
+  await first.page.close();
+  await api(`/api/v1/conversations/${sessionId}/close`, { method: 'POST' });
+
+  const { page, errors } = await demoWidget(context);
+  const rating = w(page, 'rating');
+  await rating.getByText('How was this conversation?').waitFor();
+  await rating.locator('label', { hasText: '5' }).click();
+  await rating.locator('button[type=submit]').click();
+  await rating.getByText('Thank you for your rating.').waitFor();
+  const conversation = await api(`/api/v1/conversations/${sessionId}`);
+  assert.equal(conversation.data.rating.score, 5);
+
+  await page.reload();
+  // (An open widget opens again by itself on the tab's next page.)
+  await w(page, 'panel').waitFor();
+  await page.locator('[data-natter="message"][data-sender="user"]').first().waitFor();
+  assert.equal(await rating.isVisible(), false, 'a rated conversation does not ask again');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('while the website is away the widget takes an e-mail address, kept on the customer', async () => {
   const channels = await api('/api/v1/channels');
   const widget = channels.data.find((c) => c.type === 'widget');

@@ -6,7 +6,9 @@
 //! scenarios run natively with a fake clock.
 
 use natter_protocol::ws::{ClientFrame, SeenData, SubscribeData};
-use natter_protocol::{ChatMessage, CreateSessionRequest, MessagesData, SendMessageRequest, Sender, SessionData};
+use natter_protocol::{
+    ChatMessage, CreateSessionRequest, MessagesData, SendMessageRequest, Sender, SessionData, SessionStatus,
+};
 
 use crate::backoff::Backoff;
 use crate::config::{Config, ContactForm, StorageKind};
@@ -408,7 +410,10 @@ impl<S: KeyValue, E: Entropy> Engine<S, E> {
                     self.out.push(Effect::Rate { live, score, comment });
                 }
             }
-            Input::Rated(Ok(())) => self.view.rating = Rating::Thanked,
+            Input::Rated(Ok(())) => {
+                self.view.rating = Rating::Thanked;
+                let _ = self.store.mark_rated();
+            }
             Input::Rated(Err(e)) => self.error("rating_refused", &e.describe()),
             Input::LoadEarlier => {
                 if let (Some(live), Some(before)) = (self.live.clone(), self.timeline.first_seq()) {
@@ -739,6 +744,8 @@ impl<S: KeyValue, E: Entropy> Engine<S, E> {
         self.contact_given |= data.session.user_name.is_some() && data.session.user_phone.is_some();
         self.view.offline = false;
         self.view.earlier = data.has_more;
+        // A conversation closed while the visitor was away (or before a reload) asks too.
+        self.ask_rating(data.session.status != SessionStatus::Active);
         self.receive(data.messages);
         self.refresh_contact_form();
         if first {
@@ -937,8 +944,18 @@ impl<S: KeyValue, E: Entropy> Engine<S, E> {
             Frame::Message(message) => self.receive(vec![message]),
             Frame::TypingOn(agent) => self.view.typing = agent,
             Frame::TypingOff => self.view.typing = false,
-            Frame::Closed(closed) => self.view.rating = if closed { Rating::Asked } else { Rating::None },
+            Frame::Closed(closed) => self.ask_rating(closed),
             Frame::Other => {}
+        }
+    }
+
+    /// Asks for a rating when the conversation is closed and not rated yet;
+    /// a reopened one asks nothing.
+    fn ask_rating(&mut self, closed: bool) {
+        if !closed {
+            self.view.rating = Rating::None;
+        } else if self.view.rating == Rating::None && !self.store.is_rated() {
+            self.view.rating = Rating::Asked;
         }
     }
 

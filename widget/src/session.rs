@@ -84,7 +84,27 @@ impl<S: KeyValue> SessionStore<S> {
     pub fn clear(&mut self) -> Result<(), StorageError> {
         self.current = None;
         self.engaged = false;
+        let _ = self.storage.remove(&self.rated_key());
         self.storage.remove(&self.key)
+    }
+
+    /// Whether the visitor rated the current session (kept beside the
+    /// record, so a reload does not ask again).
+    pub fn is_rated(&self) -> bool {
+        let rated = self.storage.get(&self.rated_key()).ok().flatten();
+        self.current.as_ref().is_some_and(|s| rated.as_deref() == Some(s.session_id.as_str()))
+    }
+
+    /// The visitor rated the current session.
+    pub fn mark_rated(&mut self) -> Result<(), StorageError> {
+        match &self.current {
+            Some(s) => self.storage.set(&self.rated_key(), &s.session_id),
+            None => Ok(()),
+        }
+    }
+
+    fn rated_key(&self) -> String {
+        format!("{}:rated", self.key)
     }
 
     fn write(&self) -> Result<(), StorageError> {

@@ -528,3 +528,31 @@ fn away_form_and_contact_form_modes() {
         "the address goes out at once"
     );
 }
+
+#[test]
+fn a_conversation_closed_before_a_reload_asks_for_a_rating_once() {
+    let storage = Rc::new(MemoryStorage::default());
+    storage
+        .set(&storage_key(TOKEN), r#"{"userSessionId":"v_9","sessionId":"s1","token":"tok1","lastSeq":1}"#)
+        .expect("memory storage");
+    let closed = || SessionData {
+        session: ChatSession { status: SessionStatus::Closed, ..session("s1", "tok1", vec![]).session },
+        ..session("s1", "tok1", vec![])
+    };
+    let mut sim = Sim::with_storage(config(), Rc::clone(&storage));
+    sim.go(Input::Start);
+    sim.go(Input::Session(Ok(closed())));
+    assert_eq!(sim.engine.view().rating, Rating::Asked, "closed while the visitor was away");
+    sim.go(Input::Rate { score: 4, comment: "quick".into() });
+    sim.go(Input::Rated(Ok(())));
+    // The next page: the same closed conversation, already rated.
+    let mut sim = Sim::with_storage(config(), storage);
+    sim.go(Input::Start);
+    sim.go(Input::Session(Ok(closed())));
+    assert_eq!(sim.engine.view().rating, Rating::None, "a rated conversation does not ask again");
+    sim.go(Input::SocketOpen);
+    sim.go(Input::SocketFrame(Frame::Closed(true), String::new()));
+    assert_eq!(sim.engine.view().rating, Rating::None, "nor when it is closed again");
+    sim.go(Input::Reset);
+    assert!(sim.storage.keys().is_empty(), "reset forgets the rating note too: {:?}", sim.storage.keys());
+}
