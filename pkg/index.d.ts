@@ -23,6 +23,8 @@ export interface NatterConfig {
   /** Start with the panel open. */
   open?: boolean;
   hideLauncher?: boolean;
+  /** A short tone when a reply comes while the widget is closed or the tab is hidden. */
+  sound?: boolean;
   contactForm?: ContactFormMode;
   storage?: StorageMode;
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expect } from './expect.mjs';
-import { serverAndBrowser, storedSession, type, w, watchSockets } from './helpers.mjs';
+import { hostPage, serverAndBrowser, storedSession, type, w, watchSockets } from './helpers.mjs';
 
 const env = serverAndBrowser();
 
@@ -63,4 +63,61 @@ test('two tabs share one socket, show the same conversation and hand the socket 
   assert.equal(messages.filter((m) => m.content === 'And this from the second').length, 1, 'sent once');
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+/** Counts the tones a page starts, in place of the browser's Web Audio. */
+function countTones() {
+  window.__tones = 0;
+  window.AudioContext = class {
+    currentTime = 0;
+    destination = {};
+    createOscillator() {
+      return { frequency: {}, connect: (to) => to, start: () => (window.__tones += 1), stop() {} };
+    }
+    createGain() {
+      return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (to) => to };
+    }
+  };
+}
+
+test('with data-sound a reply plays one tone across the visitor\'s tabs, and none without it', async () => {
+  const { server, browser } = env;
+  const operator = await server.operator();
+  const visitor = async (attrs) => {
+    const context = await browser.newContext();
+    await context.addInitScript(countTones);
+    await context.route(`${server.base}/host.html`, (route) =>
+      route.fulfill({ contentType: 'text/html', body: hostPage(server.token, attrs) }),
+    );
+    const tab = async () => {
+      const page = await context.newPage();
+      await page.goto(`${server.base}/host.html`);
+      return page;
+    };
+    const a = await tab();
+    await w(a, 'launcher').click();
+    await type(a, 'Ring me when you answer');
+    await a.locator('[data-natter="message"][data-sender="user"][data-pending="false"]').waitFor();
+    // (The website's automatic answer to a first message, read while open.)
+    await said(a, 'please leave your name').waitFor();
+    const { sessionId } = await storedSession(a, server.token);
+    const b = await tab();
+    await said(b, 'Ring me when you answer').waitFor();
+    await w(a, 'panel').locator('button.close').click();
+    await w(b, 'panel').waitFor({ state: 'hidden' });
+    await operator.reply(sessionId, 'Here is your answer');
+    for (const page of [a, b]) await expect(() => w(page, 'unread').textContent(), (n) => n?.trim() === '1');
+    const tones = async () => (await a.evaluate(() => window.__tones)) + (await b.evaluate(() => window.__tones));
+    return { context, tones };
+  };
+
+  const loud = await visitor({ sound: 'true' });
+  assert.equal(await expect(loud.tones, (n) => n >= 1), 1, 'one tab plays the tone');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await loud.tones(), 1, 'and only one');
+  await loud.context.close();
+
+  const quiet = await visitor({});
+  assert.equal(await quiet.tones(), 0, 'no tone unless the site asks for it');
+  await quiet.context.close();
 });

@@ -73,6 +73,8 @@ pub struct Config {
     pub poll_interval_ms: u32,
     pub open: bool,
     pub hide_launcher: bool,
+    /// A short tone when a reply comes while the widget is closed or the tab hidden.
+    pub sound: bool,
     /// The website's setting on the server decides when absent.
     pub contact_form: Option<ContactForm>,
     pub storage: StorageKind,
@@ -169,6 +171,7 @@ impl Config {
             poll_interval_ms: DEFAULT_POLL_MS,
             open: false,
             hide_launcher: false,
+            sound: false,
             contact_form: None,
             storage: StorageKind::Local,
         }
@@ -222,6 +225,7 @@ impl Config {
             "poll-interval" => self.poll_interval_ms = poll_interval(v).ok_or_else(invalid)?,
             "open" => self.open = flag(v).ok_or_else(invalid)?,
             "hide-launcher" => self.hide_launcher = flag(v).ok_or_else(invalid)?,
+            "sound" => self.sound = flag(v).ok_or_else(invalid)?,
             "contact-form" => {
                 self.contact_form = Some(match v {
                     "off" => ContactForm::Off,
@@ -266,6 +270,7 @@ mod tests {
             ("data-poll-interval", "3s"),
             ("data-open", ""),
             ("data-hide-launcher", "true"),
+            ("data-sound", "true"),
             ("data-contact-form", "before-chat"),
             ("data-storage", "session"),
         ])
@@ -279,7 +284,7 @@ mod tests {
         assert_eq!(c.locale, Some(Locale::Uk));
         assert_eq!(c.transport, TransportMode::Polling);
         assert_eq!(c.poll_interval_ms, 3000);
-        assert!(c.open && c.hide_launcher);
+        assert!(c.open && c.hide_launcher && c.sound);
         assert_eq!(c.contact_form, Some(ContactForm::BeforeChat));
         assert_eq!(c.storage, StorageKind::Session);
     }

@@ -220,6 +220,8 @@ pub enum Effect {
     Discard(Option<String>),
     /// Notes in this tab that the widget is open, or no longer.
     NoteOpen(bool),
+    /// Plays the reply tone (`data-sound`).
+    Chime,
     Notify(Notice),
 }
 
@@ -634,6 +636,10 @@ impl<S: KeyValue, E: Entropy> Engine<S, E> {
             return;
         }
         self.view.typing = false;
+        // One tab plays the tone: a follower hears the reply from the leader, which plays it.
+        if self.config.sound && (!self.view.open || self.hidden) && !self.follows() {
+            self.out.push(Effect::Chime);
+        }
         if self.view.open {
             self.send_seen();
         } else {

@@ -556,3 +556,30 @@ fn a_conversation_closed_before_a_reload_asks_for_a_rating_once() {
     sim.go(Input::Reset);
     assert!(sim.storage.keys().is_empty(), "reset forgets the rating note too: {:?}", sim.storage.keys());
 }
+
+#[test]
+fn the_reply_tone_plays_once_in_one_tab_and_only_when_asked_for() {
+    let reply = |seq| Frame::Message(message(seq, Sender::Manager, "reply", None));
+    let chimes = |fx: &[Effect]| fx.iter().filter(|e| **e == Effect::Chime).count();
+    let mut quiet = Sim::new(config());
+    quiet.chatting("hi");
+    assert_eq!(chimes(&quiet.go(Input::Relayed(reply(2)))), 0, "no tone unless data-sound asks for it");
+
+    let mut sim = Sim::new(Config { sound: true, ..config() });
+    sim.chatting("hi");
+    socket_up(&mut sim, 1);
+    assert_eq!(chimes(&sim.go(Input::SocketFrame(reply(2), String::new()))), 1, "closed: a reply plays the tone");
+    assert_eq!(chimes(&sim.go(Input::Polled(Ok(page(vec![message(2, Sender::Manager, "reply", None)]))))), 0);
+    sim.go(Input::Open);
+    assert_eq!(chimes(&sim.go(Input::SocketFrame(reply(3), String::new()))), 0, "open and in view: no tone");
+    sim.go(Input::Hidden(true));
+    assert_eq!(chimes(&sim.go(Input::SocketFrame(reply(4), String::new()))), 1, "open in a hidden tab: a tone");
+    assert_eq!(chimes(&sim.send("mine")), 0);
+
+    // Tabs sharing the session: the follower hears the reply from the leader, which plays it.
+    let mut follower = Sim::new(Config { sound: true, ..Config::new(TOKEN) });
+    follower.chatting("hi");
+    assert_eq!(chimes(&follower.go(Input::Relayed(reply(2)))), 0);
+    follower.go(Input::Lead);
+    assert_eq!(chimes(&follower.go(Input::Polled(Ok(page(vec![message(3, Sender::Manager, "x", None)]))))), 1);
+}

@@ -203,6 +203,7 @@ impl Controller {
     pub fn start(self: &Rc<Self>) {
         self.load_config();
         self.listen();
+        self.handle(Input::Hidden(dom::hidden()));
         self.handle(Input::Start);
         self.emit(Event::Ready, JsValue::UNDEFINED);
     }
@@ -322,6 +323,7 @@ impl Controller {
                 let key = format!("natter:open:{}", self.config.website_token);
                 let _ = if open { self.tab_store.set(&key, "1") } else { self.tab_store.remove(&key) };
             }
+            Effect::Chime => dom::chime(),
             Effect::Notify(notice) => self.notify(notice),
         }
     }

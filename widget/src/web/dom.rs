@@ -120,3 +120,9 @@ pub fn origin() -> String {
 pub fn random_unit() -> f64 {
     js_sys::Math::random()
 }
+
+#[wasm_bindgen(module = "/src/web/sound.js")]
+extern "C" {
+    /// Plays the reply tone.
+    pub fn chime();
+}
