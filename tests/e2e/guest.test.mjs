@@ -63,6 +63,51 @@ test('on a 375 × 667 phone the open panel fills the screen, the launcher steps 
   await context.close();
 });
 
+test('on a phone the open panel stays above the virtual keyboard, Send in view, and fills the screen again when it goes', async () => {
+  const context = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
+  // Headless Chromium has no on-screen keyboard. What one does to the page is to
+  // shrink the visual viewport (and, on iOS, scroll it); this page's
+  // visualViewport is made to do that on demand.
+  await context.addInitScript(() => {
+    const view = new EventTarget();
+    let covered = 0;
+    let top = 0;
+    Object.defineProperties(view, {
+      width: { get: () => innerWidth },
+      height: { get: () => innerHeight - covered },
+      offsetTop: { get: () => top },
+    });
+    Object.defineProperty(window, 'visualViewport', { value: view, configurable: true });
+    window.keyboard = (px, scrolled = 0) => {
+      covered = px;
+      top = scrolled;
+      view.dispatchEvent(new Event('resize'));
+    };
+  });
+  const html = hostPage(server.token).replace('<meta charset="utf-8">', '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">');
+  const { page, record } = await openHost(context, server, html);
+  await w(page, 'launcher').click();
+  await w(page, 'panel').waitFor();
+  const box = async () => {
+    const b = await w(page, 'panel').boundingBox();
+    return [b.x, b.y, b.width, b.height].map(Math.round).join(' ');
+  };
+  await expect(box, (b) => b === '0 0 375 667');
+  await page.locator('[data-natter="composer"] textarea').fill('Typing with the keyboard up');
+  await page.evaluate(() => window.keyboard(300));
+  await expect(box, (b) => b === '0 0 375 367');
+  const send = await w(page, 'send').boundingBox();
+  assert.ok(send.y + send.height <= 367, `Send is above the keyboard: its bottom at ${send.y + send.height}`);
+  assert.equal(await hitAtCentre(page, 'send'), 'send', 'and not covered');
+  // iOS scrolls the visual viewport too: the panel follows it.
+  await page.evaluate(() => window.keyboard(300, 120));
+  await expect(box, (b) => b === '0 120 375 367');
+  await page.evaluate(() => window.keyboard(0));
+  await expect(box, (b) => b === '0 0 375 667');
+  assert.deepEqual(record.errors, []);
+  await context.close();
+});
+
 test('the loader included twice makes one widget with one socket', async () => {
   const context = await browser.newContext();
   const tag = `<script src="/natter.js" data-website-token="${server.token}" async></script>`;

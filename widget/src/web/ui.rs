@@ -107,6 +107,14 @@ fn field(ev: &web_sys::Event, name: &str) -> String {
     js_sys::Reflect::get(&control, &"value".into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
 }
 
+#[wasm_bindgen(module = "/src/web/viewport.js")]
+extern "C" {
+    /// Keeps `host`'s `--natter-vh` and `--natter-vt` on the visual viewport
+    /// (what a virtual keyboard leaves visible); the returned function stops.
+    #[wasm_bindgen(js_name = followViewport)]
+    fn follow_viewport(host: &HtmlElement) -> js_sys::Function;
+}
+
 /// The widget's style sheet, compacted by `build.rs`.
 pub const CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/natter.css"));
 
@@ -119,11 +127,13 @@ pub struct Mounted {
     host: HtmlElement,
     owns_host: bool,
     container: HtmlElement,
+    unfollow: js_sys::Function,
 }
 
 impl Drop for Mounted {
     fn drop(&mut self) {
         self.container.remove();
+        let _ = self.unfollow.call0(&JsValue::NULL);
         if self.owns_host {
             self.host.remove();
         }
@@ -190,5 +200,6 @@ pub fn mount(ui: Ui, position: Position, color: Option<&Color>, host: Option<Htm
     });
     super::net::listen(&container, &attach);
     let view = leptos::mount::mount_to(container.clone(), move || view! { <app::App ui=ui /> });
-    Ok(Mounted { _view: Box::new(view), _attach: attach, host, owns_host, container })
+    let unfollow = follow_viewport(&host);
+    Ok(Mounted { _view: Box::new(view), _attach: attach, host, owns_host, container, unfollow })
 }
