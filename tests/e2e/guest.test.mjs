@@ -33,19 +33,27 @@ function hitAtCentre(page, hook) {
   }, hook);
 }
 
-test('on a 375 × 667 phone the open panel fills the screen, the launcher steps aside and nothing covers Send', async () => {
-  const context = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
+/** A 375 × 667 phone with a page made for phones, the widget opened: the page and the panel's box as "x y width height". */
+async function openOnPhone(context) {
   // A page made for phones says so; without it a phone lays the page out 980 px wide.
   const html = hostPage(server.token).replace('<meta charset="utf-8">', '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">');
   const { page, record } = await openHost(context, server, html);
   await w(page, 'launcher').click();
   await w(page, 'panel').waitFor();
-  // (Once its opening animation, a few pixels of slide, has run.)
   const box = async () => {
     const b = await w(page, 'panel').boundingBox();
     return [b.x, b.y, b.width, b.height].map(Math.round).join(' ');
   };
+  // (Once its opening animation, a few pixels of slide, has run.)
   await expect(box, (b) => b === '0 0 375 667');
+  return { page, record, box };
+}
+
+const phone = () => browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
+
+test('on a 375 × 667 phone the open panel fills the screen, the launcher steps aside and nothing covers Send', async () => {
+  const context = await phone();
+  const { page, record } = await openOnPhone(context);
   assert.equal(await w(page, 'launcher').isVisible(), false, 'the launcher is out of the way');
   await page.locator('[data-natter="composer"] textarea').fill('Is this on?');
   assert.equal(await hitAtCentre(page, 'send'), 'send', 'Send is not covered');
@@ -64,7 +72,7 @@ test('on a 375 × 667 phone the open panel fills the screen, the launcher steps 
 });
 
 test('on a phone the open panel stays above the virtual keyboard, Send in view, and fills the screen again when it goes', async () => {
-  const context = await browser.newContext({ viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
+  const context = await phone();
   // Headless Chromium has no on-screen keyboard. What one does to the page is to
   // shrink the visual viewport (and, on iOS, scroll it); this page's
   // visualViewport is made to do that on demand.
@@ -84,15 +92,7 @@ test('on a phone the open panel stays above the virtual keyboard, Send in view, 
       view.dispatchEvent(new Event('resize'));
     };
   });
-  const html = hostPage(server.token).replace('<meta charset="utf-8">', '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">');
-  const { page, record } = await openHost(context, server, html);
-  await w(page, 'launcher').click();
-  await w(page, 'panel').waitFor();
-  const box = async () => {
-    const b = await w(page, 'panel').boundingBox();
-    return [b.x, b.y, b.width, b.height].map(Math.round).join(' ');
-  };
-  await expect(box, (b) => b === '0 0 375 667');
+  const { page, record, box } = await openOnPhone(context);
   await page.locator('[data-natter="composer"] textarea').fill('Typing with the keyboard up');
   await page.evaluate(() => window.keyboard(300));
   await expect(box, (b) => b === '0 0 375 367');

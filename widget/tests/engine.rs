@@ -72,6 +72,13 @@ impl Sim {
     }
 }
 
+/// Storage holding a session record from an earlier visit.
+fn remembering(record: &str) -> Rc<MemoryStorage> {
+    let storage = Rc::new(MemoryStorage::default());
+    storage.set(&storage_key(TOKEN), record).expect("memory storage");
+    storage
+}
+
 fn config() -> Config {
     Config { storage: StorageKind::Session, ..Config::new(TOKEN) }
 }
@@ -338,9 +345,7 @@ fn a_hidden_tab_polls_slower_and_polling_mode_never_opens_a_socket() {
 
 #[test]
 fn a_stored_session_resumes_and_counts_only_new_replies_as_unread() {
-    let storage = Rc::new(MemoryStorage::default());
-    let record = r#"{"userSessionId":"v_9","sessionId":"s1","token":"tok1","lastSeq":2}"#;
-    storage.set(&storage_key(TOKEN), record).expect("as the scenario expects");
+    let storage = remembering(r#"{"userSessionId":"v_9","sessionId":"s1","token":"tok1","lastSeq":2}"#);
     let mut sim = Sim::with_storage(config(), storage);
     let fx = sim.go(Input::Start);
     let (request, held) = session_call(&fx).expect("a returning visitor reconnects");
@@ -358,10 +363,7 @@ fn a_stored_session_resumes_and_counts_only_new_replies_as_unread() {
 
 #[test]
 fn a_session_the_server_forgot_is_dropped_and_a_new_one_starts_when_chatting() {
-    let storage = Rc::new(MemoryStorage::default());
-    storage
-        .set(&storage_key(TOKEN), r#"{"userSessionId":"v_9","sessionId":"gone","token":"t","lastSeq":5}"#)
-        .expect("as the scenario expects");
+    let storage = remembering(r#"{"userSessionId":"v_9","sessionId":"gone","token":"t","lastSeq":5}"#);
     let mut sim = Sim::with_storage(config(), storage);
     sim.go(Input::Start);
     let fx = sim.go(Input::Session(Err(refused(404, "not_found"))));
@@ -531,10 +533,7 @@ fn away_form_and_contact_form_modes() {
 
 #[test]
 fn a_conversation_closed_before_a_reload_asks_for_a_rating_once() {
-    let storage = Rc::new(MemoryStorage::default());
-    storage
-        .set(&storage_key(TOKEN), r#"{"userSessionId":"v_9","sessionId":"s1","token":"tok1","lastSeq":1}"#)
-        .expect("memory storage");
+    let storage = remembering(r#"{"userSessionId":"v_9","sessionId":"s1","token":"tok1","lastSeq":1}"#);
     let closed = || SessionData {
         session: ChatSession { status: SessionStatus::Closed, ..session("s1", "tok1", vec![]).session },
         ..session("s1", "tok1", vec![])
