@@ -130,3 +130,130 @@ fn server_frames_and_answers_are_read_from_the_wire_shape() {
     let frame = natter_protocol::ws::ClientFrame::TypingOn;
     assert_eq!(json::client_frame(&frame), r#"{"event":"typing_on"}"#);
 }
+
+/// JSON text of a protocol value, as the server writes it, read by the browser.
+fn wire(value: &impl serde::Serialize) -> wasm_bindgen::JsValue {
+    let text = serde_json::to_string(value).expect("serialisable");
+    natter_widget::web::json::parse(&text).expect("JSON")
+}
+
+/// Our text, compared as JSON with what the protocol types serialise to.
+fn same_json(ours: &str, theirs: &impl serde::Serialize) {
+    let ours: serde_json::Value = serde_json::from_str(ours).expect("our JSON");
+    assert_eq!(ours, serde_json::to_value(theirs).expect("serialisable"));
+}
+
+#[wasm_bindgen_test]
+fn the_hand_written_json_agrees_with_the_protocol_types_field_for_field() {
+    use natter_protocol::ws::{
+        ClientFrame, ConversationEvent, Empty, SeenData, ServerFrame, SubscribeData, TypingEvent, TypingUser,
+    };
+    use natter_protocol::{
+        ChatAttachment, ChatMessage, ChatSession, CreateSessionRequest, ErrorBody, FileType, MessageStatus,
+        MessagesData, SendMessageRequest, Sender, SessionData, SessionStatus,
+    };
+    use natter_widget::session::StoredSession;
+    use natter_widget::web::json::{self, Frame};
+
+    // Every field the widget reads is set, so a name that differs from the protocol's fails here.
+    let attachment = ChatAttachment {
+        id: "a1".into(),
+        message_id: Some("m1".into()),
+        // (Not read by the widget: left at what the reader fills in.)
+        account_id: String::new(),
+        file_type: FileType::Image,
+        extension: String::new(),
+        file_name: "cat.png".into(),
+        file_size: 2048,
+        data_url: "/files/a1".into(),
+        thumb_url: Some("/files/a1/thumb".into()),
+        fallback_title: "cat.png".into(),
+    };
+    let message = ChatMessage {
+        id: "m1".into(),
+        seq: 7,
+        sender: Sender::Manager,
+        message_text: "Hello".into(),
+        manager_id: Some("op1".into()),
+        echo_id: Some("e_1".into()),
+        status: MessageStatus::Read,
+        created_at: "2026-12-07T10:00:00Z".into(),
+        attachments: vec![attachment],
+    };
+    let session = SessionData {
+        session_id: "s1".into(),
+        session: ChatSession {
+            id: "s1".into(),
+            user_name: Some("Ann".into()),
+            user_phone: Some("+380 44 123 4567".into()),
+            user_email: Some("ann@example.com".into()),
+            status: SessionStatus::Closed,
+            manager_id: Some("op1".into()),
+            user_session_id: Some("v_1".into()),
+            created_at: "2026-12-07T09:00:00Z".into(),
+            updated_at: Some("2026-12-07T10:00:00Z".into()),
+        },
+        messages: vec![message.clone()],
+        has_more: true,
+        token: Some("tok".into()),
+    };
+    assert_eq!(json::session_data(&wire(&session)).as_ref(), Some(&session));
+    let page = MessagesData { messages: vec![message.clone()], has_more: true };
+    assert_eq!(json::messages_data(&wire(&page)).as_ref(), Some(&page));
+    let error = ErrorBody { code: "invalid_score".into(), message: "score must be 1 to 5".into() };
+    assert_eq!(json::error_body(&wire(&error)).as_ref(), Some(&error));
+
+    // What the widget writes reads back as the protocol type.
+    let request = CreateSessionRequest {
+        name: Some("Ann".into()),
+        phone: Some("+380 44 123 4567".into()),
+        email: Some("ann@example.com".into()),
+        user_session_id: Some("v_1".into()),
+        first_message: None,
+        echo_id: None,
+        user_id: Some("u-42".into()),
+        user_hash: Some("ab12".into()),
+    };
+    same_json(&json::session_request(&request), &request);
+    let send = SendMessageRequest { message: "Hello".into(), echo_id: Some("e_2".into()) };
+    same_json(&json::send_request(&send), &send);
+    let frames = [
+        ClientFrame::Subscribe(SubscribeData { pubsub_token: "tok".into(), account_id: None, last_seq: Some(7) }),
+        ClientFrame::Seen(SeenData { message_id: None, seq: Some(7) }),
+        ClientFrame::TypingOn,
+        ClientFrame::TypingOff,
+        ClientFrame::UpdatePresence,
+    ];
+    for frame in &frames {
+        same_json(&json::client_frame(frame), frame);
+    }
+    let stored =
+        StoredSession { user_session_id: "v_1".into(), session_id: "s1".into(), token: "tok".into(), last_seq: 7 };
+    same_json(&json::stored_session(&stored), &stored);
+
+    // Server frames as the server writes them.
+    let closed = ServerFrame::ConversationStatusChanged(ConversationEvent {
+        account_id: 1,
+        id: "s1".into(),
+        inbox_id: "i1".into(),
+        status: SessionStatus::Closed,
+        assignee_id: None,
+        channel: "widget".into(),
+        can_reply: true,
+        created_at: 0,
+        timestamp: 0,
+    });
+    assert_eq!(json::server_frame(&closed.to_json()), Some(Frame::Closed(true)));
+    let typing = TypingEvent {
+        conversation_id: "s1".into(),
+        is_private: false,
+        user: TypingUser { id: None, name: "Olha".into(), kind: "agent".into() },
+    };
+    assert_eq!(json::server_frame(&ServerFrame::TypingOn(typing.clone()).to_json()), Some(Frame::TypingOn(true)));
+    assert_eq!(json::server_frame(&ServerFrame::TypingOff(typing).to_json()), Some(Frame::TypingOff));
+    assert_eq!(
+        json::server_frame(&ServerFrame::ConfirmSubscription("s1".into()).to_json()),
+        Some(Frame::ConfirmSubscription)
+    );
+    assert_eq!(json::server_frame(&ServerFrame::PresenceUpdate(Empty {}).to_json()), Some(Frame::PresenceUpdate));
+}
