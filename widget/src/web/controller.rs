@@ -243,6 +243,15 @@ impl Controller {
         self.io.borrow_mut().slots[slot as usize] = Some(task);
     }
 
+    /// Runs a request of its own (in no slot), handing its answer to the engine.
+    fn ask(self: &Rc<Self>, work: impl std::future::Future<Output = Input> + 'static) {
+        let ctl = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            let input = work.await;
+            ctl.handle(input);
+        });
+    }
+
     fn perform(self: &Rc<Self>, effect: Effect) {
         let api = self.api.clone();
         match effect {
@@ -263,18 +272,10 @@ impl Controller {
                 self.run(Slot::Poll, async move { Input::Polled(api.after(&live, after).await) });
             }
             Effect::Earlier { live, before } => {
-                let ctl = Rc::clone(self);
-                wasm_bindgen_futures::spawn_local(async move {
-                    let page = api.before(&live, before).await;
-                    ctl.handle(Input::Earlier(page));
-                });
+                self.ask(async move { Input::Earlier(api.before(&live, before).await) })
             }
             Effect::Rate { live, score, comment } => {
-                let ctl = Rc::clone(self);
-                wasm_bindgen_futures::spawn_local(async move {
-                    let done = api.rate(&live, score, &comment).await;
-                    ctl.handle(Input::Rated(done));
-                });
+                self.ask(async move { Input::Rated(api.rate(&live, score, &comment).await) });
             }
             Effect::Wait(slot, ms) => self.run(slot, async move {
                 sleep(ms).await;
