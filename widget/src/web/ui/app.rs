@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::composer::Composer;
 use super::contact::ContactForm;
-use super::message::MessageItem;
+use super::message::message_item;
 use super::{text, tr, when};
 use super::{Command, Ui};
 
@@ -118,7 +118,10 @@ fn Panel(
                 {tr(ui.locale, |s| s.earlier)}
             </button>
             <ol class="messages" node_ref=list aria-live="polite" aria-label=tr(ui.locale, |s| s.messages) tabindex="0">
-                {move || ui.entries.get().into_iter().map(|entry| view! { <MessageItem entry=entry locale=ui.locale /> }).collect_view()}
+                {move || {
+                    let s = ui.locale.get().strings();
+                    ui.entries.get().into_iter().map(|entry| message_item(entry, s)).collect_view()
+                }}
             </ol>
             <p class="typing" aria-live="polite" hidden=when(move || !ui.typing.get())>
                 {tr(ui.locale, |s| s.typing)}
